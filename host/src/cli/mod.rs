@@ -1,0 +1,83 @@
+//! The command line: argument types (clap) and the commands' implementations. The
+//! binary's `main` only parses and dispatches.
+
+pub mod cases;
+pub mod demo;
+pub mod input;
+pub mod policy;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// sluice — continuous training and deployment for ML models, decided by sandboxed
+/// WebAssembly policies.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "human", env = "SLUICE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with policy modules.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Show the stock policies deciding, in a temporary workspace; needs nothing else.
+    Demo,
+}
+
+/// `sluice policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Load a module and print its world, digest, exports, imports and self-description.
+    Check {
+        /// A `.wasm` file, or `stock:<name>` for an embedded stock policy.
+        module: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make one decision: a YAML/JSON file with `params` and `context` in, decision out.
+    Eval {
+        /// A `.wasm` file, or `stock:<name>`.
+        module: String,
+        /// The input file.
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Run golden cases; prints a line per case and `N passed, N failed`.
+    Test {
+        /// A `.wasm` file, or `stock:<name>`.
+        module: String,
+        /// The cases file (`cases: [{name, params, context, expect}]`).
+        #[arg(long)]
+        cases: PathBuf,
+    },
+    /// Time repeated decisions (fresh instance each) and print p50/p99.
+    Bench {
+        /// A `.wasm` file, or `stock:<name>`.
+        module: String,
+        /// An input file as for `eval`; default: the module's trial context.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Decisions to time.
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+    },
+}

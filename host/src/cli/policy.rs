@@ -1,0 +1,263 @@
+//! `sluice policy …`: check, eval, test and bench a policy module.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+
+use super::cases::{self, CaseResult, CasesFile};
+use super::input::{self, InputError};
+use crate::decision::{self, DecisionPoint, RawParams, resolve_params};
+use crate::metrics::Metrics;
+use crate::policy::{
+    Binding, EngineSettings, Limits, LoadError, PolicyEngine, PolicyModule, WitPoint, decide,
+};
+use crate::stock;
+
+/// Errors of the `policy` commands.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyCommandError {
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] crate::policy::EngineError),
+    /// The module could not be loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// An input or cases file is unusable.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Parameters do not fit the module.
+    #[error(transparent)]
+    Params(#[from] decision::ParamError),
+    /// Some golden cases failed.
+    #[error("{failed} of {total} cases failed")]
+    CasesFailed {
+        /// Failed cases.
+        failed: usize,
+        /// All cases.
+        total: usize,
+    },
+}
+
+/// Loads `module`: a path, or `stock:<name>` for an embedded stock policy.
+///
+/// # Errors
+/// See [`LoadError`].
+pub fn load(engine: &PolicyEngine, module: &str) -> Result<Arc<PolicyModule>, LoadError> {
+    if let Some(name) = module.strip_prefix("stock:") {
+        let known: Vec<&str> = stock::STOCK_POLICIES.iter().map(|p| p.name).collect();
+        let Some(p) = stock::find(name) else {
+            return Err(LoadError::Read {
+                source_name: module.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no stock policy `{name}`; stock policies are {}", known.join(", ")),
+                ),
+            });
+        };
+        return PolicyModule::load_bytes(engine, module, p.wasm, None);
+    }
+    PolicyModule::load_file(engine, Path::new(module), None)
+}
+
+/// A new engine with default settings.
+///
+/// # Errors
+/// See [`crate::policy::EngineError`].
+pub fn engine() -> Result<Arc<PolicyEngine>, PolicyCommandError> {
+    Ok(PolicyEngine::new(EngineSettings::default())?)
+}
+
+/// `sluice policy check`: world, digest, exports, imports and self-description.
+pub fn check(module: &PolicyModule, json: bool) -> String {
+    if json {
+        let v = serde_json::json!({
+            "source": module.source,
+            "world": module.point,
+            "sha256": module.sha256,
+            "exports": module.exports,
+            "imports": module.imports,
+            "description": module.description,
+            "load_ms": module.load_time.as_secs_f64() * 1e3,
+        });
+        return serde_json::to_string_pretty(&v).unwrap_or_default();
+    }
+    let d = &module.description;
+    let mut out = format!(
+        "{}\n  world:   {} ({})\n  policy:  {} {}\n  summary: {}\n  sha256:  {}\n  load:    {:.1} ms ({:?})\n  exports: {}\n  imports: {}\n  params:\n",
+        module.source,
+        module.point,
+        module.point.interface(),
+        d.name,
+        d.version,
+        d.summary,
+        module.sha256,
+        module.load_time.as_secs_f64() * 1e3,
+        module.compile_source,
+        module.exports.join(", "),
+        module.imports.join(", "),
+    );
+    if d.params.is_empty() {
+        out.push_str("    (none)\n");
+    }
+    for p in &d.params {
+        let default = p
+            .default
+            .as_ref()
+            .map_or("required".to_owned(), |v| format!("default {}", v.to_json()));
+        out.push_str(&format!("    {:<18} {:<12} {:<22} {}\n", p.name, format!("{:?}", p.kind).to_lowercase(), default, p.doc));
+    }
+    out
+}
+
+/// An `eval` input file: parameters plus the context for the module's decision point.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalInput<C> {
+    #[serde(default)]
+    params: RawParams,
+    context: C,
+}
+
+/// `sluice policy eval`: one decision, printed as JSON with fuel and time.
+///
+/// # Errors
+/// Unreadable input or parameters that do not fit.
+pub fn eval(engine: &PolicyEngine, module: &PolicyModule, input: &Path) -> Result<String, PolicyCommandError> {
+    fn run<P: WitPoint>(engine: &PolicyEngine, module: &PolicyModule, input: &Path) -> Result<String, PolicyCommandError> {
+        let parsed: EvalInput<P::Context> = input::read(input)?;
+        let params = resolve_params(&module.description, &parsed.params)?;
+        let binding = Binding::<P> { params, limits: Limits::default(), fail_safe: P::FailSafe::default() };
+        let eval = decide::<P>(engine, module, &binding, parsed.context, SystemTime::now(), &Metrics::new());
+        let v = serde_json::json!({
+            "decision": eval.record.output,
+            "failure": eval.record.failure,
+            "fuel_used": eval.record.fuel_used,
+            "wall_micros": eval.record.wall_micros,
+            "policy": eval.record.policy,
+            "module_sha256": eval.record.module_sha256,
+            "logs": eval.record.logs,
+        });
+        Ok(serde_json::to_string_pretty(&v).unwrap_or_default())
+    }
+    match module.point {
+        DecisionPoint::Retrain => run::<decision::Retrain>(engine, module, input),
+        DecisionPoint::Promotion => run::<decision::Promotion>(engine, module, input),
+        DecisionPoint::Regression => run::<decision::Regression>(engine, module, input),
+        DecisionPoint::Rollout => run::<decision::Rollout>(engine, module, input),
+    }
+}
+
+/// Parses a cases file for `module`'s decision point and runs it.
+///
+/// # Errors
+/// An unreadable or malformed cases file.
+pub fn run_cases_text(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+    path: &Path,
+    text: &str,
+) -> Result<Vec<CaseResult>, InputError> {
+    fn go<P: WitPoint>(engine: &PolicyEngine, module: &PolicyModule, path: &Path, text: &str) -> Result<Vec<CaseResult>, InputError> {
+        let file: CasesFile<P::Context> = input::parse(path, text)?;
+        Ok(cases::run::<P>(engine, module, file))
+    }
+    match module.point {
+        DecisionPoint::Retrain => go::<decision::Retrain>(engine, module, path, text),
+        DecisionPoint::Promotion => go::<decision::Promotion>(engine, module, path, text),
+        DecisionPoint::Regression => go::<decision::Regression>(engine, module, path, text),
+        DecisionPoint::Rollout => go::<decision::Rollout>(engine, module, path, text),
+    }
+}
+
+/// Formats case results: one line each, then `N passed, N failed`.
+pub fn format_results(results: &[CaseResult]) -> (String, usize) {
+    let mut out = String::new();
+    let mut failed = 0;
+    for r in results {
+        match &r.mismatch {
+            None => out.push_str(&format!("ok   {} ({} fuel, {} µs)\n", r.name, r.fuel, r.micros)),
+            Some(why) => {
+                failed += 1;
+                out.push_str(&format!("FAIL {}: {why}\n", r.name));
+            }
+        }
+    }
+    out.push_str(&format!("{} passed, {failed} failed\n", results.len() - failed));
+    (out, failed)
+}
+
+/// `sluice policy test`: runs golden cases; an error when any fails.
+///
+/// # Errors
+/// A malformed cases file, or failed cases (after printing every line).
+pub fn test(engine: &PolicyEngine, module: &PolicyModule, cases_path: &Path) -> Result<String, PolicyCommandError> {
+    let text = std::fs::read_to_string(cases_path).map_err(|source| InputError::Read {
+        path: cases_path.to_owned(),
+        source,
+    })?;
+    let results = run_cases_text(engine, module, cases_path, &text)?;
+    let (out, failed) = format_results(&results);
+    print!("{out}");
+    if failed > 0 {
+        return Err(PolicyCommandError::CasesFailed { failed, total: results.len() });
+    }
+    Ok(String::new())
+}
+
+/// Latency percentiles of repeated decisions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchReport {
+    /// Decisions measured.
+    pub iterations: usize,
+    /// Median wall time per decision, including a fresh instance.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Fuel per decision (the last one).
+    pub fuel: u64,
+}
+
+/// `sluice policy bench`: repeated decisions on the input's context (or the trial
+/// context), timed end to end (fresh store and instance each).
+///
+/// # Errors
+/// Unreadable input or parameters that do not fit.
+pub fn bench(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+    input: Option<&PathBuf>,
+    iterations: usize,
+) -> Result<BenchReport, PolicyCommandError> {
+    fn go<P: WitPoint>(engine: &PolicyEngine, module: &PolicyModule, input: Option<&PathBuf>, iterations: usize) -> Result<BenchReport, PolicyCommandError> {
+        let (raw, ctx) = match input {
+            Some(path) => {
+                let parsed: EvalInput<P::Context> = input::read(path)?;
+                (parsed.params, Some(parsed.context))
+            }
+            None => (RawParams::new(), None),
+        };
+        let params = resolve_params(&module.description, &raw)?;
+        let ctx = ctx.unwrap_or_else(|| P::trial_context("bench", params.clone()));
+        let binding = Binding::<P> { params, limits: Limits::default(), fail_safe: P::FailSafe::default() };
+        let metrics = Metrics::new();
+        let mut times = Vec::with_capacity(iterations);
+        let mut fuel = 0;
+        for _ in 0..iterations.max(1) {
+            let started = Instant::now();
+            let e = decide::<P>(engine, module, &binding, ctx.clone(), SystemTime::now(), &metrics);
+            times.push(started.elapsed());
+            fuel = e.stats.fuel_used;
+        }
+        times.sort();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        Ok(BenchReport { iterations: times.len(), p50: at(0.5), p99: at(0.99), fuel })
+    }
+    match module.point {
+        DecisionPoint::Retrain => go::<decision::Retrain>(engine, module, input, iterations),
+        DecisionPoint::Promotion => go::<decision::Promotion>(engine, module, input, iterations),
+        DecisionPoint::Regression => go::<decision::Regression>(engine, module, input, iterations),
+        DecisionPoint::Rollout => go::<decision::Rollout>(engine, module, input, iterations),
+    }
+}

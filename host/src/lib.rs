@@ -1,0 +1,11 @@
+//! sluice: closes the loop from new labelled data to a model serving all traffic, on
+//! Kubernetes. The host observes and acts; sandboxed WebAssembly policies decide.
+//!
+//! Dependency direction: [`decision`] (plain data, no I/O) ← [`policy`] (wasmtime)
+//! ← [`cli`] and the binary.
+
+pub mod cli;
+pub mod decision;
+pub mod metrics;
+pub mod policy;
+pub mod stock;

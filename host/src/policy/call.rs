@@ -1,0 +1,110 @@
+//! Running one call in a fresh, limited store and classifying how it ended.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use wasmtime::{Store, Trap};
+
+use super::engine::PolicyEngine;
+use super::error::CallFailure;
+use super::limits::Limits;
+use super::sandbox::{HostState, LogLine};
+
+/// What one sandboxed call produced besides its result.
+#[derive(Debug, Clone)]
+pub struct CallStats {
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall time including instantiation.
+    pub wall: Duration,
+    /// Messages the policy logged.
+    pub logs: Vec<LogLine>,
+    /// Messages dropped over the per-decision limit.
+    pub logs_dropped: u32,
+    /// What the guest wrote to stdout/stderr (bounded).
+    pub guest_output: String,
+}
+
+/// Runs `f` in a fresh store with `limits`, the clock frozen at `time` and randomness
+/// seeded from `seed`. Never panics: a panic inside becomes [`CallFailure::HostPanic`].
+pub fn run<R>(
+    engine: &PolicyEngine,
+    limits: &Limits,
+    time: SystemTime,
+    seed: u64,
+    f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> (Result<R, CallFailure>, CallStats) {
+    let started = Instant::now();
+    let mut store = Store::new(engine.engine(), HostState::new(time, seed, limits.memory_bytes));
+    store.limiter(|s| s);
+    let fuel_set = store.set_fuel(limits.fuel);
+    store.set_epoch_deadline(PolicyEngine::deadline_ticks(limits.deadline()));
+    store.epoch_deadline_trap();
+    let outcome = match fuel_set {
+        Err(e) => Err(CallFailure::Instantiate {
+            detail: format!("cannot set fuel: {e:#}"),
+        }),
+        Ok(()) => match catch_unwind(AssertUnwindSafe(|| f(&mut store))) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(classify(&e, &store, limits)),
+            Err(panic) => Err(CallFailure::HostPanic {
+                detail: panic_message(&panic),
+            }),
+        },
+    };
+    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let state = store.data();
+    let stats = CallStats {
+        fuel_used,
+        wall: started.elapsed(),
+        logs: state.logs.clone(),
+        logs_dropped: state.logs_dropped,
+        guest_output: state.captured_output(),
+    };
+    (outcome, stats)
+}
+
+/// A seed for a decision's randomness: reproducible from the record (time and pipeline).
+pub fn seed_for(pipeline: &str, time: SystemTime) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    pipeline.hash(&mut h);
+    time.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos().hash(&mut h);
+    h.finish()
+}
+
+fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> CallFailure {
+    if store.data().memory_cap_hit {
+        return CallFailure::MemoryCap {
+            memory_bytes: limits.memory_bytes,
+        };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallFailure::OutOfFuel { fuel: limits.fuel },
+        Some(Trap::Interrupt) => CallFailure::Deadline {
+            deadline_ms: limits.deadline_ms,
+        },
+        Some(Trap::StackOverflow) => CallFailure::StackOverflow,
+        _ if is_instantiation_error(e) => CallFailure::Instantiate {
+            detail: format!("{e:#}"),
+        },
+        _ => CallFailure::Trap {
+            detail: format!("{e:#}"),
+            guest_output: store.data().captured_output(),
+        },
+    }
+}
+
+fn is_instantiation_error(e: &wasmtime::Error) -> bool {
+    e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some()
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}

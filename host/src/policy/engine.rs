@@ -1,0 +1,241 @@
+//! The process-wide WebAssembly engine: one [`wasmtime::Engine`] configured for fuel,
+//! epoch deadlines and (by default) the pooling allocator; one [`Linker`] holding WASI
+//! and the host imports; the epoch ticker; and the compilation cache.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::retrain_world::Retrain as RetrainWorld;
+use super::error::{BoxedError, EngineError};
+use super::limits::MAX_MEMORY_BYTES;
+use super::sandbox::HostState;
+
+/// How often the epoch advances; deadlines are rounded up to this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Decisions that may run at the same time with the pooling allocator.
+pub const POOL_CONCURRENT_DECISIONS: u32 = 64;
+
+/// Engine settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Where compiled modules are kept between runs, keyed by module sha256 and the
+    /// engine's compatibility hash. `None` keeps them in memory only. The directory
+    /// must be writable by sluice alone: its files are loaded as native code.
+    pub cache_dir: Option<PathBuf>,
+    /// Use on-demand allocation instead of the pooling allocator (for hosts that
+    /// cannot reserve the pool's virtual memory).
+    pub on_demand_allocator: bool,
+}
+
+/// Whether a module came from a cache or was compiled now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompileSource {
+    /// Compiled from the WebAssembly bytes.
+    Compiled,
+    /// Found in this process's memory.
+    MemoryCache,
+    /// Loaded from the on-disk cache.
+    DiskCache,
+}
+
+/// The engine shared by every policy in the process.
+pub struct PolicyEngine {
+    engine: Engine,
+    linker: Linker<HostState>,
+    settings: EngineSettings,
+    compiled: Mutex<HashMap<String, Component>>,
+    ticker: Option<EpochTicker>,
+}
+
+impl PolicyEngine {
+    /// Builds the engine, the linker and starts the epoch ticker.
+    ///
+    /// # Errors
+    /// When wasmtime rejects the configuration or the cache directory cannot be made.
+    pub fn new(settings: EngineSettings) -> Result<Arc<Self>, EngineError> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .parallel_compilation(true);
+        if !settings.on_demand_allocator {
+            let mut pool = PoolingAllocationConfig::new();
+            let n = POOL_CONCURRENT_DECISIONS;
+            pool.total_component_instances(n)
+                .total_core_instances(n * 16)
+                .total_memories(n * 2)
+                .total_tables(n * 16)
+                .max_memories_per_component(4)
+                .max_tables_per_component(16)
+                .max_core_instances_per_component(16)
+                .max_memory_size(MAX_MEMORY_BYTES as usize)
+                .total_stacks(n);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config).map_err(|e| EngineError::Config(e.into_boxed_dyn_error()))?;
+        if let Some(dir) = &settings.cache_dir {
+            create_private_dir(dir).map_err(|source| EngineError::CacheDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
+        RetrainWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_error)?;
+        let ticker = EpochTicker::start(engine.clone()).map_err(EngineError::Ticker)?;
+        Ok(Arc::new(Self {
+            engine,
+            linker,
+            settings,
+            compiled: Mutex::new(HashMap::new()),
+            ticker: Some(ticker),
+        }))
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The linker with WASI and the host imports.
+    pub fn linker(&self) -> &Linker<HostState> {
+        &self.linker
+    }
+
+    /// Compiles `bytes` (whose sha256 is `sha256`), or takes it from a cache.
+    ///
+    /// # Errors
+    /// The bytes are not a valid component for this engine.
+    pub fn compile(&self, bytes: &[u8], sha256: &str) -> Result<(Component, CompileSource), BoxedError> {
+        if let Some(c) = self.lock_compiled().get(sha256) {
+            return Ok((c.clone(), CompileSource::MemoryCache));
+        }
+        let cached = self.cache_path(sha256);
+        if let Some(path) = &cached
+            && let Some(c) = self.load_cached(path)
+        {
+            self.lock_compiled().insert(sha256.to_owned(), c.clone());
+            return Ok((c, CompileSource::DiskCache));
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
+        if let Some(path) = cached {
+            // A cache write failure costs a recompile next time, nothing more.
+            if let Err(e) = write_cache(&component, &path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
+            }
+        }
+        self.lock_compiled().insert(sha256.to_owned(), component.clone());
+        Ok((component, CompileSource::Compiled))
+    }
+
+    /// Drops in-memory compiled modules (for measuring cold loads).
+    pub fn forget_compiled(&self) {
+        self.lock_compiled().clear();
+    }
+
+    fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, Component>> {
+        // A panic while holding this lock leaves a plain map behind; keep using it.
+        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cache_path(&self, sha256: &str) -> Option<PathBuf> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let dir = self.settings.cache_dir.as_ref()?;
+        let mut h = DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        Some(dir.join(format!("{sha256}-{:016x}.cwasm", h.finish())))
+    }
+
+    #[expect(unsafe_code, reason = "loading precompiled native code from sluice's own cache")]
+    fn load_cached(&self, path: &Path) -> Option<Component> {
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the file is in sluice's private cache directory (created 0700), was
+        // written by `Component::serialize` of an engine with the same compatibility
+        // hash (part of its name), and wasmtime checks its header and settings again.
+        match unsafe { Component::deserialize_file(&self.engine, path) } {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached module");
+                None
+            }
+        }
+    }
+
+    /// Wall-clock deadline in epoch ticks, rounded up, plus one tick of slack.
+    pub fn deadline_ticks(deadline: Duration) -> u64 {
+        let tick = EPOCH_TICK.as_micros().max(1);
+        (deadline.as_micros().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+impl Drop for PolicyEngine {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.stop();
+        }
+    }
+}
+
+fn link_error(e: wasmtime::Error) -> EngineError {
+    EngineError::Link(e.into_boxed_dyn_error())
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn write_cache(component: &Component, path: &Path) -> Result<(), BoxedError> {
+    let bytes = component.serialize().map_err(|e| e.into_boxed_dyn_error())?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until stopped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("sluice-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Self { stop, handle })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.handle.join().is_err() {
+            tracing::error!("the epoch ticker thread panicked");
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Errors of the policy engine. Each kind has a stable `label()` for metrics and logs.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::decision::{DecisionPoint, ParamError};
+
+/// A boxed error that keeps its source chain (wasmtime's errors are converted to it).
+pub type BoxedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The engine could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// wasmtime refused the configuration.
+    #[error("wasmtime refused the engine configuration")]
+    Config(#[source] BoxedError),
+    /// The compiled-module cache directory could not be created.
+    #[error("cannot create the compiled-module cache directory {}; check the path and permissions or unset engine.cache_dir", path.display())]
+    CacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// WASI or the host imports could not be linked.
+    #[error("cannot link the host imports")]
+    Link(#[source] BoxedError),
+    /// The epoch ticker thread could not start.
+    #[error("cannot start the epoch ticker thread")]
+    Ticker(#[source] std::io::Error),
+}
+
+/// A module could not be loaded as a policy. Every variant names the module.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{source_name}: cannot read the file")]
+    Read {
+        /// The module's path or name.
+        source_name: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{source_name}: the file is empty; expected a WebAssembly component (build with `cargo build --target wasm32-wasip2`)")]
+    Empty {
+        /// The module's path or name.
+        source_name: String,
+    },
+    /// The bytes are not WebAssembly at all.
+    #[error("{source_name}: not a WebAssembly file (it starts with {first_bytes}, not \\0asm); expected a component built for wasm32-wasip2")]
+    NotWasm {
+        /// The module's path or name.
+        source_name: String,
+        /// The first bytes, in hex.
+        first_bytes: String,
+    },
+    /// A core module, not a component.
+    #[error("{source_name}: this is a core WebAssembly module, not a component; build for `wasm32-wasip2` (or wrap it with `wasm-tools component new`)")]
+    CoreModule {
+        /// The module's path or name.
+        source_name: String,
+    },
+    /// wasmtime could not compile it.
+    #[error("{source_name}: the component does not compile")]
+    Compile {
+        /// The module's path or name.
+        source_name: String,
+        /// wasmtime's reason.
+        #[source]
+        source: BoxedError,
+    },
+    /// It exports no decision interface.
+    #[error("{source_name}: not a sluice policy: it exports none of the decision interfaces (sluice:policy/decide-retrain, -promotion, -regression, -rollout @0.1.0); its exports are [{}]", exports.join(", "))]
+    NotAPolicy {
+        /// The module's path or name.
+        source_name: String,
+        /// What it exports.
+        exports: Vec<String>,
+    },
+    /// It targets another world than the one required.
+    #[error("{source_name}: this is a {found} policy, but a {expected} policy is required here")]
+    WrongWorld {
+        /// The module's path or name.
+        source_name: String,
+        /// The required world.
+        expected: DecisionPoint,
+        /// The world it targets.
+        found: DecisionPoint,
+    },
+    /// It exports more than one decision interface.
+    #[error("{source_name}: the module exports several decision interfaces ({}); a policy targets exactly one world", found.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))]
+    SeveralWorlds {
+        /// The module's path or name.
+        source_name: String,
+        /// The decision points it exports.
+        found: Vec<DecisionPoint>,
+    },
+    /// It imports something the sandbox does not provide.
+    #[error("{source_name}: imports `{import}`, which sluice does not provide (policies get only sluice:policy/stats, sluice:policy/log and sandboxed WASI)")]
+    UnsupportedImport {
+        /// The module's path or name.
+        source_name: String,
+        /// The import.
+        import: String,
+    },
+    /// Linking or type-checking against the world failed.
+    #[error("{source_name}: does not match the {point} world")]
+    Link {
+        /// The module's path or name.
+        source_name: String,
+        /// The world.
+        point: DecisionPoint,
+        /// wasmtime's reason.
+        #[source]
+        source: BoxedError,
+    },
+    /// `describe` failed.
+    #[error("{source_name}: its describe() call failed: {failure}")]
+    Describe {
+        /// The module's path or name.
+        source_name: String,
+        /// How it failed.
+        failure: CallFailure,
+    },
+    /// The self-description is inconsistent.
+    #[error("{source_name}: invalid self-description: {}", problems.join("; "))]
+    BadDescription {
+        /// The module's path or name.
+        source_name: String,
+        /// What is wrong.
+        problems: Vec<String>,
+    },
+}
+
+impl LoadError {
+    /// Stable label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "read",
+            Self::Empty { .. } => "empty",
+            Self::NotWasm { .. } => "not-wasm",
+            Self::CoreModule { .. } => "core-module",
+            Self::Compile { .. } => "compile",
+            Self::NotAPolicy { .. } => "not-a-policy",
+            Self::WrongWorld { .. } => "wrong-world",
+            Self::SeveralWorlds { .. } => "several-worlds",
+            Self::UnsupportedImport { .. } => "unsupported-import",
+            Self::Link { .. } => "link",
+            Self::Describe { .. } => "describe",
+            Self::BadDescription { .. } => "bad-description",
+        }
+    }
+}
+
+/// Why a module may not serve a pipeline (checked at load and before every swap).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The module itself is unusable.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The pipeline's parameters do not fit the module's description.
+    #[error("pipeline `{pipeline}`: {source}")]
+    Params {
+        /// The pipeline.
+        pipeline: String,
+        /// What is wrong.
+        #[source]
+        source: ParamError,
+    },
+    /// The module's own `validate-params` found problems.
+    #[error("pipeline `{pipeline}`: policy `{policy}` rejects its parameters: {}", problems.join("; "))]
+    ParamValues {
+        /// The pipeline.
+        pipeline: String,
+        /// The policy.
+        policy: String,
+        /// Problems the policy reported.
+        problems: Vec<String>,
+    },
+    /// The trial decision failed.
+    #[error("pipeline `{pipeline}`: the trial decision failed: {failure}")]
+    Trial {
+        /// The pipeline.
+        pipeline: String,
+        /// How.
+        failure: CallFailure,
+    },
+}
+
+impl CheckError {
+    /// Stable label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Load(e) => e.label(),
+            Self::Params { .. } => "params",
+            Self::ParamValues { .. } => "param-values",
+            Self::Trial { .. } => "trial",
+        }
+    }
+}
+
+/// How one call into a policy failed. Kept as data: it goes into the decision record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum CallFailure {
+    /// The fuel budget ran out.
+    #[error("fuel exhausted after {fuel} units (limits.fuel)")]
+    OutOfFuel {
+        /// The budget.
+        fuel: u64,
+    },
+    /// The wall-clock deadline passed.
+    #[error("deadline of {deadline_ms} ms exceeded (limits.deadline_ms)")]
+    Deadline {
+        /// The deadline.
+        deadline_ms: u64,
+    },
+    /// Linear memory would have grown past the cap.
+    #[error("memory cap of {memory_bytes} bytes exceeded (limits.memory_bytes)")]
+    MemoryCap {
+        /// The cap.
+        memory_bytes: u64,
+    },
+    /// The guest's stack overflowed.
+    #[error("stack overflow in the policy")]
+    StackOverflow,
+    /// Any other trap (panic, unreachable, out-of-bounds access…).
+    #[error("the policy trapped: {detail}{}", output_suffix(guest_output))]
+    Trap {
+        /// wasmtime's description, with its cause chain.
+        detail: String,
+        /// The tail of the guest's stdout/stderr (for example a panic message).
+        guest_output: String,
+    },
+    /// The call returned an answer that fails validation.
+    #[error("invalid decision: {problem}")]
+    InvalidDecision {
+        /// What is wrong.
+        problem: String,
+    },
+    /// The instance could not be created (for example the pool is exhausted).
+    #[error("cannot instantiate the policy: {detail}")]
+    Instantiate {
+        /// Why.
+        detail: String,
+    },
+    /// sluice itself panicked while serving the call; the decision was not trusted.
+    #[error("internal error while running the policy: {detail}")]
+    HostPanic {
+        /// The panic message.
+        detail: String,
+    },
+}
+
+fn output_suffix(output: &str) -> String {
+    let t = output.trim();
+    if t.is_empty() {
+        return String::new();
+    }
+    let tail: String = t.chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect();
+    format!(" (guest output: {tail})")
+}
+
+impl CallFailure {
+    /// Stable label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::OutOfFuel { .. } => "out-of-fuel",
+            Self::Deadline { .. } => "deadline",
+            Self::MemoryCap { .. } => "memory-cap",
+            Self::StackOverflow => "stack-overflow",
+            Self::Trap { .. } => "trap",
+            Self::InvalidDecision { .. } => "invalid-decision",
+            Self::Instantiate { .. } => "instantiate",
+            Self::HostPanic { .. } => "host-panic",
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Making one decision: run the policy in its sandbox, check the answer, fall back to
+//! the fail-safe on any failure, and produce the record that goes to the audit log.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::bindings::WitPoint;
+use super::call::{self, CallStats};
+use super::engine::PolicyEngine;
+use super::error::CallFailure;
+use super::limits::Limits;
+use super::module::PolicyModule;
+use super::sandbox::LogLine;
+use crate::decision::{DecisionPoint, Param, Point};
+use crate::metrics::{Metrics, names};
+
+/// Everything about one decision, for the audit log and `sluice decisions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionRecord {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The decision point.
+    pub point: DecisionPoint,
+    /// The policy's self-declared name.
+    pub policy: String,
+    /// The policy's self-declared version.
+    pub policy_version: String,
+    /// sha256 of the module that decided.
+    pub module_sha256: String,
+    /// The full input (context with parameters).
+    pub input: serde_json::Value,
+    /// The decision that was acted on (the fail-safe if the policy failed).
+    pub output: serde_json::Value,
+    /// Why the policy's own answer was not used, if it was not.
+    pub failure: Option<CallFailure>,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall time in microseconds, including instantiation.
+    pub wall_micros: u64,
+    /// Messages the policy logged.
+    pub logs: Vec<LogLine>,
+    /// When the decision was made (the policy's frozen clock), Unix milliseconds.
+    pub decided_at_unix_ms: u64,
+}
+
+/// The result of asking a policy.
+#[derive(Debug, Clone)]
+pub struct Evaluation<P: Point> {
+    /// The decision to act on: the policy's, or the fail-safe.
+    pub decision: P::Decision,
+    /// Why the fail-safe was used, if it was.
+    pub failure: Option<CallFailure>,
+    /// Fuel, time and logs.
+    pub stats: CallStats,
+    /// The audit record.
+    pub record: DecisionRecord,
+}
+
+/// How one pipeline uses a module at one decision point.
+#[derive(Debug, Clone)]
+pub struct Binding<P: Point> {
+    /// Checked parameters (configured values and defaults).
+    pub params: Vec<Param>,
+    /// Limits per call.
+    pub limits: Limits,
+    /// What to answer when the policy fails.
+    pub fail_safe: P::FailSafe,
+}
+
+/// Asks `module` for a decision on `ctx`, with `binding`'s parameters and limits, at
+/// the frozen time `time`. Never fails: a failing policy yields the fail-safe, and
+/// `metrics` counts both outcomes.
+pub fn decide<P: WitPoint>(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+    binding: &Binding<P>,
+    mut ctx: P::Context,
+    time: SystemTime,
+    metrics: &Metrics,
+) -> Evaluation<P> {
+    *P::params_mut(&mut ctx) = binding.params.clone();
+    let seed = call::seed_for(&module.sha256, time);
+    let (result, stats) = call::run(engine, &binding.limits, time, seed, |store| {
+        P::call(&module.pre, store, &ctx)
+    });
+    let result = result.and_then(|d| match P::validate(&ctx, &d) {
+        Ok(()) => Ok(d),
+        Err(problem) => Err(CallFailure::InvalidDecision { problem }),
+    });
+    let (decision, failure) = match result {
+        Ok(d) => (d, None),
+        Err(failure) => {
+            let d = P::fail_safe(binding.fail_safe, &ctx, &failure.to_string());
+            (d, Some(failure))
+        }
+    };
+    let point = P::POINT.as_str();
+    metrics.inc(
+        names::DECISIONS,
+        &[("point", point), ("outcome", P::outcome_label(&decision))],
+    );
+    if let Some(f) = &failure {
+        metrics.inc(
+            names::POLICY_FAILURES,
+            &[("point", point), ("policy", &module.description.name), ("kind", f.label())],
+        );
+        tracing::warn!(
+            point,
+            policy = %module.description.name,
+            module_sha256 = %module.sha256,
+            kind = f.label(),
+            error = %f,
+            "policy failed; using the fail-safe decision"
+        );
+    }
+    for line in &stats.logs {
+        tracing::info!(point, policy = %module.description.name, level = line.level, "policy log: {}", line.message);
+    }
+    let record = DecisionRecord {
+        pipeline: P::pipeline(&ctx).to_owned(),
+        point: P::POINT,
+        policy: module.description.name.clone(),
+        policy_version: module.description.version.clone(),
+        module_sha256: module.sha256.clone(),
+        input: to_json(&ctx),
+        output: to_json(&decision),
+        failure: failure.clone(),
+        fuel_used: stats.fuel_used,
+        wall_micros: u64::try_from(stats.wall.as_micros()).unwrap_or(u64::MAX),
+        logs: stats.logs.clone(),
+        decided_at_unix_ms: u64::try_from(
+            time.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis(),
+        )
+        .unwrap_or(u64::MAX),
+    };
+    Evaluation {
+        decision,
+        failure,
+        stats,
+        record,
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
+    // Serializing these plain data types cannot fail (no maps with non-string keys).
+    serde_json::to_value(v).unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }))
+}

@@ -1,0 +1,31 @@
+//! The policy engine: WebAssembly components that make every decision, run in a
+//! sandbox with fuel, deadline and memory caps, and swapped while the host runs.
+//!
+//! - [`engine`]: the process-wide wasmtime engine, linker, epoch ticker, compile cache.
+//! - [`module`]: loading and checking one module.
+//! - [`check`]: checks against a pipeline's use (params, trial decision).
+//! - [`evaluate`]: one decision, with fail-safe and audit record.
+//! - [`registry`]: the directory of modules and hot swap.
+//! - `sandbox`, `call`, `host_imports`, `bindings`: the machinery underneath.
+
+pub mod bindings;
+mod call;
+pub mod check;
+pub mod engine;
+pub mod error;
+pub mod evaluate;
+mod host_imports;
+pub mod limits;
+pub mod module;
+pub mod registry;
+pub mod sandbox;
+
+pub use bindings::WitPoint;
+pub use call::CallStats;
+pub use check::{PolicyUse, check_use};
+pub use engine::{CompileSource, EngineSettings, PolicyEngine};
+pub use error::{CallFailure, CheckError, EngineError, LoadError};
+pub use evaluate::{Binding, DecisionRecord, Evaluation, decide};
+pub use limits::Limits;
+pub use module::PolicyModule;
+pub use registry::{ActivePolicy, PolicyRegistry, RegistryError, ScanReport};

@@ -1,0 +1,227 @@
+//! Loading a module: byte checks, compilation (cached), world detection, import
+//! checks, pre-instantiation and the self-description.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::bindings::{WorldPre, description_from_wit};
+use super::call;
+use super::engine::{CompileSource, PolicyEngine};
+use super::error::LoadError;
+use super::limits::Limits;
+use crate::decision::{DecisionPoint, Description};
+
+/// Interfaces of the host a policy may import, besides sandboxed WASI.
+const HOST_INTERFACES: [&str; 3] = [
+    "sluice:policy/types@0.1.0",
+    "sluice:policy/stats@0.1.0",
+    "sluice:policy/log@0.1.0",
+];
+
+/// WASI packages the sandbox provides (with nothing granted).
+const WASI_PACKAGES: [&str; 6] = [
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+/// A compiled, checked, pre-instantiated policy module.
+pub struct PolicyModule {
+    /// Where it came from (a path, or `embedded:<name>`).
+    pub source: String,
+    /// sha256 of the module's bytes, hex.
+    pub sha256: String,
+    /// The decision point (world) it serves.
+    pub point: DecisionPoint,
+    /// Its self-description.
+    pub description: Description,
+    /// Names of its imports.
+    pub imports: Vec<String>,
+    /// Names of its exports.
+    pub exports: Vec<String>,
+    /// Whether compilation was skipped thanks to a cache.
+    pub compile_source: CompileSource,
+    /// Time to compile (or fetch) and check it.
+    pub load_time: Duration,
+    pub(crate) pre: WorldPre,
+}
+
+impl std::fmt::Debug for PolicyModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyModule")
+            .field("source", &self.source)
+            .field("sha256", &self.sha256)
+            .field("point", &self.point)
+            .field("name", &self.description.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyModule {
+    /// Loads the module at `path`; `expected` requires a particular world.
+    ///
+    /// # Errors
+    /// See [`LoadError`]; every error names the file.
+    pub fn load_file(
+        engine: &PolicyEngine,
+        path: &Path,
+        expected: Option<DecisionPoint>,
+    ) -> Result<Arc<Self>, LoadError> {
+        let source_name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            source_name: source_name.clone(),
+            source,
+        })?;
+        Self::load_bytes(engine, &source_name, &bytes, expected)
+    }
+
+    /// Loads a module from memory; `source_name` names it in errors.
+    ///
+    /// # Errors
+    /// See [`LoadError`].
+    pub fn load_bytes(
+        engine: &PolicyEngine,
+        source_name: &str,
+        bytes: &[u8],
+        expected: Option<DecisionPoint>,
+    ) -> Result<Arc<Self>, LoadError> {
+        let started = Instant::now();
+        let name = || source_name.to_owned();
+        check_header(source_name, bytes)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, compile_source) =
+            engine
+                .compile(bytes, &sha256)
+                .map_err(|source| LoadError::Compile {
+                    source_name: name(),
+                    source,
+                })?;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(engine.engine()).map(|(n, _)| n.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(engine.engine()).map(|(n, _)| n.to_owned()).collect();
+        let point = detect_point(source_name, &exports)?;
+        if let Some(expected) = expected
+            && expected != point
+        {
+            return Err(LoadError::WrongWorld {
+                source_name: name(),
+                expected,
+                found: point,
+            });
+        }
+        if let Some(import) = imports.iter().find(|i| !is_provided(i)) {
+            return Err(LoadError::UnsupportedImport {
+                source_name: name(),
+                import: import.clone(),
+            });
+        }
+        let link = |e: wasmtime::Error| LoadError::Link {
+            source_name: name(),
+            point,
+            source: e.into_boxed_dyn_error(),
+        };
+        let pre = engine.linker().instantiate_pre(&component).map_err(link)?;
+        let pre = WorldPre::new(point, pre).map_err(link)?;
+        let (described, _) = call::run(
+            engine,
+            &Limits::default(),
+            SystemTime::now(),
+            0,
+            |store| pre.describe(store),
+        );
+        let description = description_from_wit(described.map_err(|failure| LoadError::Describe {
+            source_name: name(),
+            failure,
+        })?);
+        description
+            .check()
+            .map_err(|problems| LoadError::BadDescription {
+                source_name: name(),
+                problems,
+            })?;
+        Ok(Arc::new(Self {
+            source: name(),
+            sha256,
+            point,
+            description,
+            imports,
+            exports,
+            compile_source,
+            load_time: started.elapsed(),
+            pre,
+        }))
+    }
+}
+
+fn check_header(source_name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.is_empty() {
+        return Err(LoadError::Empty {
+            source_name: source_name.to_owned(),
+        });
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(LoadError::NotWasm {
+            source_name: source_name.to_owned(),
+            first_bytes: hex::encode(&bytes[..bytes.len().min(8)]),
+        });
+    }
+    // Bytes 4..8: version 1 with layer 0 is a core module; components use layer 1.
+    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+        return Err(LoadError::CoreModule {
+            source_name: source_name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn detect_point(source_name: &str, exports: &[String]) -> Result<DecisionPoint, LoadError> {
+    let found: Vec<DecisionPoint> = DecisionPoint::ALL
+        .into_iter()
+        .filter(|p| exports.iter().any(|e| e == p.interface()))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(LoadError::NotAPolicy {
+            source_name: source_name.to_owned(),
+            exports: exports.to_vec(),
+        }),
+        _ => Err(LoadError::SeveralWorlds {
+            source_name: source_name.to_owned(),
+            found,
+        }),
+    }
+}
+
+fn is_provided(import: &str) -> bool {
+    HOST_INTERFACES.contains(&import) || WASI_PACKAGES.iter().any(|p| import.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_checks_name_the_problem() {
+        assert!(matches!(check_header("f", b""), Err(LoadError::Empty { .. })));
+        assert!(matches!(check_header("f", b"garbage!"), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(
+            check_header("f", b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule { .. })
+        ));
+        assert!(check_header("f", b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn only_host_interfaces_and_wasi_are_provided() {
+        assert!(is_provided("sluice:policy/stats@0.1.0"));
+        assert!(is_provided("wasi:io/streams@0.2.6"));
+        assert!(!is_provided("wasi:http/outgoing-handler@0.2.0"));
+        assert!(!is_provided("evil:net/socket"));
+    }
+}

@@ -1,0 +1,279 @@
+//! The policy registry: modules loaded from a directory, checked before they go live,
+//! swapped atomically while decisions run, and watched for changes — including the
+//! atomic `..data` symlink swap Kubernetes uses for mounted ConfigMaps.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+use super::check::{PolicyUse, check_use};
+use super::engine::PolicyEngine;
+use super::error::{CheckError, LoadError};
+use super::module::PolicyModule;
+use crate::decision::Param;
+use crate::metrics::{Metrics, names};
+
+/// How long to wait after a change event for more events before rescanning.
+pub const DEBOUNCE: Duration = Duration::from_millis(20);
+/// Rescan interval that catches changes whose events were missed.
+pub const FALLBACK_RESCAN: Duration = Duration::from_secs(10);
+
+/// A module that passed every check, with the parameters resolved for each pipeline
+/// that uses it. Replaced as a whole on swap; holders of an `Arc` keep the old one.
+#[derive(Debug)]
+pub struct ActivePolicy {
+    /// The module.
+    pub module: Arc<PolicyModule>,
+    /// Resolved parameters by pipeline.
+    pub params: HashMap<String, Vec<Param>>,
+}
+
+/// The outcome of one directory scan.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    /// Modules that went live (new or changed).
+    pub swapped: Vec<String>,
+    /// Modules refused, with why; the previous version (if any) stays active.
+    pub refused: Vec<(String, CheckError)>,
+}
+
+/// Errors opening a registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The directory cannot be read.
+    #[error("cannot read the policy directory {}", path.display())]
+    ReadDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A module failed its checks at start-up.
+    #[error("policy module `{module}` is not usable")]
+    Module {
+        /// The module name.
+        module: String,
+        /// Why.
+        #[source]
+        source: CheckError,
+    },
+    /// A pipeline names a module the directory does not hold.
+    #[error("pipeline `{pipeline}` uses policy module `{module}`, but {} has no `{module}.wasm`", dir.display())]
+    Missing {
+        /// The pipeline.
+        pipeline: String,
+        /// The module name.
+        module: String,
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The directory watcher could not start.
+    #[error("cannot watch the policy directory {}", path.display())]
+    Watch {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: notify::Error,
+    },
+}
+
+/// Policy modules by name, hot-swappable.
+pub struct PolicyRegistry {
+    engine: Arc<PolicyEngine>,
+    dir: PathBuf,
+    uses: Vec<PolicyUse>,
+    active: RwLock<HashMap<String, Arc<ActivePolicy>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl PolicyRegistry {
+    /// Loads every `*.wasm` in `dir` and checks it against the `uses` that name it.
+    ///
+    /// # Errors
+    /// Any module failing its checks, or a used module missing: at start-up a bad
+    /// policy stops the host, so it fails at deploy time and not at 3 a.m.
+    pub fn open(
+        engine: Arc<PolicyEngine>,
+        dir: &Path,
+        uses: Vec<PolicyUse>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, RegistryError> {
+        let registry = Self {
+            engine,
+            dir: dir.to_owned(),
+            uses,
+            active: RwLock::new(HashMap::new()),
+            metrics,
+        };
+        for (name, path) in registry.list()? {
+            let active = registry
+                .load_checked(&name, &path)
+                .map_err(|source| RegistryError::Module {
+                    module: name.clone(),
+                    source,
+                })?;
+            registry.write().insert(name, Arc::new(active));
+        }
+        for u in &registry.uses {
+            if !registry.read().contains_key(&u.module) {
+                return Err(RegistryError::Missing {
+                    pipeline: u.pipeline.clone(),
+                    module: u.module.clone(),
+                    dir: registry.dir.clone(),
+                });
+            }
+        }
+        Ok(Arc::new(registry))
+    }
+
+    /// The live version of module `name`. Keep the `Arc` for the whole decision: a
+    /// swap during it does not affect it.
+    pub fn get(&self, name: &str) -> Option<Arc<ActivePolicy>> {
+        self.read().get(name).cloned()
+    }
+
+    /// Names of the loaded modules.
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.read().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Rescans the directory: changed modules are checked and swapped in; failures
+    /// are refused, logged and counted, and the old version stays.
+    pub fn rescan(&self) -> ScanReport {
+        let mut report = ScanReport::default();
+        let entries = match self.list() {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "policy rescan failed; keeping every active module");
+                return report;
+            }
+        };
+        for (name, path) in entries {
+            let current = self.get(&name).map(|a| a.module.sha256.clone());
+            match std::fs::read(&path) {
+                Ok(bytes) if Some(hex::encode(Sha256::digest(&bytes))) == current => continue,
+                Ok(_) => {}
+                // A file may vanish between listing and reading during a swap; the
+                // next event rescans.
+                Err(_) => continue,
+            }
+            match self.load_checked(&name, &path) {
+                Ok(active) => {
+                    tracing::info!(module = %name, sha256 = %active.module.sha256, "policy module swapped in");
+                    self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
+                    self.write().insert(name.clone(), Arc::new(active));
+                    report.swapped.push(name);
+                }
+                Err(e) => {
+                    tracing::error!(module = %name, reason = e.label(), error = %e, "policy module refused; the previous version stays active");
+                    self.metrics.inc(names::POLICY_REFUSALS, &[("module", &name), ("reason", e.label())]);
+                    report.refused.push((name, e));
+                }
+            }
+        }
+        report
+    }
+
+    /// Watches the directory and rescans on change until `shutdown` turns true.
+    ///
+    /// # Errors
+    /// When the watcher cannot be set up.
+    pub fn watch(
+        self: &Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<tokio::task::JoinHandle<()>, RegistryError> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+            let _ = tx.send(());
+        })
+        .map_err(|source| RegistryError::Watch {
+            path: self.dir.clone(),
+            source,
+        })?;
+        watcher
+            .watch(&self.dir, RecursiveMode::NonRecursive)
+            .map_err(|source| RegistryError::Watch {
+                path: self.dir.clone(),
+                source,
+            })?;
+        let registry = Arc::clone(self);
+        let span = tracing::info_span!("policy-watch", dir = %self.dir.display());
+        let task = async move {
+            let _watcher = watcher; // dropped (and stopped) when the task ends
+            let mut fallback = tokio::time::interval(FALLBACK_RESCAN);
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    Some(()) = rx.recv() => {
+                        tokio::time::sleep(DEBOUNCE).await;
+                        while rx.try_recv().is_ok() {}
+                    }
+                    _ = fallback.tick() => {}
+                }
+                let r = Arc::clone(&registry);
+                if tokio::task::spawn_blocking(move || r.rescan()).await.is_err() {
+                    tracing::error!("policy rescan panicked; keeping every active module");
+                }
+            }
+        };
+        Ok(tokio::spawn(tracing::Instrument::instrument(task, span)))
+    }
+
+    fn load_checked(&self, name: &str, path: &Path) -> Result<ActivePolicy, CheckError> {
+        let expected = self.uses.iter().find(|u| u.module == name).map(|u| u.point);
+        let module = PolicyModule::load_file(&self.engine, path, expected)?;
+        if let Some(old) = self.get(name)
+            && old.module.point != module.point
+        {
+            return Err(CheckError::Load(LoadError::WrongWorld {
+                source_name: module.source.clone(),
+                expected: old.module.point,
+                found: module.point,
+            }));
+        }
+        let mut params = HashMap::new();
+        for u in self.uses.iter().filter(|u| u.module == name) {
+            params.insert(u.pipeline.clone(), check_use(&self.engine, &module, u)?);
+        }
+        Ok(ActivePolicy { module, params })
+    }
+
+    /// `(name, path)` of every `*.wasm` entry, skipping Kubernetes' `..data` entries.
+    fn list(&self) -> Result<Vec<(String, PathBuf)>, RegistryError> {
+        let read_err = |source| RegistryError::ReadDir {
+            path: self.dir.clone(),
+            source,
+        };
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(read_err)? {
+            let entry = entry.map_err(read_err)?;
+            let file_name = entry.file_name();
+            let Some(file_name) = file_name.to_str() else { continue };
+            if file_name.starts_with("..") {
+                continue;
+            }
+            if let Some(stem) = file_name.strip_suffix(".wasm") {
+                out.push((stem.to_owned(), entry.path()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<ActivePolicy>>> {
+        self.active.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<ActivePolicy>>> {
+        self.active.write().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,184 @@
+//! The per-decision sandbox: the store's state (WASI with nothing granted, a frozen
+//! clock, seeded randomness, captured output, the memory limiter) and the host
+//! imports' view of the decision.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::SeedableRng;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::limits::{MAX_LOG_MESSAGES, OUTPUT_CAPTURE_BYTES};
+
+/// Most table elements a policy may allocate.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// A message the policy logged through `sluice:policy/log`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// The message (truncated to 4 KiB).
+    pub message: String,
+}
+
+/// What a decision's store holds.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory_cap: usize,
+    /// Set when the guest tried to grow memory past its cap.
+    pub(crate) memory_cap_hit: bool,
+    /// Messages logged by the policy.
+    pub(crate) logs: Vec<LogLine>,
+    /// Messages dropped because of [`MAX_LOG_MESSAGES`].
+    pub(crate) logs_dropped: u32,
+    output: CapturedOutput,
+}
+
+impl HostState {
+    /// A sandbox whose clock reads `decision_time` and whose randomness is seeded with
+    /// `seed`, with `memory_cap` bytes of linear memory at most.
+    pub fn new(decision_time: SystemTime, seed: u64, memory_cap: u64) -> Self {
+        let output = CapturedOutput::default();
+        let mut b = WasiCtxBuilder::new();
+        b.stdout(output.clone())
+            .stderr(output.clone())
+            .wall_clock(FrozenClock(decision_time))
+            .monotonic_clock(FrozenClock(decision_time))
+            .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+            .insecure_random(rand::rngs::StdRng::seed_from_u64(seed.rotate_left(17)))
+            .insecure_random_seed(u128::from(seed))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        Self {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            memory_cap: usize::try_from(memory_cap).unwrap_or(usize::MAX),
+            memory_cap_hit: false,
+            logs: Vec::new(),
+            logs_dropped: 0,
+            output,
+        }
+    }
+
+    /// What the guest wrote to stdout and stderr (bounded), lossily decoded.
+    pub fn captured_output(&self) -> String {
+        self.output.text()
+    }
+
+    pub(crate) fn push_log(&mut self, line: LogLine) {
+        if self.logs.len() < MAX_LOG_MESSAGES {
+            self.logs.push(line);
+        } else {
+            self.logs_dropped += 1;
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.memory_cap_hit = true;
+            return Err(wasmtime::Error::msg(format!(
+                "memory cap exceeded: the policy asked for {desired} bytes of linear memory; \
+                 its cap is {} bytes",
+                self.memory_cap
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// A clock stopped at the decision time, so a policy is a function of its input.
+#[derive(Clone, Copy)]
+struct FrozenClock(SystemTime);
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0.duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        HostWallClock::now(self).as_nanos() as u64
+    }
+}
+
+/// Guest stdout/stderr, kept up to [`OUTPUT_CAPTURE_BYTES`]; writes beyond that are
+/// accepted and dropped, so a chatty policy is not turned into a failing one.
+#[derive(Clone, Default)]
+struct CapturedOutput(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedOutput {
+    fn text(&self) -> String {
+        let buf = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Ok(mut kept) = self.0.lock() {
+            let room = OUTPUT_CAPTURE_BYTES.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..buf.len().min(room)]);
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

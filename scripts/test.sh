@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up and runs every check and test: formatting, clippy (warnings are errors),
+# and the whole workspace's tests. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (-D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked

@@ -1,0 +1,79 @@
+//! A hostile retrain policy. Its `attack` parameter picks what it does; `none` makes it
+//! a well-behaved policy so it passes the load checks. Every attack that the sandbox
+//! should stop either traps or, if the sandbox let it through, answers `train` with
+//! what it got — so a test sees a sandbox escape as a real decision, not a fail-safe.
+
+use std::hint::black_box;
+
+use sluice_policy_sdk::{Description, ParamSpec, ParamValue, RetrainContext, RetrainDecision};
+
+/// Self-description.
+pub fn describe() -> Description {
+    Description {
+        name: "hostile".into(),
+        version: "0.1.0".into(),
+        summary: "Attacks its sandbox on request.".into(),
+        params: vec![ParamSpec::optional(
+            "attack",
+            ParamValue::Text("none".into()),
+            "none | loop | memory | recurse | huge-string | open-file | read-env | socket | trap | clock | invalid",
+        )],
+    }
+}
+
+fn escaped(what: String) -> RetrainDecision {
+    RetrainDecision::Train { reason: format!("sandbox escape: {what}"), args: vec![] }
+}
+
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 64]);
+    recurse(black_box(depth + 1)) + frame[3]
+}
+
+/// The decision: the attack.
+pub fn decide(ctx: &RetrainContext) -> RetrainDecision {
+    let attack: String = ctx.param_or("attack", "none".into());
+    match attack.as_str() {
+        "loop" => {
+            let mut i: u64 = 0;
+            loop {
+                i = black_box(i.wrapping_add(1));
+            }
+        }
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(black_box(vec![1u8; 1 << 20]));
+            }
+        }
+        "recurse" => escaped(format!("recursion returned {}", recurse(0))),
+        "huge-string" => RetrainDecision::Wait("x".repeat(8 << 20)),
+        "open-file" => match std::fs::read("/etc/passwd") {
+            Ok(bytes) => escaped(format!("read {} bytes of /etc/passwd", bytes.len())),
+            Err(e) => panic!("open-file attack stopped: {e}"),
+        },
+        "read-env" => {
+            let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+            if vars.is_empty() {
+                panic!("read-env attack stopped: the environment is empty");
+            }
+            escaped(format!("environment variables {vars:?}"))
+        }
+        "socket" => match std::net::TcpStream::connect("127.0.0.1:22") {
+            Ok(_) => escaped("connected to 127.0.0.1:22".into()),
+            Err(e) => panic!("socket attack stopped: {e}"),
+        },
+        "trap" => panic!("deliberate trap"),
+        "clock" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            RetrainDecision::Wait(format!("clock reads {now}"))
+        }
+        "invalid" => RetrainDecision::Train { reason: "too many args".into(), args: vec!["a".into(); 1000] },
+        _ => RetrainDecision::Wait("behaving".into()),
+    }
+}
+
+sluice_policy_sdk::export_retrain!(describe: describe, decide: decide);
