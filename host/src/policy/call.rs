@@ -86,13 +86,24 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> C
         },
         Some(Trap::StackOverflow) => CallFailure::StackOverflow,
         _ if is_instantiation_error(e) => CallFailure::Instantiate {
-            detail: format!("{e:#}"),
+            detail: describe(e),
         },
         _ => CallFailure::Trap {
-            detail: format!("{e:#}"),
+            detail: describe(e),
             guest_output: store.data().captured_output(),
         },
     }
+}
+
+/// The error's cause chain without wasmtime's multi-line wasm backtrace, which would
+/// bloat every audit record (the module digest identifies the code instead).
+fn describe(e: &wasmtime::Error) -> String {
+    let parts: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string())
+        .filter(|c| !c.starts_with("error while executing at wasm backtrace"))
+        .collect();
+    if parts.is_empty() { e.to_string() } else { parts.join(": ") }
 }
 
 fn is_instantiation_error(e: &wasmtime::Error) -> bool {

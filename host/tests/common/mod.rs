@@ -1,0 +1,20 @@
+//! Helpers shared by the host's integration tests.
+#![allow(dead_code, reason = "each test binary uses a subset")]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use sluice::policy::{EngineSettings, PolicyEngine};
+
+/// One engine per test binary: compiled modules are cached in it.
+pub fn engine() -> Arc<PolicyEngine> {
+    static ENGINE: OnceLock<Arc<PolicyEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| PolicyEngine::new(EngineSettings::default()).expect("engine"))
+        .clone()
+}
+
+/// Path of a guest built by the build script (`threshold-retrain`, `hostile-guest`, …).
+pub fn guest(name: &str) -> PathBuf {
+    PathBuf::from(sluice::stock::GUEST_DIR).join(format!("{name}.wasm"))
+}
