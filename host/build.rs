@@ -19,9 +19,20 @@ const GUESTS: [(&str, &str); 5] = [
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().expect("host/ is inside the workspace").to_owned();
-    for dir in ["policies", "sdk", "wit", "tests/guests", "host/stats/src", "Cargo.lock"] {
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_owned();
+    for dir in [
+        "policies",
+        "sdk",
+        "wit",
+        "tests/guests",
+        "host/stats/src",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("guests");
@@ -33,7 +44,15 @@ fn main() {
     for (package, stem) in GUESTS {
         let mut cmd = Command::new(&cargo);
         cmd.current_dir(&root)
-            .args(["build", "--release", "--locked", "--target", TARGET, "-p", package])
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                TARGET,
+                "-p",
+                package,
+            ])
             .arg("--target-dir")
             .arg(&target_dir);
         for var in [
@@ -48,9 +67,17 @@ fn main() {
         ] {
             cmd.env_remove(var);
         }
-        let status = cmd.status().unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
-        assert!(status.success(), "building the guest `{package}` for {TARGET} failed (see the output above)");
-        let built = target_dir.join(TARGET).join("release").join(format!("{stem}.wasm"));
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+        assert!(
+            status.success(),
+            "building the guest `{package}` for {TARGET} failed (see the output above)"
+        );
+        let built = target_dir
+            .join(TARGET)
+            .join("release")
+            .join(format!("{stem}.wasm"));
         let dest = out.join(format!("{package}.wasm"));
         std::fs::copy(&built, &dest)
             .unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.display(), dest.display()));

@@ -7,7 +7,9 @@ use sluice::cli::{Cli, Command, LogFormat, PolicyCommand, demo, policy};
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sluice=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -32,7 +34,11 @@ fn main() -> anyhow::Result<()> {
                 let m = policy::load(&engine, &module)?;
                 policy::test(&engine, &m, &cases)?;
             }
-            PolicyCommand::Bench { module, input, iterations } => {
+            PolicyCommand::Bench {
+                module,
+                input,
+                iterations,
+            } => {
                 let m = policy::load(&engine, &module)?;
                 let r = policy::bench(&engine, &m, input.as_ref(), iterations)?;
                 println!(

@@ -72,7 +72,9 @@ impl Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -82,12 +84,29 @@ mod tests {
     #[test]
     fn counts_and_renders_with_escaped_labels() {
         let m = Metrics::new();
-        m.inc(names::DECISIONS, &[("point", "retrain"), ("outcome", "wait")]);
-        m.inc(names::DECISIONS, &[("point", "retrain"), ("outcome", "wait")]);
-        m.inc(names::POLICY_REFUSALS, &[("module", "a\"b"), ("reason", "trial")]);
-        assert_eq!(m.get(names::DECISIONS, &[("point", "retrain"), ("outcome", "wait")]), 2);
+        m.inc(
+            names::DECISIONS,
+            &[("point", "retrain"), ("outcome", "wait")],
+        );
+        m.inc(
+            names::DECISIONS,
+            &[("point", "retrain"), ("outcome", "wait")],
+        );
+        m.inc(
+            names::POLICY_REFUSALS,
+            &[("module", "a\"b"), ("reason", "trial")],
+        );
+        assert_eq!(
+            m.get(
+                names::DECISIONS,
+                &[("point", "retrain"), ("outcome", "wait")]
+            ),
+            2
+        );
         let text = m.render();
-        assert!(text.contains("sluice_policy_decisions_total{point=\"retrain\",outcome=\"wait\"} 2"));
+        assert!(
+            text.contains("sluice_policy_decisions_total{point=\"retrain\",outcome=\"wait\"} 2")
+        );
         assert!(text.contains("module=\"a\\\"b\""));
     }
 }

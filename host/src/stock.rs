@@ -22,7 +22,12 @@ macro_rules! stock {
             name: $name,
             point: $point,
             wasm: include_bytes!(concat!(env!("SLUICE_GUEST_DIR"), "/", $name, ".wasm")),
-            cases: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/", $name, "/cases.yaml")),
+            cases: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../policies/",
+                $name,
+                "/cases.yaml"
+            )),
         }
     };
 }

@@ -13,14 +13,24 @@ fn sluice(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn every_stock_policy_passes_its_golden_cases() {
     for stock in sluice::stock::STOCK_POLICIES {
         let cases = format!("policies/{}/cases.yaml", stock.name);
-        let o = sluice(&["policy", "test", &format!("stock:{}", stock.name), "--cases", &cases]);
+        let o = sluice(&[
+            "policy",
+            "test",
+            &format!("stock:{}", stock.name),
+            "--cases",
+            &cases,
+        ]);
         assert!(o.status.success(), "{}", text(&o));
         assert!(text(&o).contains(" passed, 0 failed"), "{}", text(&o));
     }
@@ -31,10 +41,19 @@ fn a_failing_case_fails_the_command_with_a_summary() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases = dir.path().join("cases.yaml");
     std::fs::write(&cases, "cases:\n  - name: wrong on purpose\n    context: { pipeline: p, new_samples: 1 }\n    expect: { outcome: train }\n  - name: right\n    context: { pipeline: p, new_samples: 1 }\n    expect: { outcome: wait }\n").expect("write");
-    let o = sluice(&["policy", "test", "stock:threshold-retrain", "--cases", &cases.display().to_string()]);
+    let o = sluice(&[
+        "policy",
+        "test",
+        "stock:threshold-retrain",
+        "--cases",
+        &cases.display().to_string(),
+    ]);
     assert!(!o.status.success());
     let t = text(&o);
-    assert!(t.contains("FAIL wrong on purpose: expected outcome `train`, got `wait`"), "{t}");
+    assert!(
+        t.contains("FAIL wrong on purpose: expected outcome `train`, got `wait`"),
+        "{t}"
+    );
     assert!(t.contains("ok   right"), "{t}");
     assert!(t.contains("1 passed, 1 failed"), "{t}");
 }
@@ -44,21 +63,46 @@ fn a_malformed_input_gets_line_and_column() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("in.yaml");
     std::fs::write(&input, "context:\n  pipeline: p\n  new_samples: lots\n").expect("write");
-    let o = sluice(&["policy", "eval", "stock:threshold-retrain", "--input", &input.display().to_string()]);
+    let o = sluice(&[
+        "policy",
+        "eval",
+        "stock:threshold-retrain",
+        "--input",
+        &input.display().to_string(),
+    ]);
     assert!(!o.status.success());
     let t = text(&o);
-    assert!(t.contains(&format!("{}:3:16: context.new_samples: invalid type", input.display())), "{t}");
+    assert!(
+        t.contains(&format!(
+            "{}:3:16: context.new_samples: invalid type",
+            input.display()
+        )),
+        "{t}"
+    );
 }
 
 #[test]
 fn eval_prints_the_decision_with_fuel_and_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("in.json");
-    std::fs::write(&input, r#"{"params": {"min_new_samples": 5}, "context": {"pipeline": "p", "new_samples": 7}}"#).expect("write");
-    let o = sluice(&["policy", "eval", "stock:threshold-retrain", "--input", &input.display().to_string()]);
+    std::fs::write(
+        &input,
+        r#"{"params": {"min_new_samples": 5}, "context": {"pipeline": "p", "new_samples": 7}}"#,
+    )
+    .expect("write");
+    let o = sluice(&[
+        "policy",
+        "eval",
+        "stock:threshold-retrain",
+        "--input",
+        &input.display().to_string(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v["decision"]["train"]["reason"], "7 new verified samples ≥ min_new_samples 5");
+    assert_eq!(
+        v["decision"]["train"]["reason"],
+        "7 new verified samples ≥ min_new_samples 5"
+    );
     assert!(v["fuel_used"].as_u64().expect("fuel") > 0);
     assert_eq!(v["module_sha256"].as_str().expect("sha").len(), 64);
 }
@@ -69,11 +113,18 @@ fn check_describes_world_exports_and_params() {
     let o = sluice(&["policy", "check", &path]);
     assert!(o.status.success(), "{}", text(&o));
     let t = text(&o);
-    assert!(t.contains("world:   regression (sluice:policy/decide-regression@0.1.0)"), "{t}");
+    assert!(
+        t.contains("world:   regression (sluice:policy/decide-regression@0.1.0)"),
+        "{t}"
+    );
     assert!(t.contains("alpha"), "{t}");
     let o = sluice(&["policy", "check", "/dev/null"]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("/dev/null: the file is empty"), "{}", text(&o));
+    assert!(
+        text(&o).contains("/dev/null: the file is empty"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

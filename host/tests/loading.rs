@@ -10,7 +10,10 @@ use sluice::decision::{DecisionPoint, RawParams};
 use sluice::policy::{CheckError, Limits, LoadError, PolicyModule, PolicyUse, check_use};
 
 fn load_bytes(bytes: &[u8]) -> (String, LoadError) {
-    let mut f = tempfile::Builder::new().suffix(".wasm").tempfile().expect("tempfile");
+    let mut f = tempfile::Builder::new()
+        .suffix(".wasm")
+        .tempfile()
+        .expect("tempfile");
     f.write_all(bytes).expect("write");
     let path = f.path().display().to_string();
     let e = PolicyModule::load_file(&common::engine(), f.path(), None).expect_err("must fail");
@@ -21,13 +24,21 @@ fn load_bytes(bytes: &[u8]) -> (String, LoadError) {
 fn an_empty_file_is_named_and_explained() {
     let (path, e) = load_bytes(b"");
     assert!(matches!(e, LoadError::Empty { .. }));
-    assert!(e.to_string().starts_with(&format!("{path}: the file is empty")), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{path}: the file is empty")),
+        "{e}"
+    );
 }
 
 #[test]
 fn garbage_is_not_webassembly() {
     let (path, e) = load_bytes(b"#!/bin/sh\necho hi\n");
-    assert!(e.to_string().starts_with(&format!("{path}: not a WebAssembly file")), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{path}: not a WebAssembly file")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -46,20 +57,43 @@ fn a_truncated_component_does_not_compile() {
 
 #[test]
 fn a_missing_file_is_a_read_error() {
-    let e = PolicyModule::load_file(&common::engine(), std::path::Path::new("/nonexistent/p.wasm"), None).expect_err("missing");
-    assert!(e.to_string().starts_with("/nonexistent/p.wasm: cannot read the file"), "{e}");
+    let e = PolicyModule::load_file(
+        &common::engine(),
+        std::path::Path::new("/nonexistent/p.wasm"),
+        None,
+    )
+    .expect_err("missing");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/p.wasm: cannot read the file"),
+        "{e}"
+    );
 }
 
 #[test]
 fn the_wrong_world_is_refused() {
-    let e = PolicyModule::load_file(&common::engine(), &common::guest("metric-gate"), Some(DecisionPoint::Retrain)).expect_err("wrong world");
-    assert!(e.to_string().ends_with("this is a promotion policy, but a retrain policy is required here"), "{e}");
+    let e = PolicyModule::load_file(
+        &common::engine(),
+        &common::guest("metric-gate"),
+        Some(DecisionPoint::Retrain),
+    )
+    .expect_err("wrong world");
+    assert!(
+        e.to_string()
+            .ends_with("this is a promotion policy, but a retrain policy is required here"),
+        "{e}"
+    );
 }
 
 #[test]
 fn every_stock_policy_loads_with_its_world_and_description() {
     for stock in sluice::stock::STOCK_POLICIES {
-        let m = PolicyModule::load_file(&common::engine(), &common::guest(stock.name), Some(stock.point)).expect("loads");
+        let m = PolicyModule::load_file(
+            &common::engine(),
+            &common::guest(stock.name),
+            Some(stock.point),
+        )
+        .expect("loads");
         assert_eq!(m.description.name, stock.name);
         assert!(m.exports.iter().any(|e| e == stock.point.interface()));
         assert!(!m.imports.iter().any(|i| i.starts_with("wasi:http")));
@@ -67,19 +101,41 @@ fn every_stock_policy_loads_with_its_world_and_description() {
 }
 
 fn usage(module: &str, point: DecisionPoint, params: RawParams) -> PolicyUse {
-    PolicyUse { pipeline: "fraud".into(), module: module.into(), point, params, limits: Limits::default() }
+    PolicyUse {
+        pipeline: "fraud".into(),
+        module: module.into(),
+        point,
+        params,
+        limits: Limits::default(),
+    }
 }
 
 #[test]
 fn parameters_are_checked_against_the_description() {
     let engine = common::engine();
-    let m = PolicyModule::load_file(&engine, &common::guest("threshold-retrain"), None).expect("loads");
-    let raw: RawParams = [("min_new_sample".to_owned(), json!(5)), ("max_age".to_owned(), json!("a week"))].into();
-    let e = check_use(&engine, &m, &usage("threshold-retrain", DecisionPoint::Retrain, raw)).expect_err("bad params");
+    let m =
+        PolicyModule::load_file(&engine, &common::guest("threshold-retrain"), None).expect("loads");
+    let raw: RawParams = [
+        ("min_new_sample".to_owned(), json!(5)),
+        ("max_age".to_owned(), json!("a week")),
+    ]
+    .into();
+    let e = check_use(
+        &engine,
+        &m,
+        &usage("threshold-retrain", DecisionPoint::Retrain, raw),
+    )
+    .expect_err("bad params");
     let msg = e.to_string();
     assert!(msg.contains("unknown parameter `min_new_sample`"), "{msg}");
-    assert!(msg.contains("`max_age`: `a week` is not a duration"), "{msg}");
-    assert!(msg.contains("it accepts: min_new_samples (integer, default 50)"), "{msg}");
+    assert!(
+        msg.contains("`max_age`: `a week` is not a duration"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("it accepts: min_new_samples (integer, default 50)"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -87,11 +143,24 @@ fn the_policy_validates_its_own_parameter_values() {
     let engine = common::engine();
     let m = PolicyModule::load_file(&engine, &common::guest("canary-steps"), None).expect("loads");
     let raw: RawParams = [("steps".to_owned(), json!([10, 5, 90]))].into();
-    let e = check_use(&engine, &m, &usage("canary-steps", DecisionPoint::Rollout, raw)).expect_err("bad steps");
+    let e = check_use(
+        &engine,
+        &m,
+        &usage("canary-steps", DecisionPoint::Rollout, raw),
+    )
+    .expect_err("bad steps");
     assert!(matches!(e, CheckError::ParamValues { .. }), "{e}");
-    assert!(e.to_string().contains("steps must increase strictly"), "{e}");
+    assert!(
+        e.to_string().contains("steps must increase strictly"),
+        "{e}"
+    );
     let ok: RawParams = [("steps".to_owned(), json!([5, 50, 100]))].into();
-    let params = check_use(&engine, &m, &usage("canary-steps", DecisionPoint::Rollout, ok)).expect("valid");
+    let params = check_use(
+        &engine,
+        &m,
+        &usage("canary-steps", DecisionPoint::Rollout, ok),
+    )
+    .expect("valid");
     assert_eq!(params.len(), 3);
 }
 
@@ -100,7 +169,12 @@ fn a_module_that_traps_on_its_trial_decision_is_refused() {
     let engine = common::engine();
     let m = PolicyModule::load_file(&engine, &common::guest("hostile-guest"), None).expect("loads");
     let raw: RawParams = [("attack".to_owned(), json!("trap"))].into();
-    let e = check_use(&engine, &m, &usage("hostile-guest", DecisionPoint::Retrain, raw)).expect_err("trial fails");
+    let e = check_use(
+        &engine,
+        &m,
+        &usage("hostile-guest", DecisionPoint::Retrain, raw),
+    )
+    .expect_err("trial fails");
     assert!(matches!(e, CheckError::Trial { .. }), "{e}");
     assert!(e.to_string().contains("deliberate trap"), "{e}");
 }

@@ -6,12 +6,15 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use sluice::decision::{Retrain, RetrainContext, RetrainDecision, RetrainFailSafe, Point, resolve_params};
+use sluice::decision::{
+    Point, Retrain, RetrainContext, RetrainDecision, RetrainFailSafe, resolve_params,
+};
 use sluice::metrics::{Metrics, names};
 use sluice::policy::{Binding, CallFailure, Evaluation, Limits, PolicyModule, decide};
 
 fn hostile() -> std::sync::Arc<PolicyModule> {
-    PolicyModule::load_file(&common::engine(), &common::guest("hostile-guest"), None).expect("hostile guest loads")
+    PolicyModule::load_file(&common::engine(), &common::guest("hostile-guest"), None)
+        .expect("hostile guest loads")
 }
 
 fn attack(attack: &str, limits: Limits, metrics: &Metrics) -> (Evaluation<Retrain>, Duration) {
@@ -33,7 +36,12 @@ fn attack(attack: &str, limits: Limits, metrics: &Metrics) -> (Evaluation<Retrai
 fn next_decision_succeeds() {
     let (e, _) = attack("none", Limits::default(), &Metrics::new());
     assert_eq!(e.failure, None);
-    assert_eq!(e.decision, RetrainDecision::Wait { reason: "behaving".into() });
+    assert_eq!(
+        e.decision,
+        RetrainDecision::Wait {
+            reason: "behaving".into()
+        }
+    );
 }
 
 fn assert_fail_safe(e: &Evaluation<Retrain>) {
@@ -41,14 +49,23 @@ fn assert_fail_safe(e: &Evaluation<Retrain>) {
         RetrainDecision::Wait { reason } => assert!(reason.starts_with("fail-safe: "), "{reason}"),
         other => panic!("expected the fail-safe wait, got {other:?}"),
     }
-    assert!(e.record.failure.is_some(), "the audit record names the failure");
+    assert!(
+        e.record.failure.is_some(),
+        "the audit record names the failure"
+    );
 }
 
 #[test]
 fn an_endless_loop_runs_out_of_fuel() {
-    let limits = Limits { deadline_ms: 60_000, ..Limits::default() };
+    let limits = Limits {
+        deadline_ms: 60_000,
+        ..Limits::default()
+    };
     let (e, _) = attack("loop", limits, &Metrics::new());
-    assert_eq!(e.failure, Some(CallFailure::OutOfFuel { fuel: limits.fuel }));
+    assert_eq!(
+        e.failure,
+        Some(CallFailure::OutOfFuel { fuel: limits.fuel })
+    );
     assert!(e.stats.fuel_used >= limits.fuel);
     assert_fail_safe(&e);
     next_decision_succeeds();
@@ -56,31 +73,56 @@ fn an_endless_loop_runs_out_of_fuel() {
 
 #[test]
 fn an_endless_loop_hits_the_wall_clock_deadline() {
-    let limits = Limits { fuel: u64::MAX / 4, deadline_ms: 50, ..Limits::default() };
+    let limits = Limits {
+        fuel: u64::MAX / 4,
+        deadline_ms: 50,
+        ..Limits::default()
+    };
     let (e, took) = attack("loop", limits, &Metrics::new());
     assert_eq!(e.failure, Some(CallFailure::Deadline { deadline_ms: 50 }));
-    assert!(took < Duration::from_secs(5), "the call ended promptly: {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the call ended promptly: {took:?}"
+    );
     assert_fail_safe(&e);
     next_decision_succeeds();
 }
 
 #[test]
 fn unbounded_memory_growth_hits_the_cap() {
-    let limits = Limits { memory_bytes: 16 << 20, ..Limits::default() };
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
     let (e, _) = attack("memory", limits, &Metrics::new());
-    assert_eq!(e.failure, Some(CallFailure::MemoryCap { memory_bytes: 16 << 20 }));
+    assert_eq!(
+        e.failure,
+        Some(CallFailure::MemoryCap {
+            memory_bytes: 16 << 20
+        })
+    );
     assert_fail_safe(&e);
     next_decision_succeeds();
 }
 
 #[test]
 fn runaway_recursion_overflows_the_stack_safely() {
-    let (e, _) = attack("recurse", Limits { fuel: u64::MAX / 4, deadline_ms: 10_000, ..Limits::default() }, &Metrics::new());
+    let (e, _) = attack(
+        "recurse",
+        Limits {
+            fuel: u64::MAX / 4,
+            deadline_ms: 10_000,
+            ..Limits::default()
+        },
+        &Metrics::new(),
+    );
     // Rust keeps its frames on a shadow stack in linear memory, which usually overflows
     // (an out-of-bounds access at its bottom) before wasm's own stack does.
     match &e.failure {
         Some(CallFailure::StackOverflow) => {}
-        Some(CallFailure::Trap { detail, .. }) => assert!(detail.contains("out of bounds memory access"), "{detail}"),
+        Some(CallFailure::Trap { detail, .. }) => {
+            assert!(detail.contains("out of bounds memory access"), "{detail}")
+        }
         other => panic!("expected a stack overflow, got {other:?}"),
     }
     assert_fail_safe(&e);
@@ -91,25 +133,40 @@ fn runaway_recursion_overflows_the_stack_safely() {
 fn a_huge_answer_is_an_invalid_decision() {
     let (e, _) = attack("huge-string", Limits::default(), &Metrics::new());
     match &e.failure {
-        Some(CallFailure::InvalidDecision { problem }) => assert!(problem.contains("8388608 bytes; at most 4096"), "{problem}"),
+        Some(CallFailure::InvalidDecision { problem }) => {
+            assert!(problem.contains("8388608 bytes; at most 4096"), "{problem}")
+        }
         other => panic!("expected an invalid decision, got {other:?}"),
     }
     assert_fail_safe(&e);
-    assert!(e.record.output.to_string().len() < 10_000, "the record stays small");
+    assert!(
+        e.record.output.to_string().len() < 10_000,
+        "the record stays small"
+    );
     next_decision_succeeds();
 }
 
 #[test]
 fn out_of_range_answers_are_invalid() {
     let (e, _) = attack("invalid", Limits::default(), &Metrics::new());
-    assert!(matches!(e.failure, Some(CallFailure::InvalidDecision { .. })), "{:?}", e.failure);
+    assert!(
+        matches!(e.failure, Some(CallFailure::InvalidDecision { .. })),
+        "{:?}",
+        e.failure
+    );
     assert_fail_safe(&e);
 }
 
 fn assert_trapped_with(e: &Evaluation<Retrain>, needle: &str) {
     match &e.failure {
-        Some(CallFailure::Trap { guest_output, .. }) => assert!(guest_output.contains(needle), "guest output: {guest_output}"),
-        other => panic!("expected a trap, got {other:?} with decision {:?}", e.decision),
+        Some(CallFailure::Trap { guest_output, .. }) => assert!(
+            guest_output.contains(needle),
+            "guest output: {guest_output}"
+        ),
+        other => panic!(
+            "expected a trap, got {other:?} with decision {:?}",
+            e.decision
+        ),
     }
     assert_fail_safe(e);
 }
@@ -141,8 +198,24 @@ fn a_trap_is_counted_and_recorded() {
     let metrics = Metrics::new();
     let (e, _) = attack("trap", Limits::default(), &metrics);
     assert_trapped_with(&e, "deliberate trap");
-    assert_eq!(metrics.get(names::POLICY_FAILURES, &[("point", "retrain"), ("policy", "hostile"), ("kind", "trap")]), 1);
-    assert_eq!(metrics.get(names::DECISIONS, &[("point", "retrain"), ("outcome", "wait")]), 1);
+    assert_eq!(
+        metrics.get(
+            names::POLICY_FAILURES,
+            &[
+                ("point", "retrain"),
+                ("policy", "hostile"),
+                ("kind", "trap")
+            ]
+        ),
+        1
+    );
+    assert_eq!(
+        metrics.get(
+            names::DECISIONS,
+            &[("point", "retrain"), ("outcome", "wait")]
+        ),
+        1
+    );
     assert_eq!(e.record.point.as_str(), "retrain");
     assert_eq!(e.record.module_sha256.len(), 64);
     next_decision_succeeds();
@@ -153,9 +226,18 @@ fn the_clock_is_frozen_at_the_decision_time() {
     let engine = common::engine();
     let module = hostile();
     let raw = [("attack".to_owned(), json!("clock"))].into();
-    let binding = Binding::<Retrain> { params: resolve_params(&module.description, &raw).expect("params"), limits: Limits::default(), fail_safe: RetrainFailSafe::Wait };
+    let binding = Binding::<Retrain> {
+        params: resolve_params(&module.description, &raw).expect("params"),
+        limits: Limits::default(),
+        fail_safe: RetrainFailSafe::Wait,
+    };
     let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let ctx: RetrainContext = Retrain::trial_context("clock", vec![]);
     let e = decide::<Retrain>(&engine, &module, &binding, ctx, at, &Metrics::new());
-    assert_eq!(e.decision, RetrainDecision::Wait { reason: "clock reads 1700000000".into() });
+    assert_eq!(
+        e.decision,
+        RetrainDecision::Wait {
+            reason: "clock reads 1700000000".into()
+        }
+    );
 }

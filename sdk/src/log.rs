@@ -11,7 +11,10 @@ macro_rules! level_fn {
         #[doc = $doc]
         pub fn $name(message: &str) {
             #[cfg(target_arch = "wasm32")]
-            write(crate::bindings::sluice::policy::log::Level::$variant, message);
+            write(
+                crate::bindings::sluice::policy::log::Level::$variant,
+                message,
+            );
             #[cfg(not(target_arch = "wasm32"))]
             eprintln!("[{}] {message}", stringify!($name));
         }

@@ -91,10 +91,21 @@ pub fn run<P: WitPoint>(
                 limits: Limits::default(),
                 fail_safe: P::FailSafe::default(),
             };
-            let eval = decide::<P>(engine, module, &binding, case.context, SystemTime::now(), &metrics);
+            let eval = decide::<P>(
+                engine,
+                module,
+                &binding,
+                case.context,
+                SystemTime::now(),
+                &metrics,
+            );
             let mismatch = match &eval.failure {
                 Some(f) => Some(format!("the policy failed: {f}")),
-                None => compare(&case.expect, &eval.record.output, P::outcome_label(&eval.decision)),
+                None => compare(
+                    &case.expect,
+                    &eval.record.output,
+                    P::outcome_label(&eval.decision),
+                ),
             };
             CaseResult {
                 name: case.name,
@@ -110,7 +121,10 @@ pub fn run<P: WitPoint>(
 fn compare(expect: &Expect, output: &serde_json::Value, outcome: &str) -> Option<String> {
     let mut problems = Vec::new();
     if expect.outcome != outcome {
-        problems.push(format!("expected outcome `{}`, got `{outcome}`", expect.outcome));
+        problems.push(format!(
+            "expected outcome `{}`, got `{outcome}`",
+            expect.outcome
+        ));
     }
     let reason = find_str(output, "reason").unwrap_or_default();
     if let Some(want) = &expect.reason_contains
@@ -128,7 +142,10 @@ fn compare(expect: &Expect, output: &serde_json::Value, outcome: &str) -> Option
         let got = output
             .get("metrics")
             .and_then(|m| m.as_array())
-            .and_then(|list| list.iter().find(|m| m.get("name").and_then(|n| n.as_str()) == Some(name)))
+            .and_then(|list| {
+                list.iter()
+                    .find(|m| m.get("name").and_then(|n| n.as_str()) == Some(name))
+            })
             .and_then(|m| m.get("verdict").cloned());
         let want = serde_json::to_value(verdict).ok();
         if got != want {
@@ -145,14 +162,20 @@ fn compare(expect: &Expect, output: &serde_json::Value, outcome: &str) -> Option
 /// The first string field `key` at the top level or one level down (variants nest).
 fn find_str(v: &serde_json::Value, key: &str) -> Option<String> {
     v.get(key)
-        .or_else(|| v.as_object().and_then(|o| o.values().find_map(|inner| inner.get(key))))
+        .or_else(|| {
+            v.as_object()
+                .and_then(|o| o.values().find_map(|inner| inner.get(key)))
+        })
         .and_then(|s| s.as_str())
         .map(str::to_owned)
 }
 
 fn find_u64(v: &serde_json::Value, key: &str) -> Option<u64> {
     v.get(key)
-        .or_else(|| v.as_object().and_then(|o| o.values().find_map(|inner| inner.get(key))))
+        .or_else(|| {
+            v.as_object()
+                .and_then(|o| o.values().find_map(|inner| inner.get(key)))
+        })
         .and_then(serde_json::Value::as_u64)
 }
 

@@ -36,7 +36,9 @@ pub enum InputError {
 /// # Errors
 /// [`InputError::Parse`] with the position of the problem.
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, InputError> {
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if is_json {
         serde_json::from_str(text).map_err(|e| InputError::Parse {
             path: path.to_owned(),
@@ -98,13 +100,15 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_errors() {
-        let e = parse::<Doc>(Path::new("in.yaml"), "name: x\ncount: 1\ncolour: red\n").expect_err("bad");
+        let e = parse::<Doc>(Path::new("in.yaml"), "name: x\ncount: 1\ncolour: red\n")
+            .expect_err("bad");
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
     }
 
     #[test]
     fn json_errors_have_line_and_column() {
-        let e = parse::<Doc>(Path::new("in.json"), "{\n \"name\": \"x\",\n \"count\": }").expect_err("bad");
+        let e = parse::<Doc>(Path::new("in.json"), "{\n \"name\": \"x\",\n \"count\": }")
+            .expect_err("bad");
         assert!(e.to_string().starts_with("in.json:3:"), "{e}");
     }
 }

@@ -16,7 +16,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "sluice", version, about)]
 pub struct Cli {
     /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "human", env = "SLUICE_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        env = "SLUICE_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// The command.
     #[command(subcommand)]

@@ -52,7 +52,10 @@ pub fn load(engine: &PolicyEngine, module: &str) -> Result<Arc<PolicyModule>, Lo
                 source_name: module.to_owned(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
-                    format!("no stock policy `{name}`; stock policies are {}", known.join(", ")),
+                    format!(
+                        "no stock policy `{name}`; stock policies are {}",
+                        known.join(", ")
+                    ),
                 ),
             });
         };
@@ -102,11 +105,16 @@ pub fn check(module: &PolicyModule, json: bool) -> String {
         out.push_str("    (none)\n");
     }
     for p in &d.params {
-        let default = p
-            .default
-            .as_ref()
-            .map_or("required".to_owned(), |v| format!("default {}", v.to_json()));
-        out.push_str(&format!("    {:<18} {:<12} {:<22} {}\n", p.name, format!("{:?}", p.kind).to_lowercase(), default, p.doc));
+        let default = p.default.as_ref().map_or("required".to_owned(), |v| {
+            format!("default {}", v.to_json())
+        });
+        out.push_str(&format!(
+            "    {:<18} {:<12} {:<22} {}\n",
+            p.name,
+            format!("{:?}", p.kind).to_lowercase(),
+            default,
+            p.doc
+        ));
     }
     out
 }
@@ -124,12 +132,31 @@ struct EvalInput<C> {
 ///
 /// # Errors
 /// Unreadable input or parameters that do not fit.
-pub fn eval(engine: &PolicyEngine, module: &PolicyModule, input: &Path) -> Result<String, PolicyCommandError> {
-    fn run<P: WitPoint>(engine: &PolicyEngine, module: &PolicyModule, input: &Path) -> Result<String, PolicyCommandError> {
+pub fn eval(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+    input: &Path,
+) -> Result<String, PolicyCommandError> {
+    fn run<P: WitPoint>(
+        engine: &PolicyEngine,
+        module: &PolicyModule,
+        input: &Path,
+    ) -> Result<String, PolicyCommandError> {
         let parsed: EvalInput<P::Context> = input::read(input)?;
         let params = resolve_params(&module.description, &parsed.params)?;
-        let binding = Binding::<P> { params, limits: Limits::default(), fail_safe: P::FailSafe::default() };
-        let eval = decide::<P>(engine, module, &binding, parsed.context, SystemTime::now(), &Metrics::new());
+        let binding = Binding::<P> {
+            params,
+            limits: Limits::default(),
+            fail_safe: P::FailSafe::default(),
+        };
+        let eval = decide::<P>(
+            engine,
+            module,
+            &binding,
+            parsed.context,
+            SystemTime::now(),
+            &Metrics::new(),
+        );
         let v = serde_json::json!({
             "decision": eval.record.output,
             "failure": eval.record.failure,
@@ -159,7 +186,12 @@ pub fn run_cases_text(
     path: &Path,
     text: &str,
 ) -> Result<Vec<CaseResult>, InputError> {
-    fn go<P: WitPoint>(engine: &PolicyEngine, module: &PolicyModule, path: &Path, text: &str) -> Result<Vec<CaseResult>, InputError> {
+    fn go<P: WitPoint>(
+        engine: &PolicyEngine,
+        module: &PolicyModule,
+        path: &Path,
+        text: &str,
+    ) -> Result<Vec<CaseResult>, InputError> {
         let file: CasesFile<P::Context> = input::parse(path, text)?;
         Ok(cases::run::<P>(engine, module, file))
     }
@@ -177,14 +209,20 @@ pub fn format_results(results: &[CaseResult]) -> (String, usize) {
     let mut failed = 0;
     for r in results {
         match &r.mismatch {
-            None => out.push_str(&format!("ok   {} ({} fuel, {} µs)\n", r.name, r.fuel, r.micros)),
+            None => out.push_str(&format!(
+                "ok   {} ({} fuel, {} µs)\n",
+                r.name, r.fuel, r.micros
+            )),
             Some(why) => {
                 failed += 1;
                 out.push_str(&format!("FAIL {}: {why}\n", r.name));
             }
         }
     }
-    out.push_str(&format!("{} passed, {failed} failed\n", results.len() - failed));
+    out.push_str(&format!(
+        "{} passed, {failed} failed\n",
+        results.len() - failed
+    ));
     (out, failed)
 }
 
@@ -192,7 +230,11 @@ pub fn format_results(results: &[CaseResult]) -> (String, usize) {
 ///
 /// # Errors
 /// A malformed cases file, or failed cases (after printing every line).
-pub fn test(engine: &PolicyEngine, module: &PolicyModule, cases_path: &Path) -> Result<String, PolicyCommandError> {
+pub fn test(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+    cases_path: &Path,
+) -> Result<String, PolicyCommandError> {
     let text = std::fs::read_to_string(cases_path).map_err(|source| InputError::Read {
         path: cases_path.to_owned(),
         source,
@@ -201,7 +243,10 @@ pub fn test(engine: &PolicyEngine, module: &PolicyModule, cases_path: &Path) -> 
     let (out, failed) = format_results(&results);
     print!("{out}");
     if failed > 0 {
-        return Err(PolicyCommandError::CasesFailed { failed, total: results.len() });
+        return Err(PolicyCommandError::CasesFailed {
+            failed,
+            total: results.len(),
+        });
     }
     Ok(String::new())
 }
@@ -230,7 +275,12 @@ pub fn bench(
     input: Option<&PathBuf>,
     iterations: usize,
 ) -> Result<BenchReport, PolicyCommandError> {
-    fn go<P: WitPoint>(engine: &PolicyEngine, module: &PolicyModule, input: Option<&PathBuf>, iterations: usize) -> Result<BenchReport, PolicyCommandError> {
+    fn go<P: WitPoint>(
+        engine: &PolicyEngine,
+        module: &PolicyModule,
+        input: Option<&PathBuf>,
+        iterations: usize,
+    ) -> Result<BenchReport, PolicyCommandError> {
         let (raw, ctx) = match input {
             Some(path) => {
                 let parsed: EvalInput<P::Context> = input::read(path)?;
@@ -240,19 +290,35 @@ pub fn bench(
         };
         let params = resolve_params(&module.description, &raw)?;
         let ctx = ctx.unwrap_or_else(|| P::trial_context("bench", params.clone()));
-        let binding = Binding::<P> { params, limits: Limits::default(), fail_safe: P::FailSafe::default() };
+        let binding = Binding::<P> {
+            params,
+            limits: Limits::default(),
+            fail_safe: P::FailSafe::default(),
+        };
         let metrics = Metrics::new();
         let mut times = Vec::with_capacity(iterations);
         let mut fuel = 0;
         for _ in 0..iterations.max(1) {
             let started = Instant::now();
-            let e = decide::<P>(engine, module, &binding, ctx.clone(), SystemTime::now(), &metrics);
+            let e = decide::<P>(
+                engine,
+                module,
+                &binding,
+                ctx.clone(),
+                SystemTime::now(),
+                &metrics,
+            );
             times.push(started.elapsed());
             fuel = e.stats.fuel_used;
         }
         times.sort();
         let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-        Ok(BenchReport { iterations: times.len(), p50: at(0.5), p99: at(0.99), fuel })
+        Ok(BenchReport {
+            iterations: times.len(),
+            p50: at(0.5),
+            p99: at(0.99),
+            fuel,
+        })
     }
     match module.point {
         DecisionPoint::Retrain => go::<decision::Retrain>(engine, module, input, iterations),

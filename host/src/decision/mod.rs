@@ -235,7 +235,10 @@ mod metric_map {
                     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                         f.write_str("a map of metric name to number")
                     }
-                    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<OrderedMap, A::Error> {
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut m: A,
+                    ) -> Result<OrderedMap, A::Error> {
                         let mut out = Vec::new();
                         while let Some((k, v)) = m.next_entry::<String, Option<f64>>()? {
                             out.push((k, v));
@@ -255,14 +258,14 @@ mod metric_map {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Metric>, D::Error> {
         Ok(match Either::deserialize(d)? {
             Either::List(l) => l,
-            Either::Map(m) => m
-                .0
-                .into_iter()
-                .map(|(name, value)| Metric {
-                    name,
-                    value: value.unwrap_or(f64::NAN),
-                })
-                .collect(),
+            Either::Map(m) => {
+                m.0.into_iter()
+                    .map(|(name, value)| Metric {
+                        name,
+                        value: value.unwrap_or(f64::NAN),
+                    })
+                    .collect()
+            }
         })
     }
 }

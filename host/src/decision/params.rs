@@ -279,7 +279,10 @@ pub struct ParamError {
 ///
 /// # Errors
 /// Unknown names, wrong types and missing required parameters, all listed at once.
-pub fn resolve_params(description: &Description, raw: &RawParams) -> Result<Vec<Param>, ParamError> {
+pub fn resolve_params(
+    description: &Description,
+    raw: &RawParams,
+) -> Result<Vec<Param>, ParamError> {
     let mut problems = Vec::new();
     for name in raw.keys() {
         if !description.params.iter().any(|p| &p.name == name) {
@@ -369,7 +372,10 @@ mod tests {
         let e = resolve_params(&desc(), &raw).expect_err("invalid");
         let msg = e.to_string();
         assert!(msg.contains("unknown parameter `colour`"), "{msg}");
-        assert!(msg.contains("`n`: expected integer, found text \"five\""), "{msg}");
+        assert!(
+            msg.contains("`n`: expected integer, found text \"five\""),
+            "{msg}"
+        );
         assert!(msg.contains("missing required parameter `age`"), "{msg}");
         assert!(msg.contains("n (integer, default 5); age ("), "{msg}");
     }

@@ -104,7 +104,10 @@ impl Point for Regression {
                 ));
             }
             if !ctx.metrics.iter().any(|w| w.name == m.name) {
-                return Err(format!("verdict for `{}`, which is not an input metric", m.name));
+                return Err(format!(
+                    "verdict for `{}`, which is not an input metric",
+                    m.name
+                ));
             }
         }
         for w in &ctx.metrics {

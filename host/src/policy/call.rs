@@ -35,7 +35,10 @@ pub fn run<R>(
     f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
 ) -> (Result<R, CallFailure>, CallStats) {
     let started = Instant::now();
-    let mut store = Store::new(engine.engine(), HostState::new(time, seed, limits.memory_bytes));
+    let mut store = Store::new(
+        engine.engine(),
+        HostState::new(time, seed, limits.memory_bytes),
+    );
     store.limiter(|s| s);
     let fuel_set = store.set_fuel(limits.fuel);
     store.set_epoch_deadline(PolicyEngine::deadline_ticks(limits.deadline()));
@@ -69,7 +72,10 @@ pub fn seed_for(pipeline: &str, time: SystemTime) -> u64 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let mut h = DefaultHasher::new();
     pipeline.hash(&mut h);
-    time.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos().hash(&mut h);
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+        .hash(&mut h);
     h.finish()
 }
 
@@ -103,11 +109,16 @@ fn describe(e: &wasmtime::Error) -> String {
         .map(|c| c.to_string())
         .filter(|c| !c.starts_with("error while executing at wasm backtrace"))
         .collect();
-    if parts.is_empty() { e.to_string() } else { parts.join(": ") }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
 }
 
 fn is_instantiation_error(e: &wasmtime::Error) -> bool {
-    e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some()
+    e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

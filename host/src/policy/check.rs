@@ -10,9 +10,7 @@ use super::error::{CallFailure, CheckError};
 use super::evaluate::{Binding, decide};
 use super::limits::Limits;
 use super::module::PolicyModule;
-use crate::decision::{
-    self, DecisionPoint, Param, RawParams, resolve_params,
-};
+use crate::decision::{self, DecisionPoint, Param, RawParams, resolve_params};
 use crate::metrics::Metrics;
 
 /// How a pipeline uses a policy module: which module, at which point, with which
@@ -95,7 +93,14 @@ fn trial<P: WitPoint>(
     };
     let ctx = P::trial_context(&usage.pipeline, params.to_vec());
     // Trial decisions are not real decisions: count them nowhere.
-    let eval = decide::<P>(engine, module, &binding, ctx, SystemTime::now(), &Metrics::new());
+    let eval = decide::<P>(
+        engine,
+        module,
+        &binding,
+        ctx,
+        SystemTime::now(),
+        &Metrics::new(),
+    );
     match eval.failure {
         None => Ok(()),
         Some(f) => Err(f),

@@ -83,7 +83,8 @@ impl PolicyEngine {
                 .total_stacks(n);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&config).map_err(|e| EngineError::Config(e.into_boxed_dyn_error()))?;
+        let engine =
+            Engine::new(&config).map_err(|e| EngineError::Config(e.into_boxed_dyn_error()))?;
         if let Some(dir) = &settings.cache_dir {
             create_private_dir(dir).map_err(|source| EngineError::CacheDir {
                 path: dir.clone(),
@@ -117,7 +118,11 @@ impl PolicyEngine {
     ///
     /// # Errors
     /// The bytes are not a valid component for this engine.
-    pub fn compile(&self, bytes: &[u8], sha256: &str) -> Result<(Component, CompileSource), BoxedError> {
+    pub fn compile(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CompileSource), BoxedError> {
         if let Some(c) = self.lock_compiled().get(sha256) {
             return Ok((c.clone(), CompileSource::MemoryCache));
         }
@@ -128,14 +133,16 @@ impl PolicyEngine {
             self.lock_compiled().insert(sha256.to_owned(), c.clone());
             return Ok((c, CompileSource::DiskCache));
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
         if let Some(path) = cached {
             // A cache write failure costs a recompile next time, nothing more.
             if let Err(e) = write_cache(&component, &path) {
                 tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
             }
         }
-        self.lock_compiled().insert(sha256.to_owned(), component.clone());
+        self.lock_compiled()
+            .insert(sha256.to_owned(), component.clone());
         Ok((component, CompileSource::Compiled))
     }
 
@@ -146,7 +153,9 @@ impl PolicyEngine {
 
     fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, Component>> {
         // A panic while holding this lock leaves a plain map behind; keep using it.
-        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn cache_path(&self, sha256: &str) -> Option<PathBuf> {
@@ -157,7 +166,10 @@ impl PolicyEngine {
         Some(dir.join(format!("{sha256}-{:016x}.cwasm", h.finish())))
     }
 
-    #[expect(unsafe_code, reason = "loading precompiled native code from sluice's own cache")]
+    #[expect(
+        unsafe_code,
+        reason = "loading precompiled native code from sluice's own cache"
+    )]
     fn load_cached(&self, path: &Path) -> Option<Component> {
         if !path.is_file() {
             return None;
@@ -204,7 +216,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 fn write_cache(component: &Component, path: &Path) -> Result<(), BoxedError> {
-    let bytes = component.serialize().map_err(|e| e.into_boxed_dyn_error())?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| e.into_boxed_dyn_error())?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;

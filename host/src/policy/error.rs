@@ -45,13 +45,17 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The file is empty.
-    #[error("{source_name}: the file is empty; expected a WebAssembly component (build with `cargo build --target wasm32-wasip2`)")]
+    #[error(
+        "{source_name}: the file is empty; expected a WebAssembly component (build with `cargo build --target wasm32-wasip2`)"
+    )]
     Empty {
         /// The module's path or name.
         source_name: String,
     },
     /// The bytes are not WebAssembly at all.
-    #[error("{source_name}: not a WebAssembly file (it starts with {first_bytes}, not \\0asm); expected a component built for wasm32-wasip2")]
+    #[error(
+        "{source_name}: not a WebAssembly file (it starts with {first_bytes}, not \\0asm); expected a component built for wasm32-wasip2"
+    )]
     NotWasm {
         /// The module's path or name.
         source_name: String,
@@ -59,7 +63,9 @@ pub enum LoadError {
         first_bytes: String,
     },
     /// A core module, not a component.
-    #[error("{source_name}: this is a core WebAssembly module, not a component; build for `wasm32-wasip2` (or wrap it with `wasm-tools component new`)")]
+    #[error(
+        "{source_name}: this is a core WebAssembly module, not a component; build for `wasm32-wasip2` (or wrap it with `wasm-tools component new`)"
+    )]
     CoreModule {
         /// The module's path or name.
         source_name: String,
@@ -100,7 +106,9 @@ pub enum LoadError {
         found: Vec<DecisionPoint>,
     },
     /// It imports something the sandbox does not provide.
-    #[error("{source_name}: imports `{import}`, which sluice does not provide (policies get only sluice:policy/stats, sluice:policy/log and sandboxed WASI)")]
+    #[error(
+        "{source_name}: imports `{import}`, which sluice does not provide (policies get only sluice:policy/stats, sluice:policy/log and sandboxed WASI)"
+    )]
     UnsupportedImport {
         /// The module's path or name.
         source_name: String,
@@ -261,7 +269,14 @@ fn output_suffix(output: &str) -> String {
     if t.is_empty() {
         return String::new();
     }
-    let tail: String = t.chars().rev().take(600).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = t
+        .chars()
+        .rev()
+        .take(600)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!(" (guest output: {tail})")
 }
 

@@ -103,7 +103,11 @@ pub fn decide<P: WitPoint>(
     if let Some(f) = &failure {
         metrics.inc(
             names::POLICY_FAILURES,
-            &[("point", point), ("policy", &module.description.name), ("kind", f.label())],
+            &[
+                ("point", point),
+                ("policy", &module.description.name),
+                ("kind", f.label()),
+            ],
         );
         tracing::warn!(
             point,
@@ -130,7 +134,9 @@ pub fn decide<P: WitPoint>(
         wall_micros: u64::try_from(stats.wall.as_micros()).unwrap_or(u64::MAX),
         logs: stats.logs.clone(),
         decided_at_unix_ms: u64::try_from(
-            time.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis(),
+            time.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
         )
         .unwrap_or(u64::MAX),
     };
@@ -144,5 +150,6 @@ pub fn decide<P: WitPoint>(
 
 fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
     // Serializing these plain data types cannot fail (no maps with non-string keys).
-    serde_json::to_value(v).unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }))
+    serde_json::to_value(v)
+        .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }))
 }

@@ -45,11 +45,21 @@ impl stats::Host for HostState {
         }
     }
 
-    fn welch_t_test(&mut self, a: Vec<f64>, b: Vec<f64>, alt: stats::Alternative) -> stats::TestResult {
+    fn welch_t_test(
+        &mut self,
+        a: Vec<f64>,
+        b: Vec<f64>,
+        alt: stats::Alternative,
+    ) -> stats::TestResult {
         test_result(sluice_stats::welch_t_test(&a, &b, alternative(alt)))
     }
 
-    fn mann_whitney_u(&mut self, a: Vec<f64>, b: Vec<f64>, alt: stats::Alternative) -> stats::TestResult {
+    fn mann_whitney_u(
+        &mut self,
+        a: Vec<f64>,
+        b: Vec<f64>,
+        alt: stats::Alternative,
+    ) -> stats::TestResult {
         test_result(sluice_stats::mann_whitney_u(&a, &b, alternative(alt)))
     }
 

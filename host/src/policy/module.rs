@@ -103,8 +103,14 @@ impl PolicyModule {
                     source,
                 })?;
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(engine.engine()).map(|(n, _)| n.to_owned()).collect();
-        let exports: Vec<String> = ty.exports(engine.engine()).map(|(n, _)| n.to_owned()).collect();
+        let imports: Vec<String> = ty
+            .imports(engine.engine())
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(engine.engine())
+            .map(|(n, _)| n.to_owned())
+            .collect();
         let point = detect_point(source_name, &exports)?;
         if let Some(expected) = expected
             && expected != point
@@ -128,17 +134,14 @@ impl PolicyModule {
         };
         let pre = engine.linker().instantiate_pre(&component).map_err(link)?;
         let pre = WorldPre::new(point, pre).map_err(link)?;
-        let (described, _) = call::run(
-            engine,
-            &Limits::default(),
-            SystemTime::now(),
-            0,
-            |store| pre.describe(store),
-        );
-        let description = description_from_wit(described.map_err(|failure| LoadError::Describe {
-            source_name: name(),
-            failure,
-        })?);
+        let (described, _) = call::run(engine, &Limits::default(), SystemTime::now(), 0, |store| {
+            pre.describe(store)
+        });
+        let description =
+            description_from_wit(described.map_err(|failure| LoadError::Describe {
+                source_name: name(),
+                failure,
+            })?);
         description
             .check()
             .map_err(|problems| LoadError::BadDescription {
@@ -208,8 +211,14 @@ mod tests {
 
     #[test]
     fn header_checks_name_the_problem() {
-        assert!(matches!(check_header("f", b""), Err(LoadError::Empty { .. })));
-        assert!(matches!(check_header("f", b"garbage!"), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(
+            check_header("f", b""),
+            Err(LoadError::Empty { .. })
+        ));
+        assert!(matches!(
+            check_header("f", b"garbage!"),
+            Err(LoadError::NotWasm { .. })
+        ));
         assert!(matches!(
             check_header("f", b"\0asm\x01\0\0\0"),
             Err(LoadError::CoreModule { .. })

@@ -113,12 +113,13 @@ impl PolicyRegistry {
             metrics,
         };
         for (name, path) in registry.list()? {
-            let active = registry
-                .load_checked(&name, &path)
-                .map_err(|source| RegistryError::Module {
-                    module: name.clone(),
-                    source,
-                })?;
+            let active =
+                registry
+                    .load_checked(&name, &path)
+                    .map_err(|source| RegistryError::Module {
+                        module: name.clone(),
+                        source,
+                    })?;
             registry.write().insert(name, Arc::new(active));
         }
         for u in &registry.uses {
@@ -175,7 +176,10 @@ impl PolicyRegistry {
                 }
                 Err(e) => {
                     tracing::error!(module = %name, reason = e.label(), error = %e, "policy module refused; the previous version stays active");
-                    self.metrics.inc(names::POLICY_REFUSALS, &[("module", &name), ("reason", e.label())]);
+                    self.metrics.inc(
+                        names::POLICY_REFUSALS,
+                        &[("module", &name), ("reason", e.label())],
+                    );
                     report.refused.push((name, e));
                 }
             }
@@ -192,13 +196,14 @@ impl PolicyRegistry {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<tokio::task::JoinHandle<()>, RegistryError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-        let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-            let _ = tx.send(());
-        })
-        .map_err(|source| RegistryError::Watch {
-            path: self.dir.clone(),
-            source,
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+                let _ = tx.send(());
+            })
+            .map_err(|source| RegistryError::Watch {
+                path: self.dir.clone(),
+                source,
+            })?;
         watcher
             .watch(&self.dir, RecursiveMode::NonRecursive)
             .map_err(|source| RegistryError::Watch {
@@ -220,7 +225,10 @@ impl PolicyRegistry {
                     _ = fallback.tick() => {}
                 }
                 let r = Arc::clone(&registry);
-                if tokio::task::spawn_blocking(move || r.rescan()).await.is_err() {
+                if tokio::task::spawn_blocking(move || r.rescan())
+                    .await
+                    .is_err()
+                {
                     tracing::error!("policy rescan panicked; keeping every active module");
                 }
             }
@@ -257,7 +265,9 @@ impl PolicyRegistry {
         for entry in std::fs::read_dir(&self.dir).map_err(read_err)? {
             let entry = entry.map_err(read_err)?;
             let file_name = entry.file_name();
-            let Some(file_name) = file_name.to_str() else { continue };
+            let Some(file_name) = file_name.to_str() else {
+                continue;
+            };
             if file_name.starts_with("..") {
                 continue;
             }

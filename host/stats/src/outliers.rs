@@ -17,7 +17,9 @@ pub fn filter_outliers_iqr(samples: &[f64], k: f64) -> Vec<f64> {
     let s = sorted(xs.clone());
     let (q1, q3) = (percentile_sorted(&s, 0.25), percentile_sorted(&s, 0.75));
     let (low, high) = (q1 - k * (q3 - q1), q3 + k * (q3 - q1));
-    xs.into_iter().filter(|x| (low..=high).contains(x)).collect()
+    xs.into_iter()
+        .filter(|x| (low..=high).contains(x))
+        .collect()
 }
 
 /// Keeps values whose robust z-score |x − median| / (1.4826 · MAD) is ≤ `threshold`.

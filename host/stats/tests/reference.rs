@@ -9,7 +9,12 @@ fn fixture() -> Value {
 }
 
 fn data(f: &Value, name: &str) -> Vec<f64> {
-    f["data"][name].as_array().expect("array").iter().map(|v| v.as_f64().expect("number")).collect()
+    f["data"][name]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect()
 }
 
 fn num(v: &Value) -> f64 {
@@ -34,7 +39,16 @@ fn summaries_match_numpy() {
         let s = summarize(&data(&f, name));
         let r = &f["summary"][name];
         assert_eq!(u64::from(s.n), r["n"].as_u64().expect("n"));
-        for (got, key) in [(s.mean, "mean"), (s.sd, "sd"), (s.min, "min"), (s.max, "max"), (s.p50, "p50"), (s.p90, "p90"), (s.p95, "p95"), (s.p99, "p99")] {
+        for (got, key) in [
+            (s.mean, "mean"),
+            (s.sd, "sd"),
+            (s.min, "min"),
+            (s.max, "max"),
+            (s.p50, "p50"),
+            (s.p90, "p90"),
+            (s.p95, "p95"),
+            (s.p99, "p99"),
+        ] {
             close(got, num(&r[key]), &format!("{name}.{key}"));
         }
     }
@@ -47,8 +61,16 @@ fn welch_matches_scipy() {
         for (alt_name, alt) in ALTS {
             let r = welch_t_test(&data(&f, a), &data(&f, b), alt);
             let want = &f["welch"][case][alt_name];
-            close(r.statistic, num(&want["statistic"]), &format!("{case} {alt_name} t"));
-            close(r.p_value, num(&want["p_value"]), &format!("{case} {alt_name} p"));
+            close(
+                r.statistic,
+                num(&want["statistic"]),
+                &format!("{case} {alt_name} t"),
+            );
+            close(
+                r.p_value,
+                num(&want["p_value"]),
+                &format!("{case} {alt_name} p"),
+            );
             close(r.df, num(&want["df"]), &format!("{case} {alt_name} df"));
         }
     }
@@ -57,13 +79,25 @@ fn welch_matches_scipy() {
 #[test]
 fn mann_whitney_matches_scipy_exact_and_asymptotic() {
     let f = fixture();
-    for (case, a, b, exact) in [("a_b_exact", "a", "b", true), ("ties_asymptotic", "ties_a", "ties_b", false), ("big_asymptotic", "big_a", "big_b", false)] {
+    for (case, a, b, exact) in [
+        ("a_b_exact", "a", "b", true),
+        ("ties_asymptotic", "ties_a", "ties_b", false),
+        ("big_asymptotic", "big_a", "big_b", false),
+    ] {
         for (alt_name, alt) in ALTS {
             let r = mann_whitney_u(&data(&f, a), &data(&f, b), alt);
             let want = &f["mann_whitney"][case][alt_name];
             assert_eq!(r.exact, exact, "{case}");
-            close(r.statistic, num(&want["statistic"]), &format!("{case} {alt_name} U"));
-            close(r.p_value, num(&want["p_value"]), &format!("{case} {alt_name} p"));
+            close(
+                r.statistic,
+                num(&want["statistic"]),
+                &format!("{case} {alt_name} U"),
+            );
+            close(
+                r.p_value,
+                num(&want["p_value"]),
+                &format!("{case} {alt_name} p"),
+            );
         }
     }
 }
@@ -71,8 +105,16 @@ fn mann_whitney_matches_scipy_exact_and_asymptotic() {
 #[test]
 fn effect_size_and_interval_match() {
     let f = fixture();
-    close(cohens_d(&data(&f, "a"), &data(&f, "b")), num(&f["cohens_d"]["a_b"]), "d a_b");
-    close(cohens_d(&data(&f, "big_a"), &data(&f, "big_b")), num(&f["cohens_d"]["big"]), "d big");
+    close(
+        cohens_d(&data(&f, "a"), &data(&f, "b")),
+        num(&f["cohens_d"]["a_b"]),
+        "d a_b",
+    );
+    close(
+        cohens_d(&data(&f, "big_a"), &data(&f, "big_b")),
+        num(&f["cohens_d"]["big"]),
+        "d big",
+    );
     for (name, key, level) in [("a", "a_95", 0.95), ("big_b", "big_b_99", 0.99)] {
         let i = mean_confidence_interval(&data(&f, name), level);
         close(i.low, num(&f["ci"][key]["low"]), key);
@@ -83,9 +125,17 @@ fn effect_size_and_interval_match() {
 #[test]
 fn outlier_filters_match() {
     let f = fixture();
-    let want = |k: &str, c: &str| -> Vec<f64> { f[k][c].as_array().expect("array").iter().map(num).collect() };
-    assert_eq!(filter_outliers_iqr(&data(&f, "outliers"), 1.5), want("iqr", "outliers_1_5"));
-    assert_eq!(filter_outliers_mad(&data(&f, "outliers"), 3.5), want("mad", "outliers_3_5"));
+    let want = |k: &str, c: &str| -> Vec<f64> {
+        f[k][c].as_array().expect("array").iter().map(num).collect()
+    };
+    assert_eq!(
+        filter_outliers_iqr(&data(&f, "outliers"), 1.5),
+        want("iqr", "outliers_1_5")
+    );
+    assert_eq!(
+        filter_outliers_mad(&data(&f, "outliers"), 3.5),
+        want("mad", "outliers_3_5")
+    );
 }
 
 #[test]
@@ -99,13 +149,27 @@ fn non_finite_and_empty_inputs_have_defined_results() {
     let r = welch_t_test(&[1.0], &[1.0, 2.0], Alternative::TwoSided);
     assert!(r.p_value.is_nan() && r.statistic.is_nan());
     let r = welch_t_test(&[2.0, 2.0, 2.0], &[2.0, 2.0], Alternative::TwoSided);
-    assert!(r.p_value.is_nan(), "zero variance in both groups is not computable");
+    assert!(
+        r.p_value.is_nan(),
+        "zero variance in both groups is not computable"
+    );
     let r = welch_t_test(&[1.0, 2.0, f64::NAN], &[1.0, 2.0, 3.0], Alternative::Less);
     assert_eq!((r.n_a, r.dropped), (2, 1));
-    assert!(mann_whitney_u(&[], &[1.0], Alternative::TwoSided).p_value.is_nan());
+    assert!(
+        mann_whitney_u(&[], &[1.0], Alternative::TwoSided)
+            .p_value
+            .is_nan()
+    );
     assert!(cohens_d(&[1.0, 1.0], &[1.0, 1.0]).is_nan());
     let i = mean_confidence_interval(&[1.0, 2.0, 3.0], 1.5);
     assert!(i.low.is_nan() && i.high.is_nan());
-    assert_eq!(filter_outliers_mad(&[5.0, 5.0, 5.0, 9.0], 3.5), vec![5.0, 5.0, 5.0, 9.0], "MAD 0 keeps all");
-    assert_eq!(filter_outliers_iqr(&[1.0, f64::NAN, 2.0], 1.5), vec![1.0, 2.0]);
+    assert_eq!(
+        filter_outliers_mad(&[5.0, 5.0, 5.0, 9.0], 3.5),
+        vec![5.0, 5.0, 5.0, 9.0],
+        "MAD 0 keeps all"
+    );
+    assert_eq!(
+        filter_outliers_iqr(&[1.0, f64::NAN, 2.0], 1.5),
+        vec![1.0, 2.0]
+    );
 }

@@ -21,9 +21,21 @@ pub fn describe() -> Description {
                   roll back on regression."
             .into(),
         params: vec![
-            ParamSpec::optional("steps", ParamValue::IntegerList(DEFAULT_STEPS.to_vec()), "Candidate traffic weights in %, strictly increasing, ending at 100."),
-            ParamSpec::optional("min_step_time", ParamValue::Duration(60), "Least time at a weight before it may advance."),
-            ParamSpec::optional("max_holds", ParamValue::Integer(10), "Holds in a row at one step (no verdict or inconclusive) before rolling back."),
+            ParamSpec::optional(
+                "steps",
+                ParamValue::IntegerList(DEFAULT_STEPS.to_vec()),
+                "Candidate traffic weights in %, strictly increasing, ending at 100.",
+            ),
+            ParamSpec::optional(
+                "min_step_time",
+                ParamValue::Duration(60),
+                "Least time at a weight before it may advance.",
+            ),
+            ParamSpec::optional(
+                "max_holds",
+                ParamValue::Integer(10),
+                "Holds in a row at one step (no verdict or inconclusive) before rolling back.",
+            ),
         ],
     }
 }
@@ -36,7 +48,9 @@ pub fn validate(params: &Params) -> Vec<String> {
         problems.push("steps must not be empty".to_owned());
     }
     if steps.iter().any(|w| !(1..=100).contains(w)) {
-        problems.push(format!("every step must be between 1 and 100, got {steps:?}"));
+        problems.push(format!(
+            "every step must be between 1 and 100, got {steps:?}"
+        ));
     }
     if steps.windows(2).any(|p| p[0] >= p[1]) {
         problems.push(format!("steps must increase strictly, got {steps:?}"));
@@ -64,13 +78,13 @@ pub fn decide(ctx: &RolloutContext) -> RolloutDecision {
         ));
     }
     // Before the first step nothing has been measured: start at the first weight.
-    if weight == 0 {
-        if let Some(first) = steps.first().and_then(|w| u8::try_from(*w).ok()) {
-            return RolloutDecision::Advance {
-                weight: first,
-                reason: format!("start the rollout at {first}%"),
-            };
-        }
+    if weight == 0
+        && let Some(first) = steps.first().and_then(|w| u8::try_from(*w).ok())
+    {
+        return RolloutDecision::Advance {
+            weight: first,
+            reason: format!("start the rollout at {first}%"),
+        };
     }
     if ctx.seconds_at_step < min_step_time {
         return RolloutDecision::Hold(format!(
@@ -116,29 +130,53 @@ mod tests {
 
     #[test]
     fn walks_the_default_steps_and_completes() {
-        assert!(matches!(decide(&ctx(0, None, 0, 0)), RolloutDecision::Advance { weight: 10, .. }));
+        assert!(matches!(
+            decide(&ctx(0, None, 0, 0)),
+            RolloutDecision::Advance { weight: 10, .. }
+        ));
         for (from, to) in [(10, 25), (25, 50), (50, 100)] {
             let d = decide(&ctx(from, Some(Verdict::Pass), 60, 0));
-            assert!(matches!(d, RolloutDecision::Advance { weight, .. } if weight == to), "{d:?}");
+            assert!(
+                matches!(d, RolloutDecision::Advance { weight, .. } if weight == to),
+                "{d:?}"
+            );
         }
-        assert!(matches!(decide(&ctx(100, Some(Verdict::Pass), 60, 0)), RolloutDecision::Complete(_)));
+        assert!(matches!(
+            decide(&ctx(100, Some(Verdict::Pass), 60, 0)),
+            RolloutDecision::Complete(_)
+        ));
     }
 
     #[test]
     fn regression_rolls_back_even_before_min_step_time() {
-        assert!(matches!(decide(&ctx(25, Some(Verdict::Regressed), 1, 0)), RolloutDecision::Rollback(_)));
+        assert!(matches!(
+            decide(&ctx(25, Some(Verdict::Regressed), 1, 0)),
+            RolloutDecision::Rollback(_)
+        ));
     }
 
     #[test]
     fn waits_min_step_time() {
-        assert!(matches!(decide(&ctx(25, Some(Verdict::Pass), 59, 0)), RolloutDecision::Hold(_)));
+        assert!(matches!(
+            decide(&ctx(25, Some(Verdict::Pass), 59, 0)),
+            RolloutDecision::Hold(_)
+        ));
     }
 
     #[test]
     fn inconclusive_holds_then_rolls_back() {
-        assert!(matches!(decide(&ctx(25, Some(Verdict::Inconclusive), 60, 9)), RolloutDecision::Hold(_)));
-        assert!(matches!(decide(&ctx(25, Some(Verdict::Inconclusive), 60, 10)), RolloutDecision::Rollback(_)));
-        assert!(matches!(decide(&ctx(25, None, 600, 10)), RolloutDecision::Rollback(_)));
+        assert!(matches!(
+            decide(&ctx(25, Some(Verdict::Inconclusive), 60, 9)),
+            RolloutDecision::Hold(_)
+        ));
+        assert!(matches!(
+            decide(&ctx(25, Some(Verdict::Inconclusive), 60, 10)),
+            RolloutDecision::Rollback(_)
+        ));
+        assert!(matches!(
+            decide(&ctx(25, None, 600, 10)),
+            RolloutDecision::Rollback(_)
+        ));
     }
 
     #[test]

@@ -106,7 +106,11 @@ pub fn validate(params: &Params) -> Vec<String> {
     rules.iter().filter_map(|r| parse_rule(r).err()).collect()
 }
 
-fn check(rule: &Rule, candidate: &ModelReport, production: Option<&ModelReport>) -> Result<String, String> {
+fn check(
+    rule: &Rule,
+    candidate: &ModelReport,
+    production: Option<&ModelReport>,
+) -> Result<String, String> {
     let name = &rule.metric;
     let value = candidate
         .metric(name)
@@ -122,10 +126,17 @@ fn check(rule: &Rule, candidate: &ModelReport, production: Option<&ModelReport>)
     {
         return Err(format!("{name} {value} is above the ceiling {max}"));
     }
-    let Some(prod) = production.and_then(|p| p.metric(name)).filter(|v| v.is_finite()) else {
+    let Some(prod) = production
+        .and_then(|p| p.metric(name))
+        .filter(|v| v.is_finite())
+    else {
         return Ok(format!("{name} {value}"));
     };
-    let worse_by = if rule.higher_is_better { prod - value } else { value - prod };
+    let worse_by = if rule.higher_is_better {
+        prod - value
+    } else {
+        value - prod
+    };
     if worse_by > rule.tolerance {
         return Err(format!(
             "{name} {value} is worse than production's {prod} by {worse_by:.6}, more than the tolerance {}",
@@ -163,7 +174,11 @@ sluice_policy_sdk::export_promotion!(describe: describe, decide: decide, validat
 mod tests {
     use super::*;
 
-    fn ctx(candidate: &[(&str, f64)], production: Option<&[(&str, f64)]>, rules: &[&str]) -> PromotionContext {
+    fn ctx(
+        candidate: &[(&str, f64)],
+        production: Option<&[(&str, f64)]>,
+        rules: &[&str],
+    ) -> PromotionContext {
         PromotionContext {
             pipeline: "p".into(),
             params: Params::new().with(
@@ -188,30 +203,58 @@ mod tests {
 
     #[test]
     fn promotes_when_better_and_above_floor() {
-        let d = decide(&ctx(&[("accuracy", 0.93)], Some(&[("accuracy", 0.91)]), &["accuracy higher min 0.9"]));
+        let d = decide(&ctx(
+            &[("accuracy", 0.93)],
+            Some(&[("accuracy", 0.91)]),
+            &["accuracy higher min 0.9"],
+        ));
         assert!(matches!(d, PromotionDecision::Promote(_)), "{d:?}");
     }
 
     #[test]
     fn rejects_below_floor_and_beyond_tolerance() {
-        let d = decide(&ctx(&[("accuracy", 0.85)], None, &["accuracy higher min 0.9"]));
-        assert!(matches!(d, PromotionDecision::Reject(ref r) if r.contains("below the floor")), "{d:?}");
-        let d = decide(&ctx(&[("accuracy", 0.90)], Some(&[("accuracy", 0.95)]), &["accuracy higher tolerance 0.01"]));
-        assert!(matches!(d, PromotionDecision::Reject(ref r) if r.contains("worse than production")), "{d:?}");
+        let d = decide(&ctx(
+            &[("accuracy", 0.85)],
+            None,
+            &["accuracy higher min 0.9"],
+        ));
+        assert!(
+            matches!(d, PromotionDecision::Reject(ref r) if r.contains("below the floor")),
+            "{d:?}"
+        );
+        let d = decide(&ctx(
+            &[("accuracy", 0.90)],
+            Some(&[("accuracy", 0.95)]),
+            &["accuracy higher tolerance 0.01"],
+        ));
+        assert!(
+            matches!(d, PromotionDecision::Reject(ref r) if r.contains("worse than production")),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn lower_is_better_metrics_use_the_ceiling() {
-        let d = decide(&ctx(&[("latency", 300.0)], None, &["latency lower max 250"]));
+        let d = decide(&ctx(
+            &[("latency", 300.0)],
+            None,
+            &["latency lower max 250"],
+        ));
         assert!(matches!(d, PromotionDecision::Reject(_)));
-        let d = decide(&ctx(&[("latency", 240.0)], Some(&[("latency", 238.0)]), &["latency lower tolerance 5"]));
+        let d = decide(&ctx(
+            &[("latency", 240.0)],
+            Some(&[("latency", 238.0)]),
+            &["latency lower tolerance 5"],
+        ));
         assert!(matches!(d, PromotionDecision::Promote(_)));
     }
 
     #[test]
     fn missing_or_nan_metric_rejects() {
         let d = decide(&ctx(&[("loss", 0.1)], None, &["accuracy higher"]));
-        assert!(matches!(d, PromotionDecision::Reject(ref r) if r.contains("no finite `accuracy`")));
+        assert!(
+            matches!(d, PromotionDecision::Reject(ref r) if r.contains("no finite `accuracy`"))
+        );
         let d = decide(&ctx(&[("accuracy", f64::NAN)], None, &["accuracy higher"]));
         assert!(matches!(d, PromotionDecision::Reject(_)));
     }
@@ -225,7 +268,14 @@ mod tests {
 
     #[test]
     fn validation_lists_every_bad_rule() {
-        let p = Params::new().with("rules", ParamValue::TextList(vec!["a higher".into(), "b up".into(), "c lower max x".into()]));
+        let p = Params::new().with(
+            "rules",
+            ParamValue::TextList(vec![
+                "a higher".into(),
+                "b up".into(),
+                "c lower max x".into(),
+            ]),
+        );
         assert_eq!(validate(&p).len(), 2);
         let p = Params::new().with("rules", ParamValue::TextList(vec![]));
         assert_eq!(validate(&p).len(), 1);

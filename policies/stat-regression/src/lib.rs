@@ -22,11 +22,31 @@ pub fn describe() -> Description {
                   direction, effect-size floor; too little or NaN data is inconclusive."
             .into(),
         params: vec![
-            ParamSpec::optional("alpha", ParamValue::Float(0.05), "Significance level of the one-sided test, in (0, 1)."),
-            ParamSpec::optional("min_samples", ParamValue::Integer(30), "Fewest samples (after outlier filtering) on each side for a verdict."),
-            ParamSpec::optional("min_effect", ParamValue::Float(0.2), "Smallest |Cohen's d| that counts as a regression."),
-            ParamSpec::optional("outlier_filter", ParamValue::Text("iqr".into()), "`iqr` (Tukey fences, k = 1.5), `mad` (robust z ≤ 3.5) or `none`."),
-            ParamSpec::optional("test", ParamValue::Text("welch".into()), "`welch` (Welch's t-test) or `mann-whitney` (Mann-Whitney U)."),
+            ParamSpec::optional(
+                "alpha",
+                ParamValue::Float(0.05),
+                "Significance level of the one-sided test, in (0, 1).",
+            ),
+            ParamSpec::optional(
+                "min_samples",
+                ParamValue::Integer(30),
+                "Fewest samples (after outlier filtering) on each side for a verdict.",
+            ),
+            ParamSpec::optional(
+                "min_effect",
+                ParamValue::Float(0.2),
+                "Smallest |Cohen's d| that counts as a regression.",
+            ),
+            ParamSpec::optional(
+                "outlier_filter",
+                ParamValue::Text("iqr".into()),
+                "`iqr` (Tukey fences, k = 1.5), `mad` (robust z ≤ 3.5) or `none`.",
+            ),
+            ParamSpec::optional(
+                "test",
+                ParamValue::Text("welch".into()),
+                "`welch` (Welch's t-test) or `mann-whitney` (Mann-Whitney U).",
+            ),
         ],
     }
 }
@@ -44,11 +64,15 @@ pub fn validate(params: &Params) -> Vec<String> {
     }
     let min_effect: f64 = params.get_or("min_effect", 0.2);
     if !(min_effect >= 0.0 && min_effect.is_finite()) {
-        problems.push(format!("min_effect must be a finite number ≥ 0, got {min_effect}"));
+        problems.push(format!(
+            "min_effect must be a finite number ≥ 0, got {min_effect}"
+        ));
     }
     let filter: String = params.get_or("outlier_filter", "iqr".into());
     if !matches!(filter.as_str(), "iqr" | "mad" | "none") {
-        problems.push(format!("outlier_filter must be iqr, mad or none, got `{filter}`"));
+        problems.push(format!(
+            "outlier_filter must be iqr, mad or none, got `{filter}`"
+        ));
     }
     let test: String = params.get_or("test", "welch".into());
     if !matches!(test.as_str(), "welch" | "mann-whitney") {
@@ -99,7 +123,10 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
     if sb.n < s.min_samples || sc.n < s.min_samples {
         return verdict(
             Verdict::Inconclusive,
-            format!("too few samples: {} baseline, {} canary; need {} each", sb.n, sc.n, s.min_samples),
+            format!(
+                "too few samples: {} baseline, {} canary; need {} each",
+                sb.n, sc.n, s.min_samples
+            ),
             statistics,
         );
     }
@@ -109,8 +136,19 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
         Direction::LowerIsBetter => (Alternative::Greater, sc.mean > sb.mean),
     };
     if sb.sd == 0.0 && sc.sd == 0.0 {
-        let v = if worse { Verdict::Regressed } else { Verdict::Pass };
-        return verdict(v, format!("both windows are constant: baseline {}, canary {}", sb.mean, sc.mean), statistics);
+        let v = if worse {
+            Verdict::Regressed
+        } else {
+            Verdict::Pass
+        };
+        return verdict(
+            v,
+            format!(
+                "both windows are constant: baseline {}, canary {}",
+                sb.mean, sc.mean
+            ),
+            statistics,
+        );
     }
     let result = if s.test == "mann-whitney" {
         stats::mann_whitney_u(&canary, &base, alternative)
@@ -122,18 +160,34 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
     statistics.push(Metric::new("p_value", result.p_value));
     statistics.push(Metric::new("cohens_d", d));
     if result.p_value.is_nan() {
-        return verdict(Verdict::Inconclusive, "the test could not be computed".into(), statistics);
+        return verdict(
+            Verdict::Inconclusive,
+            "the test could not be computed".into(),
+            statistics,
+        );
     }
     if result.p_value < s.alpha && d.abs() >= s.min_effect {
         verdict(
             Verdict::Regressed,
-            format!("canary worse: p = {:.4} < alpha {}, |d| = {:.3} ≥ {}", result.p_value, s.alpha, d.abs(), s.min_effect),
+            format!(
+                "canary worse: p = {:.4} < alpha {}, |d| = {:.3} ≥ {}",
+                result.p_value,
+                s.alpha,
+                d.abs(),
+                s.min_effect
+            ),
             statistics,
         )
     } else {
         verdict(
             Verdict::Pass,
-            format!("no significant regression: p = {:.4} (alpha {}), |d| = {:.3} (min {})", result.p_value, s.alpha, d.abs(), s.min_effect),
+            format!(
+                "no significant regression: p = {:.4} (alpha {}), |d| = {:.3} (min {})",
+                result.p_value,
+                s.alpha,
+                d.abs(),
+                s.min_effect
+            ),
             statistics,
         )
     }
@@ -143,26 +197,41 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
 pub fn decide(ctx: &RegressionContext) -> RegressionDecision {
     let s = Settings {
         alpha: ctx.param_or("alpha", 0.05),
-        min_samples: u32::try_from(ctx.param_or::<i64>("min_samples", 30).max(2)).unwrap_or(u32::MAX),
+        min_samples: u32::try_from(ctx.param_or::<i64>("min_samples", 30).max(2))
+            .unwrap_or(u32::MAX),
         min_effect: ctx.param_or("min_effect", 0.2),
         filter: ctx.param_or("outlier_filter", "iqr".into()),
         test: ctx.param_or("test", "welch".into()),
     };
     let metrics: Vec<MetricVerdict> = ctx.metrics.iter().map(|w| judge(w, &s)).collect();
     let named = |v: Verdict| -> Vec<&str> {
-        metrics.iter().filter(|m| m.verdict == v).map(|m| m.name.as_str()).collect()
+        metrics
+            .iter()
+            .filter(|m| m.verdict == v)
+            .map(|m| m.name.as_str())
+            .collect()
     };
     let (regressed, inconclusive) = (named(Verdict::Regressed), named(Verdict::Inconclusive));
     let (overall, reason) = if !regressed.is_empty() {
-        (Verdict::Regressed, format!("regressed: {}", regressed.join(", ")))
+        (
+            Verdict::Regressed,
+            format!("regressed: {}", regressed.join(", ")),
+        )
     } else if metrics.is_empty() {
         (Verdict::Inconclusive, "no metrics to judge".into())
     } else if !inconclusive.is_empty() {
-        (Verdict::Inconclusive, format!("inconclusive: {}", inconclusive.join(", ")))
+        (
+            Verdict::Inconclusive,
+            format!("inconclusive: {}", inconclusive.join(", ")),
+        )
     } else {
         (Verdict::Pass, format!("all {} metrics pass", metrics.len()))
     };
-    RegressionDecision { overall, reason, metrics }
+    RegressionDecision {
+        overall,
+        reason,
+        metrics,
+    }
 }
 
 sluice_policy_sdk::export_regression!(describe: describe, decide: decide, validate: validate);
@@ -175,30 +244,49 @@ mod tests {
         RegressionContext {
             pipeline: "p".into(),
             params: Params::new(),
-            metrics: vec![MetricWindow { name: "latency".into(), direction, baseline, canary }],
+            metrics: vec![MetricWindow {
+                name: "latency".into(),
+                direction,
+                baseline,
+                canary,
+            }],
         }
     }
 
     /// Deterministic pseudo-normal samples around `mean`.
     fn series(mean: f64, spread: f64, n: usize) -> Vec<f64> {
-        (0..n).map(|i| mean + spread * (((i * 7919) % 101) as f64 / 50.0 - 1.0)).collect()
+        (0..n)
+            .map(|i| mean + spread * (((i * 7919) % 101) as f64 / 50.0 - 1.0))
+            .collect()
     }
 
     #[test]
     fn clear_regression_in_the_bad_direction_is_detected() {
-        let d = decide(&window(series(100.0, 5.0, 60), series(130.0, 5.0, 60), Direction::LowerIsBetter));
+        let d = decide(&window(
+            series(100.0, 5.0, 60),
+            series(130.0, 5.0, 60),
+            Direction::LowerIsBetter,
+        ));
         assert_eq!(d.overall, Verdict::Regressed, "{d:?}");
     }
 
     #[test]
     fn improvement_is_not_a_regression() {
-        let d = decide(&window(series(100.0, 5.0, 60), series(80.0, 5.0, 60), Direction::LowerIsBetter));
+        let d = decide(&window(
+            series(100.0, 5.0, 60),
+            series(80.0, 5.0, 60),
+            Direction::LowerIsBetter,
+        ));
         assert_eq!(d.overall, Verdict::Pass, "{d:?}");
     }
 
     #[test]
     fn too_few_samples_is_inconclusive_not_pass() {
-        let d = decide(&window(series(100.0, 5.0, 10), series(100.0, 5.0, 10), Direction::LowerIsBetter));
+        let d = decide(&window(
+            series(100.0, 5.0, 10),
+            series(100.0, 5.0, 10),
+            Direction::LowerIsBetter,
+        ));
         assert_eq!(d.overall, Verdict::Inconclusive);
         assert!(d.metrics[0].reason.contains("too few samples"));
     }
@@ -207,13 +295,28 @@ mod tests {
     fn nan_or_empty_is_inconclusive() {
         let mut canary = series(100.0, 5.0, 60);
         canary[3] = f64::NAN;
-        assert_eq!(decide(&window(series(100.0, 5.0, 60), canary, Direction::LowerIsBetter)).overall, Verdict::Inconclusive);
-        assert_eq!(decide(&window(vec![], vec![], Direction::HigherIsBetter)).overall, Verdict::Inconclusive);
+        assert_eq!(
+            decide(&window(
+                series(100.0, 5.0, 60),
+                canary,
+                Direction::LowerIsBetter
+            ))
+            .overall,
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            decide(&window(vec![], vec![], Direction::HigherIsBetter)).overall,
+            Verdict::Inconclusive
+        );
     }
 
     #[test]
     fn tiny_effects_do_not_regress() {
-        let mut c = window(series(100.0, 5.0, 2000), series(100.4, 5.0, 2000), Direction::LowerIsBetter);
+        let mut c = window(
+            series(100.0, 5.0, 2000),
+            series(100.4, 5.0, 2000),
+            Direction::LowerIsBetter,
+        );
         c.params = Params::new().with("min_effect", ParamValue::Float(0.5));
         assert_eq!(decide(&c).overall, Verdict::Pass);
     }

@@ -5,7 +5,9 @@
 //! Never while a run is active, and never sooner than `min_interval` after the last
 //! training started.
 
-use sluice_policy_sdk::{Description, ParamSpec, ParamValue, Params, RetrainContext, RetrainDecision};
+use sluice_policy_sdk::{
+    Description, ParamSpec, ParamValue, Params, RetrainContext, RetrainDecision,
+};
 
 /// Default for `min_new_samples`.
 pub const DEFAULT_MIN_NEW_SAMPLES: i64 = 50;
@@ -160,6 +162,9 @@ mod tests {
     #[test]
     fn validation_rejects_zero_threshold() {
         let p = Params::new().with("min_new_samples", ParamValue::Integer(0));
-        assert_eq!(validate(&p), vec!["min_new_samples must be at least 1, got 0"]);
+        assert_eq!(
+            validate(&p),
+            vec!["min_new_samples must be at least 1, got 0"]
+        );
     }
 }

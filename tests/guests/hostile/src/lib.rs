@@ -22,9 +22,16 @@ pub fn describe() -> Description {
 }
 
 fn escaped(what: String) -> RetrainDecision {
-    RetrainDecision::Train { reason: format!("sandbox escape: {what}"), args: vec![] }
+    RetrainDecision::Train {
+        reason: format!("sandbox escape: {what}"),
+        args: vec![],
+    }
 }
 
+#[expect(
+    unconditional_recursion,
+    reason = "the attack: recurse until the stack overflows"
+)]
 fn recurse(depth: u64) -> u64 {
     let frame = black_box([depth; 64]);
     recurse(black_box(depth + 1)) + frame[3]
@@ -71,7 +78,10 @@ pub fn decide(ctx: &RetrainContext) -> RetrainDecision {
                 .unwrap_or_default();
             RetrainDecision::Wait(format!("clock reads {now}"))
         }
-        "invalid" => RetrainDecision::Train { reason: "too many args".into(), args: vec!["a".into(); 1000] },
+        "invalid" => RetrainDecision::Train {
+            reason: "too many args".into(),
+            args: vec!["a".into(); 1000],
+        },
         _ => RetrainDecision::Wait("behaving".into()),
     }
 }
