@@ -14,12 +14,12 @@ use std::hint::black_box;
 
 use criterion::Criterion;
 use serde_json::json;
-use sluice::decision::{self, Point, RawParams, resolve_params};
+use sluice::decision::{self, Point, RawParams};
 use sluice::metrics::Metrics;
 use sluice::policy::{
     Binding, EngineSettings, Limits, PolicyEngine, PolicyModule, PolicyRegistry, WitPoint, decide,
 };
-use sluice::stock::{GUEST_DIR, STOCK_POLICIES};
+use sluice::stock::GUEST_DIR;
 use sluice_policy_sdk as sdk;
 
 fn engine() -> Arc<PolicyEngine> {
@@ -113,11 +113,7 @@ fn gate_params() -> RawParams {
 }
 
 fn binding<P: Point>(m: &PolicyModule, raw: &RawParams) -> Binding<P> {
-    Binding {
-        params: resolve_params(&m.description, raw).expect("params"),
-        limits: Limits::default(),
-        fail_safe: P::FailSafe::default(),
-    }
+    Binding::with_defaults(&m.description, raw).expect("params")
 }
 
 fn sdk_params(p: &[decision::Param]) -> sdk::Params {
@@ -406,7 +402,6 @@ fn main() {
         "(the directory watcher adds its {} ms debounce before the rescan)",
         sluice::policy::registry::DEBOUNCE.as_millis()
     );
-    let _ = STOCK_POLICIES;
 }
 
 fn us(d: Duration) -> f64 {

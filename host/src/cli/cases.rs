@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use crate::decision::{RawParams, Verdict, resolve_params};
+use crate::decision::{RawParams, Verdict};
 use crate::metrics::Metrics;
-use crate::policy::{Binding, Limits, PolicyEngine, PolicyModule, WitPoint, decide};
+use crate::policy::{Binding, PolicyEngine, PolicyModule, WitPoint, decide};
 
 /// A cases file.
 #[derive(Debug, Deserialize)]
@@ -75,8 +75,8 @@ pub fn run<P: WitPoint>(
     file.cases
         .into_iter()
         .map(|case| {
-            let params = match resolve_params(&module.description, &case.params) {
-                Ok(p) => p,
+            let binding = match Binding::<P>::with_defaults(&module.description, &case.params) {
+                Ok(b) => b,
                 Err(e) => {
                     return CaseResult {
                         name: case.name,
@@ -85,11 +85,6 @@ pub fn run<P: WitPoint>(
                         micros: 0,
                     };
                 }
-            };
-            let binding = Binding::<P> {
-                params,
-                limits: Limits::default(),
-                fail_safe: P::FailSafe::default(),
             };
             let eval = decide::<P>(
                 engine,

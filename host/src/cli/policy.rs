@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::cases::{self, CaseResult, CasesFile};
 use super::input::{self, InputError};
-use crate::decision::{self, DecisionPoint, RawParams, resolve_params};
+use crate::decision::{self, RawParams};
 use crate::metrics::Metrics;
 use crate::policy::{
-    Binding, EngineSettings, Limits, LoadError, PolicyEngine, PolicyModule, WitPoint, decide,
+    Binding, EngineSettings, LoadError, PolicyEngine, PolicyModule, WitPoint, decide,
 };
 use crate::stock;
 
@@ -143,12 +143,7 @@ pub fn eval(
         input: &Path,
     ) -> Result<String, PolicyCommandError> {
         let parsed: EvalInput<P::Context> = input::read(input)?;
-        let params = resolve_params(&module.description, &parsed.params)?;
-        let binding = Binding::<P> {
-            params,
-            limits: Limits::default(),
-            fail_safe: P::FailSafe::default(),
-        };
+        let binding = Binding::<P>::with_defaults(&module.description, &parsed.params)?;
         let eval = decide::<P>(
             engine,
             module,
@@ -168,12 +163,7 @@ pub fn eval(
         });
         Ok(serde_json::to_string_pretty(&v).unwrap_or_default())
     }
-    match module.point {
-        DecisionPoint::Retrain => run::<decision::Retrain>(engine, module, input),
-        DecisionPoint::Promotion => run::<decision::Promotion>(engine, module, input),
-        DecisionPoint::Regression => run::<decision::Regression>(engine, module, input),
-        DecisionPoint::Rollout => run::<decision::Rollout>(engine, module, input),
-    }
+    crate::for_point!(module.point, P => run::<P>(engine, module, input))
 }
 
 /// Parses a cases file for `module`'s decision point and runs it.
@@ -195,12 +185,7 @@ pub fn run_cases_text(
         let file: CasesFile<P::Context> = input::parse(path, text)?;
         Ok(cases::run::<P>(engine, module, file))
     }
-    match module.point {
-        DecisionPoint::Retrain => go::<decision::Retrain>(engine, module, path, text),
-        DecisionPoint::Promotion => go::<decision::Promotion>(engine, module, path, text),
-        DecisionPoint::Regression => go::<decision::Regression>(engine, module, path, text),
-        DecisionPoint::Rollout => go::<decision::Rollout>(engine, module, path, text),
-    }
+    crate::for_point!(module.point, P => go::<P>(engine, module, path, text))
 }
 
 /// Formats case results: one line each, then `N passed, N failed`.
@@ -288,13 +273,8 @@ pub fn bench(
             }
             None => (RawParams::new(), None),
         };
-        let params = resolve_params(&module.description, &raw)?;
-        let ctx = ctx.unwrap_or_else(|| P::trial_context("bench", params.clone()));
-        let binding = Binding::<P> {
-            params,
-            limits: Limits::default(),
-            fail_safe: P::FailSafe::default(),
-        };
+        let binding = Binding::<P>::with_defaults(&module.description, &raw)?;
+        let ctx = ctx.unwrap_or_else(|| P::trial_context("bench", binding.params.clone()));
         let metrics = Metrics::new();
         let mut times = Vec::with_capacity(iterations);
         let mut fuel = 0;
@@ -320,10 +300,5 @@ pub fn bench(
             fuel,
         })
     }
-    match module.point {
-        DecisionPoint::Retrain => go::<decision::Retrain>(engine, module, input, iterations),
-        DecisionPoint::Promotion => go::<decision::Promotion>(engine, module, input, iterations),
-        DecisionPoint::Regression => go::<decision::Regression>(engine, module, input, iterations),
-        DecisionPoint::Rollout => go::<decision::Rollout>(engine, module, input, iterations),
-    }
+    crate::for_point!(module.point, P => go::<P>(engine, module, input, iterations))
 }

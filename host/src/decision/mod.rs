@@ -85,6 +85,33 @@ impl std::str::FromStr for DecisionPoint {
     }
 }
 
+/// Runs `$body` with the type alias `$P` set to the marker type of `$point`
+/// ([`Retrain`], [`Promotion`], [`Regression`] or [`Rollout`]): the one place where a
+/// runtime decision point becomes a compile-time one.
+#[macro_export]
+macro_rules! for_point {
+    ($point:expr, $P:ident => $body:expr) => {
+        match $point {
+            $crate::decision::DecisionPoint::Retrain => {
+                type $P = $crate::decision::Retrain;
+                $body
+            }
+            $crate::decision::DecisionPoint::Promotion => {
+                type $P = $crate::decision::Promotion;
+                $body
+            }
+            $crate::decision::DecisionPoint::Regression => {
+                type $P = $crate::decision::Regression;
+                $body
+            }
+            $crate::decision::DecisionPoint::Rollout => {
+                type $P = $crate::decision::Rollout;
+                $body
+            }
+        }
+    };
+}
+
 /// One named measurement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ use super::error::{CallFailure, CheckError};
 use super::evaluate::{Binding, decide};
 use super::limits::Limits;
 use super::module::PolicyModule;
-use crate::decision::{self, DecisionPoint, Param, RawParams, resolve_params};
+use crate::decision::{DecisionPoint, Param, RawParams, resolve_params};
 use crate::metrics::Metrics;
 
 /// How a pipeline uses a policy module: which module, at which point, with which
@@ -67,12 +67,7 @@ pub fn check_use(
             problems,
         });
     }
-    let trial = match module.point {
-        DecisionPoint::Retrain => trial::<decision::Retrain>(engine, module, usage, &params),
-        DecisionPoint::Promotion => trial::<decision::Promotion>(engine, module, usage, &params),
-        DecisionPoint::Regression => trial::<decision::Regression>(engine, module, usage, &params),
-        DecisionPoint::Rollout => trial::<decision::Rollout>(engine, module, usage, &params),
-    };
+    let trial = crate::for_point!(module.point, P => trial::<P>(engine, module, usage, &params));
     trial.map_err(|failure| CheckError::Trial {
         pipeline: usage.pipeline.clone(),
         failure,

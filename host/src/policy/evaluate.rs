@@ -12,7 +12,9 @@ use super::error::CallFailure;
 use super::limits::Limits;
 use super::module::PolicyModule;
 use super::sandbox::LogLine;
-use crate::decision::{DecisionPoint, Param, Point};
+use crate::decision::{
+    DecisionPoint, Description, Param, ParamError, Point, RawParams, resolve_params,
+};
 use crate::metrics::{Metrics, names};
 
 /// Everything about one decision, for the audit log and `sluice decisions`.
@@ -66,6 +68,21 @@ pub struct Binding<P: Point> {
     pub limits: Limits,
     /// What to answer when the policy fails.
     pub fail_safe: P::FailSafe,
+}
+
+impl<P: Point> Binding<P> {
+    /// Checks `raw` against `description` and binds the result with default limits
+    /// and the default fail-safe (what `sluice policy` and golden cases use).
+    ///
+    /// # Errors
+    /// Parameters that do not fit the description.
+    pub fn with_defaults(description: &Description, raw: &RawParams) -> Result<Self, ParamError> {
+        Ok(Self {
+            params: resolve_params(description, raw)?,
+            limits: Limits::default(),
+            fail_safe: P::FailSafe::default(),
+        })
+    }
 }
 
 /// Asks `module` for a decision on `ctx`, with `binding`'s parameters and limits, at

@@ -113,13 +113,19 @@ impl PolicyRegistry {
             metrics,
         };
         for (name, path) in registry.list()? {
-            let active =
-                registry
-                    .load_checked(&name, &path)
-                    .map_err(|source| RegistryError::Module {
-                        module: name.clone(),
-                        source,
-                    })?;
+            let unusable = |source| RegistryError::Module {
+                module: name.clone(),
+                source,
+            };
+            let bytes = std::fs::read(&path).map_err(|source| {
+                unusable(CheckError::Load(LoadError::Read {
+                    source_name: path.display().to_string(),
+                    source,
+                }))
+            })?;
+            let active = registry
+                .load_checked(&name, &path, &bytes)
+                .map_err(unusable)?;
             registry.write().insert(name, Arc::new(active));
         }
         for u in &registry.uses {
@@ -160,14 +166,14 @@ impl PolicyRegistry {
         };
         for (name, path) in entries {
             let current = self.get(&name).map(|a| a.module.sha256.clone());
-            match std::fs::read(&path) {
+            let bytes = match std::fs::read(&path) {
                 Ok(bytes) if Some(hex::encode(Sha256::digest(&bytes))) == current => continue,
-                Ok(_) => {}
+                Ok(bytes) => bytes,
                 // A file may vanish between listing and reading during a swap; the
                 // next event rescans.
                 Err(_) => continue,
-            }
-            match self.load_checked(&name, &path) {
+            };
+            match self.load_checked(&name, &path, &bytes) {
                 Ok(active) => {
                     tracing::info!(module = %name, sha256 = %active.module.sha256, "policy module swapped in");
                     self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
@@ -236,9 +242,15 @@ impl PolicyRegistry {
         Ok(tokio::spawn(tracing::Instrument::instrument(task, span)))
     }
 
-    fn load_checked(&self, name: &str, path: &Path) -> Result<ActivePolicy, CheckError> {
+    fn load_checked(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<ActivePolicy, CheckError> {
         let expected = self.uses.iter().find(|u| u.module == name).map(|u| u.point);
-        let module = PolicyModule::load_file(&self.engine, path, expected)?;
+        let module =
+            PolicyModule::load_bytes(&self.engine, &path.display().to_string(), bytes, expected)?;
         if let Some(old) = self.get(name)
             && old.module.point != module.point
         {
