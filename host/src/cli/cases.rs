@@ -96,11 +96,10 @@ pub fn run<P: WitPoint>(
             );
             let mismatch = match &eval.failure {
                 Some(f) => Some(format!("the policy failed: {f}")),
-                None => compare(
-                    &case.expect,
-                    &eval.record.output,
-                    P::outcome_label(&eval.decision),
-                ),
+                None => match serde_json::from_str(eval.record.output.get()) {
+                    Ok(output) => compare(&case.expect, &output, P::outcome_label(&eval.decision)),
+                    Err(e) => Some(format!("the recorded decision is not JSON: {e}")),
+                },
             };
             CaseResult {
                 name: case.name,

@@ -27,8 +27,8 @@ fn line(out: &mut String, r: &DecisionRecord) {
     );
 }
 
-fn compact(v: &serde_json::Value) -> String {
-    let s = v.to_string();
+fn compact(v: &serde_json::value::RawValue) -> String {
+    let s = v.get().to_owned();
     if s.len() > 40 {
         format!(
             "{}…",

@@ -96,7 +96,7 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> C
         },
         _ => CallFailure::Trap {
             detail: describe(e),
-            guest_output: store.data().captured_output(),
+            guest_output: store.data().failure_output(),
         },
     }
 }

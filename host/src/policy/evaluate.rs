@@ -4,6 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::bindings::WitPoint;
 use super::call::{self, CallStats};
@@ -30,10 +31,10 @@ pub struct DecisionRecord {
     pub policy_version: String,
     /// sha256 of the module that decided.
     pub module_sha256: String,
-    /// The full input (context with parameters).
-    pub input: serde_json::Value,
-    /// The decision that was acted on (the fail-safe if the policy failed).
-    pub output: serde_json::Value,
+    /// The full input (context with parameters), as JSON.
+    pub input: Box<RawValue>,
+    /// The decision that was acted on (the fail-safe if the policy failed), as JSON.
+    pub output: Box<RawValue>,
     /// Why the policy's own answer was not used, if it was not.
     pub failure: Option<CallFailure>,
     /// Fuel consumed.
@@ -165,8 +166,13 @@ pub fn decide<P: WitPoint>(
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> serde_json::Value {
-    // Serializing these plain data types cannot fail (no maps with non-string keys).
-    serde_json::to_value(v)
-        .unwrap_or_else(|e| serde_json::json!({ "unserializable": e.to_string() }))
+/// JSON text of `v`. Text rather than a `serde_json::Value` tree: it is built for every
+/// decision and is what the audit log stores.
+fn to_json<T: Serialize>(v: &T) -> Box<RawValue> {
+    // Serializing these plain data types cannot fail (no maps with non-string keys);
+    // should it, the record says so instead of losing the decision.
+    serde_json::value::to_raw_value(v).unwrap_or_else(|e| {
+        let note = serde_json::json!({ "unserializable": e.to_string() }).to_string();
+        RawValue::from_string(note).unwrap_or_else(|_| unreachable!("json! output is valid JSON"))
+    })
 }

@@ -32,7 +32,11 @@ pub struct LogLine {
 
 /// What a decision's store holds.
 pub struct HostState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: a module that imports no WASI (a `no_std`
+    /// policy) never pays for it.
+    wasi: Option<WasiCtx>,
+    decision_time: SystemTime,
+    seed: u64,
     table: ResourceTable,
     memory_cap: usize,
     /// Set when the guest tried to grow memory past its cap.
@@ -48,33 +52,35 @@ impl HostState {
     /// A sandbox whose clock reads `decision_time` and whose randomness is seeded with
     /// `seed`, with `memory_cap` bytes of linear memory at most.
     pub fn new(decision_time: SystemTime, seed: u64, memory_cap: u64) -> Self {
-        let output = CapturedOutput::default();
-        let mut b = WasiCtxBuilder::new();
-        b.stdout(output.clone())
-            .stderr(output.clone())
-            .wall_clock(FrozenClock(decision_time))
-            .monotonic_clock(FrozenClock(decision_time))
-            .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
-            .insecure_random(rand::rngs::StdRng::seed_from_u64(seed.rotate_left(17)))
-            .insecure_random_seed(u128::from(seed))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }));
         Self {
-            wasi: b.build(),
+            wasi: None,
+            decision_time,
+            seed,
             table: ResourceTable::new(),
             memory_cap: usize::try_from(memory_cap).unwrap_or(usize::MAX),
             memory_cap_hit: false,
             logs: Vec::new(),
             logs_dropped: 0,
-            output,
+            output: CapturedOutput::default(),
         }
     }
 
     /// What the guest wrote to stdout and stderr (bounded), lossily decoded.
     pub fn captured_output(&self) -> String {
         self.output.text()
+    }
+
+    /// What explains a trap: the guest's stdout/stderr, then its error-level log
+    /// messages (where a `no_std` policy's panic message goes).
+    pub fn failure_output(&self) -> String {
+        let mut out = self.captured_output();
+        for line in self.logs.iter().filter(|l| l.level == "error") {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&line.message);
+        }
+        out
     }
 
     pub(crate) fn push_log(&mut self, line: LogLine) {
@@ -88,8 +94,11 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| build_wasi(&self.output, self.decision_time, self.seed));
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
@@ -121,6 +130,24 @@ impl ResourceLimiter for HostState {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
+}
+
+/// WASI with nothing granted: no files, no environment, no network, output
+/// captured, the clock frozen at the decision time, randomness seeded.
+fn build_wasi(output: &CapturedOutput, decision_time: SystemTime, seed: u64) -> WasiCtx {
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(output.clone())
+        .stderr(output.clone())
+        .wall_clock(FrozenClock(decision_time))
+        .monotonic_clock(FrozenClock(decision_time))
+        .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
+        .insecure_random(rand::rngs::StdRng::seed_from_u64(seed.rotate_left(17)))
+        .insecure_random_seed(u128::from(seed))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }));
+    b.build()
 }
 
 /// A clock stopped at the decision time, so a policy is a function of its input.
