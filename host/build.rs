@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `(package, crate file stem)` of every guest.
-const GUESTS: [(&str, &str); 5] = [
+const GUESTS: [(&str, &str); 6] = [
     ("threshold-retrain", "threshold_retrain"),
     ("metric-gate", "metric_gate"),
     ("stat-regression", "stat_regression"),
     ("canary-steps", "canary_steps"),
     ("hostile-guest", "hostile_guest"),
+    ("bare-guest", "bare_guest"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

@@ -12,5 +12,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== cargo clippy for wasm32-wasip2 (-D warnings): the SDK's no_std and std runtimes"
+for guest in threshold-retrain hostile-guest; do
+    cargo clippy -p "$guest" --target wasm32-wasip2 --target-dir target/wasm-clippy --locked -- -D warnings
+done
+
 echo "== cargo test"
 cargo test --workspace --locked

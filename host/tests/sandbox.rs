@@ -241,3 +241,72 @@ fn the_clock_is_frozen_at_the_decision_time() {
         }
     );
 }
+
+fn bare(action: &str, limits: Limits) -> Evaluation<Retrain> {
+    let engine = common::engine();
+    let module = PolicyModule::load_file(&engine, &common::guest("bare-guest"), None)
+        .expect("bare guest loads");
+    assert!(
+        !module.imports.iter().any(|i| i.starts_with("wasi:")),
+        "a no_std policy imports no WASI: {:?}",
+        module.imports
+    );
+    let raw = [("action".to_owned(), json!(action))].into();
+    let binding = Binding::<Retrain> {
+        params: resolve_params(&module.description, &raw).expect("params"),
+        limits,
+        fail_safe: RetrainFailSafe::Wait,
+    };
+    let ctx = RetrainContext {
+        new_samples: 7,
+        ..Retrain::trial_context("bare", vec![])
+    };
+    decide::<Retrain>(
+        &engine,
+        &module,
+        &binding,
+        ctx,
+        SystemTime::now(),
+        &Metrics::new(),
+    )
+}
+
+#[test]
+fn a_no_std_policy_panic_reaches_the_record() {
+    let e = bare("panic", Limits::default());
+    assert_trapped_with(&e, "bare guest panicked on purpose with 7 samples");
+    assert!(
+        e.record
+            .logs
+            .iter()
+            .any(|l| l.level == "error" && l.message.contains("panicked on purpose"))
+    );
+}
+
+#[test]
+fn the_no_std_allocator_grows_memory_and_the_cap_still_holds() {
+    let e = bare("big", Limits::default());
+    assert_eq!(e.failure, None);
+    assert_eq!(
+        e.decision,
+        RetrainDecision::Wait {
+            reason: format!(
+                "sum {} over 1048576 values",
+                (1u64 << 20) * ((1u64 << 20) - 1) / 2
+            )
+        }
+    );
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let e = bare("hoard", limits);
+    assert_eq!(
+        e.failure,
+        Some(CallFailure::MemoryCap {
+            memory_bytes: 16 << 20
+        })
+    );
+    assert_fail_safe(&e);
+    assert_eq!(bare("none", Limits::default()).failure, None);
+}

@@ -1,6 +1,9 @@
 //! The four decision points: what a policy is asked ([`RetrainContext`], …) and what it
 //! may answer ([`RetrainDecision`], …). Mirrors `wit/decisions.wit`.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::types::{FromParam, Metric, ModelReport, ParamError, Params, Verdict};
 
 macro_rules! param_access {

@@ -1,6 +1,9 @@
 //! Conversions between the generated WIT bindings and the SDK's plain types, and the
 //! entry points the `export_*!` macros call. WebAssembly builds only.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::bindings::sluice::policy::types as wit;
 use crate::types::{
     Description, Metric, ModelReport, ParamSpec, ParamType, ParamValue, Params, Verdict,

@@ -21,12 +21,16 @@
 //! crate-type = ["cdylib", "rlib"]
 //!
 //! [dependencies]
-//! sluice-policy-sdk = { path = "…/sdk", features = ["retrain"] }  # exactly one world
+//! # exactly one world; no `std` (see "std or no_std" below)
+//! sluice-policy-sdk = { path = "…/sdk", default-features = false, features = ["retrain"] }
 //! ```
 //!
 //! `src/lib.rs`:
 //!
 //! ```
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
+//!
+//! use sluice_policy_sdk::prelude::*;
 //! use sluice_policy_sdk::{Description, ParamSpec, ParamValue, RetrainContext, RetrainDecision};
 //!
 //! pub fn describe() -> Description {
@@ -60,12 +64,29 @@
 //! sluice policy check target/wasm32-wasip2/release/my_retrain.wasm
 //! ```
 //!
+//! # std or no_std
+//!
+//! With `default-features = false` and `#![cfg_attr(target_arch = "wasm32", no_std)]`
+//! the module is built without Rust's std: the SDK provides the allocator (a bump
+//! allocator — every decision runs in a fresh instance) and a panic handler that sends
+//! the panic message to the host log. Such a module imports no WASI at all, is a third
+//! of the size and is cheaper to instantiate and compile, so every decision is faster.
+//! [`prelude`] brings `String`, `Vec`, `format!`, `vec!` and friends into scope in both
+//! kinds of build. A policy that needs std keeps the default `std` feature; it then
+//! gets sandboxed WASI (no files, network or environment).
+//!
 //! An optional third argument, `validate: my_validate` with signature
 //! `fn(&Params) -> Vec<String>`, checks parameter values beyond their declared types;
 //! each returned string is one problem, reported when a pipeline config is loaded.
 
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
+
 mod decisions;
 pub mod log;
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+mod runtime;
 pub mod stats;
 mod types;
 
@@ -79,10 +100,27 @@ pub use types::{
     Params, Verdict,
 };
 
+/// What a policy needs in scope, in `std` and `no_std` builds alike:
+/// `use sluice_policy_sdk::prelude::*;`.
+pub mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
+
+/// Paths the export macros expand to. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use alloc::string::String;
+    pub use alloc::vec::Vec;
+}
+
 /// Parameter validation that accepts everything its types allow; the default for the
 /// `export_*!` macros.
-pub fn no_extra_validation(_: &Params) -> Vec<String> {
-    Vec::new()
+pub fn no_extra_validation(_: &Params) -> alloc::vec::Vec<alloc::string::String> {
+    alloc::vec::Vec::new()
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -159,8 +197,8 @@ macro_rules! __export_policy {
                     $crate::glue::describe($describe())
                 }
                 fn validate_params(
-                    params: ::std::vec::Vec<$crate::bindings::sluice::policy::types::Param>,
-                ) -> ::std::vec::Vec<::std::string::String> {
+                    params: $crate::__private::Vec<$crate::bindings::sluice::policy::types::Param>,
+                ) -> $crate::__private::Vec<$crate::__private::String> {
                     $crate::glue::validate(params, $validate)
                 }
             }

@@ -4,6 +4,8 @@
 //! they call the very same Rust implementation the host uses, so tests see production
 //! numbers. See `wit/stats.wit` for the rules on NaN, small samples and ties.
 
+use alloc::vec::Vec;
+
 pub use sluice_stats::{Alternative, Interval, Summary, TestResult};
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -16,6 +18,8 @@ mod imp {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
+    use alloc::vec::Vec;
+
     use super::{Alternative, Interval, Summary, TestResult};
     use crate::bindings::sluice::policy::stats as host;
 

@@ -1,7 +1,11 @@
 //! Plain Rust types shared by every decision point: metrics, model reports,
 //! parameters and the self-description.
 
-use std::fmt;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
 
 /// One named measurement, for example `accuracy = 0.93`.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +188,7 @@ impl fmt::Display for ParamError {
     }
 }
 
-impl std::error::Error for ParamError {}
+impl core::error::Error for ParamError {}
 
 /// Conversion from a [`ParamValue`] into a Rust type, used by [`Params::get`].
 pub trait FromParam: Sized {
@@ -216,8 +220,8 @@ from_param!(f64, "float",
     ParamValue::Float(x) => Ok(*x),
     ParamValue::Integer(i) => Ok(*i as f64));
 from_param!(String, "text", ParamValue::Text(s) => Ok(s.clone()));
-from_param!(std::time::Duration, "duration",
-    ParamValue::Duration(s) => Ok(std::time::Duration::from_secs(*s)));
+from_param!(core::time::Duration, "duration",
+    ParamValue::Duration(s) => Ok(core::time::Duration::from_secs(*s)));
 from_param!(Vec<i64>, "integer list", ParamValue::IntegerList(v) => Ok(v.clone()));
 from_param!(Vec<f64>, "float list",
     ParamValue::FloatList(v) => Ok(v.clone()),

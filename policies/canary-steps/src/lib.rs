@@ -6,6 +6,10 @@
 //! holds — at most `max_holds` times in a row, then rolls back, so a rollout with no
 //! usable data never completes on its own.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+use sluice_policy_sdk::prelude::*;
+
 use sluice_policy_sdk::{
     Description, ParamSpec, ParamValue, Params, RolloutContext, RolloutDecision, Verdict,
 };

@@ -11,6 +11,10 @@
 //! Promote when every rule holds; reject naming the first rule that fails. A metric
 //! missing from the candidate (or NaN) is a rejection, never a pass.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+use sluice_policy_sdk::prelude::*;
+
 use sluice_policy_sdk::{
     Description, ModelReport, ParamSpec, ParamValue, Params, PromotionContext, PromotionDecision,
 };

@@ -7,6 +7,10 @@
 //! direction: `regressed` when p < `alpha` and |Cohen's d| ≥ `min_effect`, else `pass`.
 //! Overall: any regressed → regressed; else any inconclusive → inconclusive; else pass.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+use sluice_policy_sdk::prelude::*;
+
 use sluice_policy_sdk::stats::{self, Alternative};
 use sluice_policy_sdk::{
     Description, Direction, Metric, MetricVerdict, MetricWindow, ParamSpec, ParamValue, Params,

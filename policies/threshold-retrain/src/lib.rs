@@ -5,6 +5,10 @@
 //! Never while a run is active, and never sooner than `min_interval` after the last
 //! training started.
 
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+use sluice_policy_sdk::prelude::*;
+
 use sluice_policy_sdk::{
     Description, ParamSpec, ParamValue, Params, RetrainContext, RetrainDecision,
 };

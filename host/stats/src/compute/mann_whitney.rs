@@ -3,7 +3,8 @@
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::{Alternative, TestResult, count_u32, finite};
+use super::{count_u32, finite};
+use crate::{Alternative, TestResult};
 
 /// Largest group size for which the exact null distribution is used.
 const EXACT_MAX_GROUP: usize = 20;

@@ -1,7 +1,7 @@
 //! Outlier filters. Both keep the surviving values in their original order and drop
 //! every non-finite value.
 
-use crate::{finite, percentile_sorted, sorted};
+use super::{finite, percentile_sorted, sorted};
 
 /// Scale that makes the MAD a consistent estimator of σ for normal data.
 const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
