@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod decision;
+pub mod gitops;
 pub mod metrics;
 pub mod policy;
 pub mod stock;
