@@ -5,6 +5,7 @@
 //! ← [`cli`] and the binary.
 
 pub mod cli;
+pub mod config;
 pub mod decision;
 pub mod gitops;
 pub mod metrics;

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use sluice::cli::{Cli, Command, LogFormat, PolicyCommand, demo, policy};
+use sluice::cli::{Cli, Command, ConfigCommand, LogFormat, PolicyCommand, demo, policy};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -22,6 +22,19 @@ fn main() -> anyhow::Result<()> {
     let engine = policy::engine().context("starting the WebAssembly engine")?;
     match cli.command {
         Command::Demo => print!("{}", demo::run(&engine)?),
+        Command::Config(ConfigCommand::Check { file }) => {
+            let loaded = sluice::config::load(&file, &engine)?;
+            println!(
+                "{}: ok — {} pipelines, {} policy uses, policy directory {}",
+                file.display(),
+                loaded.config.pipelines.len(),
+                loaded.uses.len(),
+                loaded.policy_dir.display()
+            );
+            for u in &loaded.uses {
+                println!("  {:<20} {:<10} {}", u.pipeline, u.point.as_str(), u.module);
+            }
+        }
         Command::Policy(cmd) => match cmd {
             PolicyCommand::Check { module, json } => {
                 println!("{}", policy::check(&*policy::load(&engine, &module)?, json));

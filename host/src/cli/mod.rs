@@ -44,8 +44,22 @@ pub enum Command {
     /// Work with policy modules.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Show the stock policies deciding, in a temporary workspace; needs nothing else.
     Demo,
+}
+
+/// `sluice config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a config file: structure, defaults, every policy module and its parameters.
+    /// Prints every problem with file, line, column and field; exits non-zero on any.
+    Check {
+        /// The config file (YAML).
+        file: PathBuf,
+    },
 }
 
 /// `sluice policy …`.

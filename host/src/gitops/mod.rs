@@ -5,4 +5,4 @@ pub mod selector;
 pub mod yaml_edit;
 
 pub use selector::{Selector, SelectorError, Step};
-pub use yaml_edit::{Edit, EditError, get_value, set_value};
+pub use yaml_edit::{Edit, EditError, get_value, locate, set_value};

@@ -116,11 +116,15 @@ enum Node {
 }
 
 impl Node {
-    fn line(&self) -> usize {
+    fn start(&self) -> saphyr_parser::Marker {
         match self {
-            Node::Scalar(s) => s.span.start.line(),
-            Node::Map(_, span) | Node::Seq(_, span) | Node::Alias(span) => span.start.line(),
+            Node::Scalar(s) => s.span.start,
+            Node::Map(_, span) | Node::Seq(_, span) | Node::Alias(span) => span.start,
         }
+    }
+
+    fn line(&self) -> usize {
+        self.start().line()
     }
 }
 
@@ -424,6 +428,24 @@ fn verify(
         return Err(fail(format!("other values changed: {differing:?}")));
     }
     Ok(())
+}
+
+/// Where the node `selector` addresses starts, as 1-based (line, column): for pointing
+/// an error about a config field at its place in the file. `None` when it is absent.
+///
+/// # Errors
+/// When `text` is not valid YAML.
+pub fn locate(
+    file: &str,
+    text: &str,
+    selector: &Selector,
+) -> Result<Option<(usize, usize)>, EditError> {
+    let docs = parse(file, text)?;
+    let (found, matched) = resolve(&docs, selector);
+    Ok((matched == selector.steps().len())
+        .then(|| found.first().map(|n| n.start()))
+        .flatten()
+        .map(|m| (m.line(), m.col() + 1)))
 }
 
 /// Reads a value without editing (for checks and tests).

@@ -139,3 +139,23 @@ fn containers_block_scalars_bad_values_and_bad_yaml_are_refused() {
     assert!(e.to_string().starts_with("bad.yaml:"), "{e}");
     assert!(matches!(e, EditError::Parse { .. }));
 }
+
+#[test]
+fn locate_points_at_the_node() {
+    assert_eq!(
+        locate(
+            "k.yaml",
+            KUSTOMIZATION,
+            &sel("images[name=inference].newTag")
+        ),
+        Ok(Some((11, 13)))
+    );
+    assert_eq!(
+        locate("k.yaml", KUSTOMIZATION, &sel("images[1]")),
+        Ok(Some((12, 5)))
+    );
+    assert_eq!(
+        locate("k.yaml", KUSTOMIZATION, &sel("images[name=nope]")),
+        Ok(None)
+    );
+}

@@ -1,0 +1,362 @@
+//! The configuration file: typed, with unknown fields refused, defaults written down in
+//! [`defaults`], and checked once at load — including every pipeline's policy module and
+//! parameters — so a bad config fails when it is deployed, not at 3 a.m.
+//!
+//! Sections for the data source, executor, GitOps target and Argo CD arrive with their
+//! implementations; a field the binary does not use yet is refused, not ignored.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::decision::{
+    DecisionPoint, PromotionFailSafe, RawParams, RegressionFailSafe, RetrainFailSafe,
+    RolloutFailSafe,
+};
+use crate::gitops::{Selector, locate};
+use crate::policy::{EngineSettings, Limits, PolicyEngine, PolicyModule, PolicyUse, check_use};
+use crate::stock;
+
+/// Every default of the configuration, in one place.
+pub mod defaults {
+    /// Directory of policy modules, relative to the config file.
+    pub const POLICY_DIR: &str = "policies";
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Settings of the host process.
+    #[serde(default)]
+    pub host: HostConfig,
+    /// One entry per model lifecycle.
+    pub pipelines: Vec<PipelineConfig>,
+}
+
+/// Settings of the host process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// Where policy modules (`<name>.wasm`) are loaded from and watched; relative paths
+    /// are relative to the config file. Default [`defaults::POLICY_DIR`].
+    #[serde(default = "default_policy_dir")]
+    pub policy_dir: PathBuf,
+    /// WebAssembly engine settings.
+    #[serde(default)]
+    pub engine: EngineSettings,
+}
+
+fn default_policy_dir() -> PathBuf {
+    PathBuf::from(defaults::POLICY_DIR)
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            policy_dir: default_policy_dir(),
+            engine: EngineSettings::default(),
+        }
+    }
+}
+
+/// One model's lifecycle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Unique name; a DNS label (it names Kubernetes Jobs).
+    pub name: String,
+    /// The policy deciding at each decision point.
+    pub policies: PipelinePolicies,
+}
+
+/// The policies of one pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelinePolicies {
+    /// When to retrain.
+    pub retrain: PolicyConfig<RetrainFailSafe>,
+    /// Whether to promote.
+    pub promotion: PolicyConfig<PromotionFailSafe>,
+    /// Whether the canary regressed (needed once rollouts are configured).
+    #[serde(default)]
+    pub regression: Option<PolicyConfig<RegressionFailSafe>>,
+    /// The next rollout step (needed once rollouts are configured).
+    #[serde(default)]
+    pub rollout: Option<PolicyConfig<RolloutFailSafe>>,
+}
+
+/// One decision point's policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig<F> {
+    /// A module name in the policy directory (`<name>.wasm`), or `stock:<name>`.
+    pub module: String,
+    /// Parameters, checked against the module's self-description.
+    #[serde(default)]
+    pub params: RawParams,
+    /// Limits per call; defaults in `policy::limits`.
+    #[serde(default)]
+    pub limits: Limits,
+    /// The answer used when the policy fails.
+    #[serde(default)]
+    pub fail_safe: F,
+}
+
+/// One problem in a config file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {field}: {message}")]
+pub struct ConfigProblem {
+    /// The file.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub column: usize,
+    /// The field path, e.g. `pipelines[0].policies.retrain.params`.
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+/// A config file that cannot be used: every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} in the configuration:\n{}", if problems.len() == 1 { "1 problem".to_owned() } else { format!("{} problems", problems.len()) }, problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// The problems.
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// A loaded and checked configuration.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// The configuration as written.
+    pub config: Config,
+    /// The policy directory, resolved against the config file's directory.
+    pub policy_dir: PathBuf,
+    /// How each pipeline uses each policy module, checked.
+    pub uses: Vec<PolicyUse>,
+}
+
+/// Reads, parses and checks the config at `path`, loading every policy it names into
+/// `engine` and checking each pipeline's parameters against its module.
+///
+/// # Errors
+/// Every problem found, each with file, line, column and field path.
+pub fn load(path: &Path, engine: &PolicyEngine) -> Result<LoadedConfig, ConfigError> {
+    let file = path.display().to_string();
+    let one = |line, column, field: &str, message: String| ConfigError {
+        problems: vec![ConfigProblem {
+            file: file.clone(),
+            line,
+            column,
+            field: field.to_owned(),
+            message,
+        }],
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| one(0, 0, "(file)", format!("cannot read the file: {e}")))?;
+    let config: Config = crate::cli::input::parse(path, &text).map_err(|e| match e {
+        crate::cli::input::InputError::Parse {
+            line,
+            column,
+            message,
+            ..
+        } => {
+            let (field, message) = split_field(&message);
+            one(line, column, &field, message)
+        }
+        other => one(0, 0, "(file)", other.to_string()),
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let policy_dir = base.join(&config.host.policy_dir);
+    let mut problems = Vec::new();
+    let mut at = |field: String, message: String| {
+        let (line, column) = position(&file, &text, &field);
+        problems.push(ConfigProblem {
+            file: file.clone(),
+            line,
+            column,
+            field,
+            message,
+        });
+    };
+    if config.pipelines.is_empty() {
+        at(
+            "pipelines".into(),
+            "no pipelines are configured; add at least one".into(),
+        );
+    }
+    let mut names = BTreeSet::new();
+    let mut uses = Vec::new();
+    for (i, p) in config.pipelines.iter().enumerate() {
+        let field = format!("pipelines[{i}].name");
+        if !is_dns_label(&p.name) {
+            at(
+                field.clone(),
+                format!(
+                    "`{}` is not a DNS label (lowercase letters, digits and `-`, at most 40 characters, starting with a letter); it names Kubernetes Jobs",
+                    p.name
+                ),
+            );
+        }
+        if !names.insert(p.name.clone()) {
+            at(field, format!("pipeline `{}` is defined twice", p.name));
+        }
+        let pol = &p.policies;
+        let mut add = |point: DecisionPoint, module: &str, params: &RawParams, limits: &Limits| {
+            let field = format!("pipelines[{i}].policies.{point}");
+            if let Err(m) = limits.check() {
+                // The module is not tried under limits that are themselves wrong.
+                at(format!("{field}.limits"), m);
+                return;
+            }
+            uses.push((
+                field,
+                PolicyUse {
+                    pipeline: p.name.clone(),
+                    module: module.to_owned(),
+                    point,
+                    params: params.clone(),
+                    limits: *limits,
+                },
+            ));
+        };
+        add(
+            DecisionPoint::Retrain,
+            &pol.retrain.module,
+            &pol.retrain.params,
+            &pol.retrain.limits,
+        );
+        add(
+            DecisionPoint::Promotion,
+            &pol.promotion.module,
+            &pol.promotion.params,
+            &pol.promotion.limits,
+        );
+        if let Some(r) = &pol.regression {
+            add(DecisionPoint::Regression, &r.module, &r.params, &r.limits);
+        }
+        if let Some(r) = &pol.rollout {
+            add(DecisionPoint::Rollout, &r.module, &r.params, &r.limits);
+        }
+    }
+    for (field, u) in &uses {
+        match module_for(engine, &policy_dir, &u.module, u.point) {
+            Err(message) => at(format!("{field}.module"), message),
+            Ok(module) => {
+                if let Err(e) = check_use(engine, &module, u) {
+                    at(format!("{field}.params"), e.to_string());
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(LoadedConfig {
+            config,
+            policy_dir,
+            uses: uses.into_iter().map(|(_, u)| u).collect(),
+        })
+    } else {
+        problems.sort_by_key(|p| (p.line, p.column));
+        Err(ConfigError { problems })
+    }
+}
+
+/// Loads the module a config names: `stock:<name>` or `<policy_dir>/<name>.wasm`.
+fn module_for(
+    engine: &PolicyEngine,
+    dir: &Path,
+    name: &str,
+    point: DecisionPoint,
+) -> Result<Arc<PolicyModule>, String> {
+    if let Some(stock_name) = name.strip_prefix("stock:") {
+        let known: Vec<&str> = stock::STOCK_POLICIES.iter().map(|s| s.name).collect();
+        let s = stock::find(stock_name).ok_or_else(|| {
+            format!(
+                "no stock policy `{stock_name}`; stock policies are {}",
+                known.join(", ")
+            )
+        })?;
+        return PolicyModule::load_bytes(engine, name, s.wasm, Some(point))
+            .map_err(|e| e.to_string());
+    }
+    let path = dir.join(format!("{name}.wasm"));
+    if !path.is_file() {
+        return Err(format!(
+            "no module `{name}`: {} does not exist (or use `stock:<name>`)",
+            path.display()
+        ));
+    }
+    PolicyModule::load_file(engine, &path, Some(point)).map_err(|e| e.to_string())
+}
+
+/// Where `field` is in the file; for a field that is absent (a parameter problem when no
+/// `params` were written), where its nearest written parent is. (0, 0) if nowhere.
+fn position(file: &str, text: &str, field: &str) -> (usize, usize) {
+    let Ok(selector) = field.parse::<Selector>() else {
+        return (0, 0);
+    };
+    (1..=selector.steps().len())
+        .rev()
+        .filter_map(|n| selector.prefix(n).parse::<Selector>().ok())
+        .find_map(|s| locate(file, text, &s).ok().flatten())
+        .unwrap_or((0, 0))
+}
+
+/// serde_yaml messages start with the field path (`pipelines[0].name: …`).
+fn split_field(message: &str) -> (String, String) {
+    match message.split_once(": ") {
+        Some((field, rest)) if !field.contains(' ') => (field.to_owned(), rest.to_owned()),
+        _ => ("(document)".to_owned(), message.to_owned()),
+    }
+}
+
+fn is_dns_label(s: &str) -> bool {
+    (1..=40).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns_label("fraud-v2"));
+        for bad in ["", "Fraud", "2fraud", "fraud-", "fr_aud", &"a".repeat(41)] {
+            assert!(!is_dns_label(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn absent_fields_point_at_their_nearest_parent() {
+        let text = "pipelines:\n  - name: a\n    policies:\n      retrain: { module: x }\n";
+        assert_eq!(
+            position("f", text, "pipelines[0].policies.retrain.module"),
+            (4, 26)
+        );
+        assert_eq!(
+            position("f", text, "pipelines[0].policies.retrain.params"),
+            (4, 16)
+        );
+        assert_eq!(position("f", text, "nowhere.at.all"), (0, 0));
+    }
+
+    #[test]
+    fn field_paths_are_split_from_serde_messages() {
+        assert_eq!(
+            split_field("pipelines[0]: unknown field `nmae`, expected `name` or `policies`"),
+            (
+                "pipelines[0]".to_owned(),
+                "unknown field `nmae`, expected `name` or `policies`".to_owned()
+            )
+        );
+        assert_eq!(split_field("invalid type: map").0, "(document)");
+    }
+}

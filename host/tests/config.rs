@@ -1,0 +1,168 @@
+//! `sluice config check` and the config loader: every problem is reported at once, each
+//! with file, line, column and field path; a valid config loads every policy it names.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use sluice::config;
+
+fn write(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("sluice.yaml");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+const VALID: &str = "# fraud model
+host:
+  policy_dir: mods
+pipelines:
+  - name: fraud
+    policies:
+      retrain:
+        module: gate
+        params: { min_new_samples: 100, max_age: 3d }
+      promotion:
+        module: stock:metric-gate
+        params:
+          rules: [\"accuracy higher min 0.9\"]
+        fail_safe: await-approval
+      rollout:
+        module: stock:canary-steps
+        limits: { fuel: 1000000, deadline_ms: 50 }
+";
+
+fn with_module_dir(dir: &Path) {
+    std::fs::create_dir_all(dir.join("mods")).expect("dir");
+    std::fs::copy(
+        common::guest("threshold-retrain"),
+        dir.join("mods/gate.wasm"),
+    )
+    .expect("copy");
+}
+
+#[test]
+fn a_valid_config_loads_every_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    with_module_dir(dir.path());
+    let path = write(dir.path(), VALID);
+    let loaded = config::load(&path, &common::engine()).expect("valid");
+    assert_eq!(loaded.uses.len(), 3);
+    assert_eq!(loaded.policy_dir, dir.path().join("mods"));
+    assert_eq!(
+        loaded.config.pipelines[0].policies.promotion.fail_safe,
+        sluice::decision::PromotionFailSafe::AwaitApproval
+    );
+}
+
+#[test]
+fn unknown_fields_name_line_column_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "pipelines:\n  - name: fraud\n    polices: {}\n");
+    let e = config::load(&path, &common::engine()).expect_err("invalid");
+    let p = &e.problems[0];
+    assert_eq!(
+        (p.line, p.column, p.field.as_str()),
+        (3, 5, "pipelines[0]"),
+        "{e}"
+    );
+    assert!(
+        p.message
+            .starts_with("unknown field `polices`, expected `name` or `policies`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    with_module_dir(dir.path());
+    let text = "host: { policy_dir: mods }
+pipelines:
+  - name: Fraud_Model
+    policies:
+      retrain:
+        module: gate
+        params:
+          min_new_samples: lots
+      promotion: { module: gate }
+  - name: churn
+    policies:
+      retrain: { module: missing }
+      promotion: { module: stock:metric-gate, limits: { memory_bytes: 1 } }
+  - name: churn
+    policies:
+      retrain: { module: stock:threshold-retrain }
+      promotion: { module: stock:nope }
+";
+    let path = write(dir.path(), text);
+    let e = config::load(&path, &common::engine()).expect_err("invalid");
+    let got: Vec<(usize, &str)> = e
+        .problems
+        .iter()
+        .map(|p| (p.line, p.field.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "pipelines[0].name"),
+            (8, "pipelines[0].policies.retrain.params"),
+            (9, "pipelines[0].policies.promotion.module"),
+            (12, "pipelines[1].policies.retrain.module"),
+            (13, "pipelines[1].policies.promotion.limits"),
+            (14, "pipelines[2].name"),
+            (17, "pipelines[2].policies.promotion.module"),
+        ],
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with("7 problems in the configuration:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`min_new_samples`: expected integer, found text \"lots\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("this is a retrain policy, but a promotion policy is required here"),
+        "{text}"
+    );
+    assert!(text.contains("mods/missing.wasm does not exist"), "{text}");
+    assert!(
+        text.contains("limits.memory_bytes must be between 1 MiB"),
+        "{text}"
+    );
+    assert!(text.contains("pipeline `churn` is defined twice"), "{text}");
+    assert!(text.contains("no stock policy `nope`"), "{text}");
+}
+
+#[test]
+fn the_binary_checks_a_config_and_exits_non_zero_on_problems() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    with_module_dir(dir.path());
+    let good = write(dir.path(), VALID);
+    let run = |p: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["config", "check"])
+            .arg(p)
+            .output()
+            .expect("run")
+    };
+    let o = run(&good);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ok — 1 pipelines, 3 policy uses"));
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "pipelines: []\n").expect("write");
+    let o = run(&bad);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:1:12: pipelines: no pipelines are configured",
+            bad.display()
+        )),
+        "{err}"
+    );
+}
