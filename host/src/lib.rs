@@ -4,10 +4,19 @@
 //! Dependency direction: [`decision`] (plain data, no I/O) ← [`policy`] (wasmtime)
 //! ← [`cli`] and the binary.
 
+pub mod argocd;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod controller;
+pub mod daemon;
+pub mod datasource;
 pub mod decision;
+pub mod executor;
 pub mod gitops;
 pub mod metrics;
 pub mod policy;
+pub mod secret;
+pub mod server;
 pub mod stock;
+pub mod store;

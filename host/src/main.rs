@@ -2,11 +2,11 @@
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use sluice::cli::{Cli, Command, ConfigCommand, LogFormat, PolicyCommand, demo, policy};
+use sluice::cli::{Cli, Command, ConfigCommand, LogFormat, PolicyCommand, demo, ops, policy};
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sluice=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -18,10 +18,67 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    if matches!(cli.command, Command::DemoTrainer) {
+        demo::trainer();
+        return Ok(());
+    }
+    // The demo narrates on stdout; its logs would only repeat the narration.
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => "warn,sluice=info",
+    };
+    init_logging(cli.log_format, default_filter);
     let engine = policy::engine().context("starting the WebAssembly engine")?;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    };
     match cli.command {
-        Command::Demo => print!("{}", demo::run(&engine)?),
+        Command::DemoTrainer => {}
+        Command::Demo { keep } => runtime()?.block_on(demo::run(engine, keep))?,
+        Command::Run { config } => {
+            let loaded = sluice::config::load(&config, &engine)?;
+            let listen = loaded.config.host.listen.clone();
+            runtime()?.block_on(async {
+                let lp = sluice::daemon::build(&loaded, engine, None).await?;
+                sluice::daemon::run(lp, &listen, None).await
+            })?;
+        }
+        Command::Status { config, json } => {
+            let loaded = sluice::config::load(&config, &engine)?;
+            let out = runtime()?.block_on(async {
+                let store = ops::open_store(&loaded).await?;
+                ops::status(&store, json).await
+            })?;
+            print!("{out}");
+        }
+        Command::Decisions {
+            config,
+            pipeline,
+            limit,
+            json,
+        } => {
+            let loaded = sluice::config::load(&config, &engine)?;
+            let out = runtime()?.block_on(async {
+                let store = ops::open_store(&loaded).await?;
+                ops::decisions(&store, pipeline.as_deref(), limit, json).await
+            })?;
+            println!("{}", out.trim_end());
+        }
+        Command::Approve {
+            config,
+            pipeline,
+            reject,
+        } => {
+            let loaded = sluice::config::load(&config, &engine)?;
+            let out = runtime()?.block_on(async {
+                let store = ops::open_store(&loaded).await?;
+                ops::approve(&store, &pipeline, reject).await
+            })?;
+            println!("{out}");
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             let loaded = sluice::config::load(&file, &engine)?;
             println!(

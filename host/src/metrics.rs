@@ -15,6 +15,16 @@ pub mod names {
     pub const POLICY_SWAPS: &str = "sluice_policy_swaps_total";
     /// Modules refused by the pre-swap checks, by `module` and `reason`.
     pub const POLICY_REFUSALS: &str = "sluice_policy_refusals_total";
+    /// Training runs by `pipeline` and `outcome` (`started`, `promoted`, `rejected`, `failed`).
+    pub const RUNS: &str = "sluice_runs_total";
+    /// Promotions completed, by `pipeline`.
+    pub const PROMOTIONS: &str = "sluice_promotions_total";
+    /// Git push attempts repeated (after an error or a concurrent push), by `pipeline`.
+    pub const PUSH_RETRIES: &str = "sluice_git_push_retries_total";
+    /// Tick duration, by `pipeline` (a summary: `_sum` and `_count`).
+    pub const TICK_SECONDS: &str = "sluice_tick_duration_seconds";
+    /// Ticks that could not read or write the state, by `pipeline`.
+    pub const TICK_ERRORS: &str = "sluice_tick_errors_total";
 }
 
 type Labels = Vec<(&'static str, String)>;
@@ -23,6 +33,7 @@ type Labels = Vec<(&'static str, String)>;
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
+    summaries: Mutex<BTreeMap<(&'static str, Labels), (f64, u64)>>,
 }
 
 impl Metrics {
@@ -39,6 +50,23 @@ impl Metrics {
         );
         let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         *c.entry(key).or_insert(0) += 1;
+    }
+
+    /// Adds one observation of `d` to the summary `name{labels}`.
+    pub fn add_seconds(
+        &self,
+        name: &'static str,
+        labels: &[(&'static str, &str)],
+        d: std::time::Duration,
+    ) {
+        let key = (
+            name,
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        );
+        let mut s = self.summaries.lock().unwrap_or_else(|p| p.into_inner());
+        let e = s.entry(key).or_insert((0.0, 0));
+        e.0 += d.as_secs_f64();
+        e.1 += 1;
     }
 
     /// The value of `name{labels}` (0 if never incremented).
@@ -66,6 +94,22 @@ impl Metrics {
                 .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
                 .collect();
             let _ = writeln!(out, "{name}{{{}}} {value}", rendered.join(","));
+        }
+        drop(c);
+        let s = self.summaries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = "";
+        for ((name, labels), (sum, count)) in s.iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} summary");
+                last = name;
+            }
+            let rendered: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let l = rendered.join(",");
+            let _ = writeln!(out, "{name}_sum{{{l}}} {sum}");
+            let _ = writeln!(out, "{name}_count{{{l}}} {count}");
         }
         out
     }

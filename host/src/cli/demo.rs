@@ -1,249 +1,281 @@
-//! `sluice demo`: the stock policies making the decisions of one model's lifecycle,
-//! narrated, with every decision's policy digest, fuel and time. Needs no cluster,
-//! database or files: the policies are embedded in the binary.
+//! `sluice demo`: the real loop, end to end, with no cluster. It builds a temporary
+//! workspace — a SQLite database seeded with annotations, a bare Git deploy repo holding
+//! `k8s/apps/inference-service/base/kustomization.yaml`, a local trainer (this binary's
+//! hidden `demo-trainer` command) and the stock policies — writes an ordinary config
+//! file for it, runs `sluice run`'s loop until the model is promoted, narrating each
+//! step, then prints the deploy repo's log and the audit trail.
 
-use std::fmt::Write as _;
-use std::path::Path;
-use std::time::SystemTime;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::decision::{self, Direction, MetricWindow, ModelReport, RawParams};
-use crate::metrics::Metrics;
-use crate::policy::{Binding, DecisionRecord, PolicyEngine, PolicyModule, WitPoint, decide};
-use crate::stock::STOCK_POLICIES;
+use tokio::sync::watch;
 
-use super::policy::{PolicyCommandError, format_results, run_cases_text};
+use crate::config;
+use crate::controller::Phase;
+use crate::daemon;
+use crate::decision::TrainingOutcome;
+use crate::policy::PolicyEngine;
 
-fn line(out: &mut String, r: &DecisionRecord) {
-    let _ = writeln!(
-        out,
-        "    {:<10} {:<40} policy {}@{} sha256 {}… fuel {:>7} {:>6} µs",
-        r.point.as_str(),
-        compact(&r.output),
-        r.policy,
-        r.policy_version,
-        &r.module_sha256[..12],
-        r.fuel_used,
-        r.wall_micros
-    );
+/// The deploy repo's file the demo promotes into.
+pub const DEPLOY_FILE: &str = "k8s/apps/inference-service/base/kustomization.yaml";
+
+const KUSTOMIZATION: &str = "# Inference service — promoted by sluice; everything else is hand-written.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml   # the server
+  - service.yaml
+images:
+  - name: inference
+    newName: registry.example.com/ml/inference
+    newTag: v1        # <- sluice edits only this value
+  - name: sidecar
+    newTag: \"1.4.2\"
+";
+
+/// Labelled rows seeded: verified, unverified.
+const SEED: (usize, usize) = (60, 15);
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Workspace setup failed.
+    #[error("setting up the demo workspace: {0}")]
+    Setup(String),
+    /// The config the demo wrote did not load.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The loop did not start.
+    #[error(transparent)]
+    Start(#[from] daemon::StartError),
+    /// The loop did not promote in time.
+    #[error("the model was not promoted within {0:?}; the workspace is kept at {1}")]
+    Timeout(Duration, String),
 }
 
-fn compact(v: &serde_json::value::RawValue) -> String {
-    let s = v.get().to_owned();
-    if s.len() > 40 {
-        format!(
-            "{}…",
-            &s[..s.char_indices().nth(38).map_or(s.len(), |(i, _)| i)]
-        )
-    } else {
-        s
-    }
+fn setup_err(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Setup(e.to_string())
 }
 
-fn ask<P: WitPoint>(
-    engine: &PolicyEngine,
-    module: &PolicyModule,
-    raw: &RawParams,
-    ctx: P::Context,
-    metrics: &Metrics,
-) -> Result<(P::Decision, DecisionRecord), PolicyCommandError> {
-    let binding = Binding::<P>::with_defaults(&module.description, raw)?;
-    let e = decide::<P>(engine, module, &binding, ctx, SystemTime::now(), metrics);
-    Ok((e.decision, e.record))
-}
-
-fn samples(mean: f64, spread: f64, n: usize, salt: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| mean + spread * ((((i + salt) * 7919) % 101) as f64 / 50.0 - 1.0))
-        .collect()
-}
-
-/// Runs the demo and returns its narration.
+/// Runs the demo in a fresh temporary workspace (kept when `keep`).
 ///
 /// # Errors
-/// Only if an embedded policy fails to load or its cases are malformed — a build bug.
-pub fn run(engine: &PolicyEngine) -> Result<String, PolicyCommandError> {
-    let mut out = String::new();
-    let metrics = Metrics::new();
-    let _ = writeln!(
-        out,
-        "sluice demo — the stock policies deciding one model's lifecycle\n"
-    );
-    let mut modules = Vec::new();
-    for stock in STOCK_POLICIES {
-        let m = PolicyModule::load_bytes(
-            engine,
-            &format!("stock:{}", stock.name),
-            stock.wasm,
-            Some(stock.point),
-        )?;
-        let _ = writeln!(
-            out,
-            "loaded {:<18} {:<10} sha256 {} ({:.1} ms, {:?})",
-            stock.name,
-            m.point.as_str(),
-            m.sha256,
-            m.load_time.as_secs_f64() * 1e3,
-            m.compile_source
+/// See [`DemoError`].
+pub async fn run(engine: Arc<PolicyEngine>, keep: bool) -> Result<(), DemoError> {
+    let dir = tempfile::Builder::new()
+        .prefix("sluice-demo-")
+        .tempdir()
+        .map_err(setup_err)?;
+    let root = dir.path().to_owned();
+    let started = Instant::now();
+    let say = move |msg: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "[{:>5.1}s] {msg}", started.elapsed().as_secs_f64());
+    };
+    say(&format!("workspace {}", root.display()));
+    seed_database(&root.join("annotations.db")).await?;
+    say(&format!(
+        "annotations.db: {} verified and {} unverified labelled rows in `annotations`",
+        SEED.0, SEED.1
+    ));
+    let repo = root.join("deploy.git");
+    init_deploy_repo(&repo).map_err(setup_err)?;
+    say(&format!("deploy.git: bare repo with {DEPLOY_FILE} at newTag v1"));
+    let config_path = write_config(&root, &repo)?;
+    say(&format!("sluice.yaml: pipeline `fraud-detector` (stock policies, local trainer, GitOps into deploy.git)"));
+    let loaded = config::load(&config_path, &engine)?;
+    let observer: crate::controller::Observer = Arc::new(move |pipeline: &str, msg: &str| {
+        say(&format!("{pipeline}: {msg}"));
+    });
+    let lp = daemon::build(&loaded, engine, Some(observer)).await?;
+    let store = lp.ctx.store.clone();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let runner = tokio::spawn(daemon::run(lp, "127.0.0.1:0", Some(stop_rx)));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let outcome = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(Some(s)) = store.load_state("fraud-detector").await
+            && s.phase == Phase::Idle
+            && s.last_outcome.is_some()
+        {
+            break s.last_outcome;
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+    };
+    let _ = stop_tx.send(true);
+    let _ = runner.await;
+    if outcome != Some(TrainingOutcome::Promoted) {
+        let kept = dir.keep();
+        return Err(DemoError::Timeout(
+            Duration::from_secs(120),
+            kept.display().to_string(),
+        ));
+    }
+    println!("\n== git log of deploy.git (main)");
+    print!("{}", git_log(&repo).map_err(setup_err)?);
+    println!("\n== {DEPLOY_FILE} now");
+    print!("{}", file_at_head(&repo, DEPLOY_FILE).map_err(setup_err)?);
+    println!("\n== audit trail (sluice decisions)");
+    for d in store.decisions(None, 20).await.map_err(setup_err)?.iter().rev() {
+        println!(
+            "  #{:<3} {:<10} {:<8} {}@{} sha256 {}… fuel {} {} µs — {}",
+            d.id,
+            d.point,
+            d.outcome,
+            d.policy,
+            d.policy_version,
+            d.module_sha256.get(..12).unwrap_or(&d.module_sha256),
+            d.fuel_used,
+            d.wall_micros,
+            d.reason().unwrap_or_default()
         );
-        modules.push(m);
     }
-    let [retrain, promotion, regression, rollout] = &modules[..] else {
-        unreachable!("STOCK_POLICIES has four entries");
-    };
-
-    let _ = writeln!(out, "\n1. new labelled data arrives (min_new_samples 50)");
-    for new_samples in [12, 49, 50] {
-        let ctx = decision::RetrainContext {
-            pipeline: "demo".into(),
-            params: vec![],
-            new_samples,
-            total_samples: 1000 + new_samples,
-            seconds_since_last_training: Some(86_400),
-            last_outcome: None,
-            run_active: false,
-            production: None,
-        };
-        let (_, r) = ask::<decision::Retrain>(engine, retrain, &RawParams::new(), ctx, &metrics)?;
-        line(&mut out, &r);
+    if keep {
+        let kept = dir.keep();
+        println!("\nworkspace kept at {}", kept.display());
     }
+    Ok(())
+}
 
-    let _ = writeln!(out, "\n2. the candidate meets the promotion gate");
-    let gate: RawParams = [(
-        "rules".to_owned(),
-        serde_json::json!([
-            "accuracy higher min 0.90 tolerance 0.005",
-            "latency_p99_ms lower max 250 tolerance 10"
-        ]),
-    )]
-    .into();
-    let production = ModelReport {
-        version: "v1".into(),
-        metrics: vec![
-            decision::Metric {
-                name: "accuracy".into(),
-                value: 0.921,
-            },
-            decision::Metric {
-                name: "latency_p99_ms".into(),
-                value: 182.0,
-            },
-        ],
-    };
-    for (version, acc) in [("v2", 0.934), ("v2-bad", 0.901)] {
-        let ctx = decision::PromotionContext {
-            pipeline: "demo".into(),
-            params: vec![],
-            candidate: ModelReport {
-                version: version.into(),
-                metrics: vec![
-                    decision::Metric {
-                        name: "accuracy".into(),
-                        value: acc,
-                    },
-                    decision::Metric {
-                        name: "latency_p99_ms".into(),
-                        value: 185.0,
-                    },
-                ],
-            },
-            production: Some(production.clone()),
-        };
-        let (_, r) = ask::<decision::Promotion>(engine, promotion, &gate, ctx, &metrics)?;
-        line(&mut out, &r);
+async fn seed_database(path: &Path) -> Result<(), DemoError> {
+    let (pool, _) = crate::store::pool(&format!("sqlite:{}", path.display()), 1)
+        .await
+        .map_err(setup_err)?;
+    sqlx::raw_sql(
+        "CREATE TABLE annotations (id INTEGER PRIMARY KEY, label TEXT NOT NULL, \
+         verified BOOLEAN NOT NULL, used_for_training BOOLEAN NOT NULL DEFAULT FALSE, \
+         training_run TEXT)",
+    )
+    .execute(&pool)
+    .await
+    .map_err(setup_err)?;
+    for i in 0..SEED.0 + SEED.1 {
+        sqlx::query("INSERT INTO annotations (label, verified) VALUES ($1, $2)")
+            .bind(if i % 3 == 0 { "fraud" } else { "legit" })
+            .bind(i < SEED.0)
+            .execute(&pool)
+            .await
+            .map_err(setup_err)?;
     }
+    pool.close().await;
+    Ok(())
+}
 
-    let _ = writeln!(
-        out,
-        "\n3. traffic shifts 10 → 25 → 50 → 100 %, canary judged against baseline"
+/// Creates a bare repo at `path` with one commit holding the deploy file.
+pub fn init_deploy_repo(path: &Path) -> Result<(), git2::Error> {
+    let repo = git2::Repository::init_bare(path)?;
+    let blob = repo.blob(KUSTOMIZATION.as_bytes())?;
+    let mut tree = repo.treebuilder(None)?;
+    tree.insert("kustomization.yaml", blob, 0o100_644)?;
+    let mut id = tree.write()?;
+    for dir in ["base", "inference-service", "apps", "k8s"] {
+        let mut t = repo.treebuilder(None)?;
+        t.insert(dir, id, 0o040_000)?;
+        id = t.write()?;
+    }
+    let tree = repo.find_tree(id)?;
+    let sig = git2::Signature::now("platform team", "platform@example.com")?;
+    repo.commit(
+        Some("refs/heads/main"),
+        &sig,
+        &sig,
+        "deploy: inference service at v1",
+        &tree,
+        &[],
+    )?;
+    repo.set_head("refs/heads/main")?;
+    Ok(())
+}
+
+fn write_config(root: &Path, repo: &Path) -> Result<PathBuf, DemoError> {
+    let exe = std::env::current_exe().map_err(setup_err)?;
+    let text = format!(
+        r#"# Written by `sluice demo`; an ordinary config: `sluice run --config` this file.
+host:
+  state_dir: state
+pipelines:
+  - name: fraud-detector
+    interval: 1s
+    production:
+      version: v1
+      metrics: {{ accuracy: 0.91, latency_p99_ms: 190 }}
+    data_source:
+      database: {{ url: "sqlite:annotations.db" }}
+    executor:
+      local:
+        command: [{exe:?}, demo-trainer]
+    gitops:
+      repo: {repo:?}
+      targets:
+        - file: {DEPLOY_FILE}
+          field: images[name=inference].newTag
+    policies:
+      retrain:
+        module: stock:threshold-retrain
+        params: {{ min_new_samples: 50 }}
+      promotion:
+        module: stock:metric-gate
+        params:
+          rules:
+            - accuracy higher min 0.90 tolerance 0.005
+            - latency_p99_ms lower max 250 tolerance 10
+"#,
+        exe = exe.display().to_string(),
+        repo = format!("file://{}", repo.display()),
     );
-    let mut weight = 0u8;
-    let mut step = 0;
-    loop {
-        let verdict = if weight == 0 {
-            None
-        } else {
-            let window = MetricWindow {
-                name: "latency_ms".into(),
-                direction: Direction::LowerIsBetter,
-                baseline: samples(120.0, 8.0, 60, step),
-                canary: samples(119.0, 8.0, 60, step + 3),
-            };
-            let ctx = decision::RegressionContext {
-                pipeline: "demo".into(),
-                params: vec![],
-                metrics: vec![window],
-            };
-            let (d, r) =
-                ask::<decision::Regression>(engine, regression, &RawParams::new(), ctx, &metrics)?;
-            line(&mut out, &r);
-            Some(d.overall)
-        };
-        let ctx = decision::RolloutContext {
-            pipeline: "demo".into(),
-            params: vec![],
-            stable_version: "v1".into(),
-            candidate_version: "v2".into(),
-            current_weight: weight,
-            step_index: step as u32,
-            seconds_at_step: 300,
-            holds_at_step: 0,
-            verdict,
-        };
-        let (d, r) = ask::<decision::Rollout>(engine, rollout, &RawParams::new(), ctx, &metrics)?;
-        line(&mut out, &r);
-        match d {
-            decision::RolloutDecision::Advance { weight: w, .. } => {
-                weight = w;
-                step += 1;
-            }
-            _ => break,
-        }
-        if step > 10 {
-            break;
-        }
-    }
+    let path = root.join("sluice.yaml");
+    std::fs::write(&path, text).map_err(setup_err)?;
+    Ok(path)
+}
 
-    let _ = writeln!(out, "\n4. a regressed canary is rolled back at once");
-    let window = MetricWindow {
-        name: "latency_ms".into(),
-        direction: Direction::LowerIsBetter,
-        baseline: samples(120.0, 8.0, 60, 1),
-        canary: samples(150.0, 8.0, 60, 2),
-    };
-    let ctx = decision::RegressionContext {
-        pipeline: "demo".into(),
-        params: vec![],
-        metrics: vec![window],
-    };
-    let (d, r) = ask::<decision::Regression>(engine, regression, &RawParams::new(), ctx, &metrics)?;
-    line(&mut out, &r);
-    let ctx = decision::RolloutContext {
-        pipeline: "demo".into(),
-        params: vec![],
-        stable_version: "v1".into(),
-        candidate_version: "v3".into(),
-        current_weight: 25,
-        step_index: 2,
-        seconds_at_step: 300,
-        holds_at_step: 0,
-        verdict: Some(d.overall),
-    };
-    let (_, r) = ask::<decision::Rollout>(engine, rollout, &RawParams::new(), ctx, &metrics)?;
-    line(&mut out, &r);
-
-    let _ = writeln!(out, "\n5. golden cases of every stock policy");
-    for (stock, module) in STOCK_POLICIES.iter().zip(&modules) {
-        let path = format!("policies/{}/cases.yaml", stock.name);
-        let results = run_cases_text(engine, module, Path::new(&path), stock.cases)?;
-        let (text, _) = format_results(&results);
-        let _ = writeln!(out, "  {} ({}):", stock.name, path);
-        for l in text.lines() {
-            let _ = writeln!(out, "    {l}");
-        }
-    }
-    let _ = writeln!(out, "\ndecisions by point and outcome:");
-    for l in metrics.render().lines().filter(|l| !l.starts_with('#')) {
-        let _ = writeln!(out, "  {l}");
+/// `git log --format='%h %an: %s'` of `main`, via libgit2 (no git CLI needed).
+pub fn git_log(repo: &Path) -> Result<String, git2::Error> {
+    let repo = git2::Repository::open(repo)?;
+    let mut walk = repo.revwalk()?;
+    walk.push_ref("refs/heads/main")?;
+    let mut out = String::new();
+    for id in walk {
+        let c = repo.find_commit(id?)?;
+        out.push_str(&format!(
+            "  {} {} <{}>: {}\n",
+            &c.id().to_string()[..10],
+            c.author().name().unwrap_or("?"),
+            c.author().email().unwrap_or("?"),
+            c.summary().ok().flatten().unwrap_or("")
+        ));
     }
     Ok(out)
+}
+
+fn file_at_head(repo: &Path, file: &str) -> Result<String, git2::Error> {
+    let repo = git2::Repository::open(repo)?;
+    let tree = repo.find_reference("refs/heads/main")?.peel_to_tree()?;
+    let entry = tree.get_path(Path::new(file))?;
+    let blob = repo.find_blob(entry.id())?;
+    Ok(String::from_utf8_lossy(blob.content()).into_owned())
+}
+
+/// The demo's trainer: progress on stderr, the report on stdout's last line.
+pub fn trainer() {
+    let version = std::env::var("MODEL_VERSION").unwrap_or_else(|_| "v0".into());
+    let epochs = 5;
+    for e in 1..=epochs {
+        std::thread::sleep(Duration::from_millis(400));
+        eprintln!(
+            "epoch {e}/{epochs} loss {:.3}",
+            0.62 / f64::from(e).sqrt()
+        );
+    }
+    println!("training done");
+    println!(
+        "{}",
+        serde_json::json!({
+            "version": version,
+            "metrics": { "accuracy": 0.934, "latency_p99_ms": 182.0 }
+        })
+    );
 }

@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod demo;
 pub mod input;
+pub mod ops;
 pub mod policy;
 
 use std::path::PathBuf;
@@ -47,8 +48,57 @@ pub enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Show the stock policies deciding, in a temporary workspace; needs nothing else.
-    Demo,
+    /// Run the loop: every pipeline of the config, with /healthz, /readyz, /metrics.
+    Run {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Show each pipeline's phase, production model, last error and recent runs.
+    Status {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show recent policy decisions with reasons, statistics and module digests.
+    Decisions {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this pipeline.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON (full input and output of each decision).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve (or reject) a candidate the promotion policy sent for approval.
+    Approve {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The pipeline.
+        pipeline: String,
+        /// Reject instead of approving.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// The whole loop in a temporary workspace — SQLite, a local Git deploy repo, a local
+    /// trainer, the stock policies — until the model is promoted. Needs nothing else.
+    Demo {
+        /// Keep the workspace and print its path.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The demo's trainer (used by `sluice demo`).
+    #[command(hide = true)]
+    DemoTrainer,
 }
 
 /// `sluice config …`.

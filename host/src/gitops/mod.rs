@@ -1,8 +1,11 @@
-//! GitOps write-back. So far: the byte-preserving YAML editor and its path selectors;
-//! the git side (clone cache, commit, push with retry) comes with `sluice run`.
+//! GitOps write-back: the byte-preserving YAML editor and its path selectors, SSH
+//! host-key checks, and the deploy repository (clone cache, commit, push with retry).
 
+pub mod known_hosts;
+pub mod repo;
 pub mod selector;
 pub mod yaml_edit;
 
+pub use repo::{DeployRepo, GitAuth, GitError, Promotion, RepoSettings, Target};
 pub use selector::{Selector, SelectorError, Step};
 pub use yaml_edit::{Edit, EditError, get_value, locate, set_value};

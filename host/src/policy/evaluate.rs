@@ -31,6 +31,8 @@ pub struct DecisionRecord {
     pub policy_version: String,
     /// sha256 of the module that decided.
     pub module_sha256: String,
+    /// The decision's variant (`train`, `wait`, `promote`, …).
+    pub outcome: &'static str,
     /// The full input (context with parameters), as JSON.
     pub input: Box<RawValue>,
     /// The decision that was acted on (the fail-safe if the policy failed), as JSON.
@@ -145,6 +147,7 @@ pub fn decide<P: WitPoint>(
         policy: module.description.name.clone(),
         policy_version: module.description.version.clone(),
         module_sha256: module.sha256.clone(),
+        outcome: P::outcome_label(&decision),
         input: to_json(&ctx),
         output: to_json(&decision),
         failure: failure.clone(),

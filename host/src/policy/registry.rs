@@ -94,7 +94,9 @@ pub struct PolicyRegistry {
 }
 
 impl PolicyRegistry {
-    /// Loads every `*.wasm` in `dir` and checks it against the `uses` that name it.
+    /// Loads every `*.wasm` in `dir` and every stock module (`stock:<name>`) the `uses`
+    /// name, and checks each against the `uses` that name it. `dir` may be absent when
+    /// only stock modules are used.
     ///
     /// # Errors
     /// Any module failing its checks, or a used module missing: at start-up a bad
@@ -112,21 +114,48 @@ impl PolicyRegistry {
             active: RwLock::new(HashMap::new()),
             metrics,
         };
-        for (name, path) in registry.list()? {
+        // Stock modules are embedded in the binary and never change while it runs.
+        for u in registry.uses.iter().filter(|u| u.module.starts_with("stock:")) {
+            if registry.read().contains_key(&u.module) {
+                continue;
+            }
             let unusable = |source| RegistryError::Module {
-                module: name.clone(),
+                module: u.module.clone(),
                 source,
             };
-            let bytes = std::fs::read(&path).map_err(|source| {
+            let stock_name = &u.module["stock:".len()..];
+            let bytes = crate::stock::find(stock_name).map(|s| s.wasm).ok_or_else(|| {
                 unusable(CheckError::Load(LoadError::Read {
-                    source_name: path.display().to_string(),
-                    source,
+                    source_name: u.module.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no stock policy of that name",
+                    ),
                 }))
             })?;
             let active = registry
-                .load_checked(&name, &path, &bytes)
+                .load_checked(&u.module, Path::new(&u.module), bytes)
                 .map_err(unusable)?;
-            registry.write().insert(name, Arc::new(active));
+            registry.write().insert(u.module.clone(), Arc::new(active));
+        }
+        let needs_dir = registry.uses.iter().any(|u| !u.module.starts_with("stock:"));
+        if needs_dir || registry.dir.is_dir() {
+            for (name, path) in registry.list()? {
+                let unusable = |source| RegistryError::Module {
+                    module: name.clone(),
+                    source,
+                };
+                let bytes = std::fs::read(&path).map_err(|source| {
+                    unusable(CheckError::Load(LoadError::Read {
+                        source_name: path.display().to_string(),
+                        source,
+                    }))
+                })?;
+                let active = registry
+                    .load_checked(&name, &path, &bytes)
+                    .map_err(unusable)?;
+                registry.write().insert(name, Arc::new(active));
+            }
         }
         for u in &registry.uses {
             if !registry.read().contains_key(&u.module) {

@@ -2,8 +2,10 @@
 //! [`defaults`], and checked once at load — including every pipeline's policy module and
 //! parameters — so a bad config fails when it is deployed, not at 3 a.m.
 //!
-//! Sections for the data source, executor, GitOps target and Argo CD arrive with their
-//! implementations; a field the binary does not use yet is refused, not ignored.
+//! The sections for the side effects (data source, executor, GitOps, Argo CD) are in
+//! [`sections`].
+
+pub mod sections;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,11 +21,18 @@ use crate::gitops::{Selector, locate};
 use crate::policy::{EngineSettings, Limits, PolicyEngine, PolicyModule, PolicyUse, check_use};
 use crate::stock;
 
-/// Every default of the configuration, in one place.
+/// Every default of the configuration, in one place (the side-effect sections' defaults
+/// are re-exported from [`sections::defaults`]).
 pub mod defaults {
+    pub use super::sections::defaults::*;
     /// Directory of policy modules, relative to the config file.
     pub const POLICY_DIR: &str = "policies";
 }
+
+pub use sections::{
+    ArgoConfig, DataSourceConfig, DatabaseConfig, ExecutorChoice, ExecutorConfig, GitOpsConfig, Interval,
+    PushConfig, SshConfig, TargetConfig, TokenConfig,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +56,16 @@ pub struct HostConfig {
     /// WebAssembly engine settings.
     #[serde(default)]
     pub engine: EngineSettings,
+    /// sluice's SQLite database, deploy-repo clones and local runs live here; relative
+    /// to the config file. Default [`defaults::STATE_DIR`].
+    #[serde(default = "sections::d_state_dir")]
+    pub state_dir: PathBuf,
+    /// sluice's own database; default SQLite at `<state_dir>/sluice.db`.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Address of `/healthz`, `/readyz`, `/metrics`. Default [`defaults::LISTEN`].
+    #[serde(default = "sections::d_listen")]
+    pub listen: String,
 }
 
 fn default_policy_dir() -> PathBuf {
@@ -58,6 +77,9 @@ impl Default for HostConfig {
         Self {
             policy_dir: default_policy_dir(),
             engine: EngineSettings::default(),
+            state_dir: sections::d_state_dir(),
+            database: DatabaseConfig::default(),
+            listen: sections::d_listen(),
         }
     }
 }
@@ -70,6 +92,23 @@ pub struct PipelineConfig {
     pub name: String,
     /// The policy deciding at each decision point.
     pub policies: PipelinePolicies,
+    /// Where new labelled rows are counted and claimed; default: the `annotations`
+    /// table in sluice's own database.
+    #[serde(default)]
+    pub data_source: DataSourceConfig,
+    /// How training runs.
+    pub executor: ExecutorConfig,
+    /// The deploy repository.
+    pub gitops: GitOpsConfig,
+    /// Argo CD application to sync after a push.
+    #[serde(default)]
+    pub argocd: Option<ArgoConfig>,
+    /// Time between ticks; default [`defaults::INTERVAL`].
+    #[serde(default = "sections::d_interval")]
+    pub interval: Interval,
+    /// The model in production when sluice first sees this pipeline.
+    #[serde(default)]
+    pub production: Option<crate::decision::ModelReport>,
 }
 
 /// The policies of one pipeline.
@@ -134,6 +173,8 @@ pub struct ConfigError {
 pub struct LoadedConfig {
     /// The configuration as written.
     pub config: Config,
+    /// The config file's directory: relative paths in the config are relative to it.
+    pub base: PathBuf,
     /// The policy directory, resolved against the config file's directory.
     pub policy_dir: PathBuf,
     /// How each pipeline uses each policy module, checked.
@@ -183,6 +224,9 @@ pub fn load(path: &Path, engine: &PolicyEngine) -> Result<LoadedConfig, ConfigEr
             message,
         });
     };
+    for (f, m) in config.host.database.problems() {
+        at(format!("host.database.{f}"), m);
+    }
     if config.pipelines.is_empty() {
         at(
             "pipelines".into(),
@@ -204,6 +248,17 @@ pub fn load(path: &Path, engine: &PolicyEngine) -> Result<LoadedConfig, ConfigEr
         }
         if !names.insert(p.name.clone()) {
             at(field, format!("pipeline `{}` is defined twice", p.name));
+        }
+        let mut section = |prefix: &str, problems: Vec<(String, String)>| {
+            for (f, m) in problems {
+                at(format!("pipelines[{i}].{prefix}.{f}"), m);
+            }
+        };
+        section("data_source", p.data_source.problems());
+        section("gitops", p.gitops.problems());
+        section("executor", p.executor.problems());
+        if let Some(a) = &p.argocd {
+            section("argocd", a.problems());
         }
         let pol = &p.policies;
         let mut add = |point: DecisionPoint, module: &str, params: &RawParams, limits: &Limits| {
@@ -256,6 +311,7 @@ pub fn load(path: &Path, engine: &PolicyEngine) -> Result<LoadedConfig, ConfigEr
     if problems.is_empty() {
         Ok(LoadedConfig {
             config,
+            base: base.to_owned(),
             policy_dir,
             uses: uses.into_iter().map(|(_, u)| u).collect(),
         })

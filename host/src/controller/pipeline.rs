@@ -1,0 +1,89 @@
+//! What the controller needs to run one pipeline and what it shares between pipelines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::argocd::ArgoCd;
+use crate::datasource::DataSource;
+use crate::decision::{ModelReport, PromotionFailSafe, RetrainFailSafe};
+use crate::executor::Executor;
+use crate::gitops::DeployRepo;
+use crate::metrics::Metrics;
+use crate::policy::{Limits, PolicyEngine, PolicyRegistry};
+use crate::store::Store;
+
+/// Which module decides at one point, under which limits, with which fail-safe.
+#[derive(Debug, Clone)]
+pub struct PolicySlot<F> {
+    /// Registry name (`<name>` from the policy directory, or `stock:<name>`).
+    pub module: String,
+    /// Limits per call.
+    pub limits: Limits,
+    /// Answer when the policy fails.
+    pub fail_safe: F,
+}
+
+/// The Argo CD application of a pipeline.
+#[derive(Debug, Clone)]
+pub struct ArgoTarget {
+    /// The client.
+    pub client: ArgoCd,
+    /// Application name.
+    pub application: String,
+    /// Ask for a hard refresh after the push.
+    pub refresh: bool,
+    /// Ask for a sync to the pushed revision.
+    pub sync: bool,
+    /// How long to wait for Synced + Healthy.
+    pub timeout: Duration,
+}
+
+/// One pipeline, wired.
+pub struct Pipeline {
+    /// Name.
+    pub name: String,
+    /// Data source.
+    pub data: DataSource,
+    /// Executor.
+    pub executor: Arc<dyn Executor>,
+    /// Deploy repository.
+    pub repo: DeployRepo,
+    /// Argo CD, if configured.
+    pub argo: Option<ArgoTarget>,
+    /// Time between ticks.
+    pub interval: Duration,
+    /// Production model at first start.
+    pub production: Option<ModelReport>,
+    /// The retrain policy.
+    pub retrain: PolicySlot<RetrainFailSafe>,
+    /// The promotion policy.
+    pub promotion: PolicySlot<PromotionFailSafe>,
+}
+
+/// A message about a pipeline's progress, for a human watching (`sluice demo`).
+pub type Observer = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// What every pipeline shares.
+#[derive(Clone)]
+pub struct Context {
+    /// sluice's store.
+    pub store: Store,
+    /// The WebAssembly engine.
+    pub engine: Arc<PolicyEngine>,
+    /// Live policy modules.
+    pub registry: Arc<PolicyRegistry>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Narration callback.
+    pub observer: Option<Observer>,
+}
+
+impl Context {
+    /// Logs `message` about `pipeline` and tells the observer.
+    pub fn note(&self, pipeline: &str, message: &str) {
+        tracing::info!(pipeline, "{message}");
+        if let Some(o) = &self.observer {
+            o(pipeline, message);
+        }
+    }
+}

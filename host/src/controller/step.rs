@@ -1,0 +1,408 @@
+//! One step of a pipeline: look at the world for the current phase, perform at most
+//! one idempotent side effect, and say which [`Event`] happened. The caller persists
+//! the resulting state before the next step, so a crash between a side effect and its
+//! persistence only repeats that (idempotent) side effect.
+
+use crate::clock::from_ms;
+use crate::decision::{
+    Promotion, PromotionContext, PromotionDecision, Retrain, RetrainContext, RetrainDecision,
+};
+use crate::executor::{JobSpec, JobState, job_name, parse_report};
+use crate::metrics::names;
+use crate::policy::{Binding, Evaluation, WitPoint, decide};
+
+use super::phase::{Event, Phase, PipelineState, RunRef};
+use super::pipeline::{Context, Pipeline, PolicySlot};
+use crate::store::RunStatus;
+
+/// What a step found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Something happened; persist it and take the next step.
+    Moved(Event),
+    /// Nothing to do until the next tick; the text says what is awaited.
+    Wait(String),
+}
+
+/// A transient failure: the phase stays and the step is retried after a backoff.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Retry(pub String);
+
+fn retry(e: impl std::fmt::Display) -> Retry {
+    Retry(e.to_string())
+}
+
+/// Takes the step the current phase calls for.
+///
+/// # Errors
+/// A transient failure (database, executor, git remote, Argo CD unreachable).
+pub async fn step(
+    ctx: &Context,
+    p: &Pipeline,
+    state: &PipelineState,
+    now_ms: u64,
+) -> Result<Step, Retry> {
+    match &state.phase {
+        Phase::Idle => idle(ctx, p, state, now_ms).await,
+        Phase::Training {
+            run,
+            args,
+            dispatched: false,
+        } => dispatch(ctx, p, run, args, now_ms).await,
+        Phase::Training { run, .. } => training(ctx, p, run, now_ms).await,
+        Phase::Evaluating { run, report } => {
+            let c = PromotionContext {
+                pipeline: p.name.clone(),
+                params: Vec::new(),
+                candidate: report.clone(),
+                production: state.production.clone(),
+            };
+            let eval = ask::<Promotion>(ctx, p, &p.promotion, c, now_ms, Some(&run.id)).await?;
+            let reason = eval.decision.reason().to_owned();
+            Ok(Step::Moved(match eval.decision {
+                PromotionDecision::Promote { .. } => {
+                    ctx.note(&p.name, &format!("promotion policy: promote {} — {reason}", run.version));
+                    Event::Promote
+                }
+                PromotionDecision::Reject { .. } => {
+                    ctx.note(&p.name, &format!("promotion policy: reject {} — {reason}", run.version));
+                    ctx.store
+                        .reject_version(&p.name, &run.version, &reason, now_ms)
+                        .await
+                        .map_err(retry)?;
+                    ctx.store
+                        .set_run_status(&run.id, RunStatus::Rejected, None, Some(&reason), None, now_ms)
+                        .await
+                        .map_err(retry)?;
+                    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "rejected")]);
+                    Event::Reject
+                }
+                PromotionDecision::AwaitApproval { .. } => {
+                    ctx.note(&p.name, &format!("promotion policy: {} awaits approval — {reason}", run.version));
+                    Event::AwaitApproval(reason)
+                }
+            }))
+        }
+        Phase::AwaitingApproval { run, reason, .. } => Ok(Step::Wait(format!(
+            "{} awaits approval ({reason}); run `sluice approve {}` or `sluice approve --reject {}`",
+            run.version, p.name, p.name
+        ))),
+        Phase::Promoting { run, .. } => promoting(ctx, p, run, now_ms).await,
+        Phase::Syncing {
+            run,
+            commit,
+            since_ms,
+            requested,
+            ..
+        } => syncing(ctx, p, run, commit, *since_ms, *requested, now_ms).await,
+    }
+}
+
+async fn idle(ctx: &Context, p: &Pipeline, state: &PipelineState, now_ms: u64) -> Result<Step, Retry> {
+    let counts = p.data.counts().await.map_err(retry)?;
+    let active = p.executor.active(&p.name).await.map_err(|e| {
+        Retry(format!(
+            "cannot tell whether a training job of `{}` is running ({e}); treating it as busy",
+            p.name
+        ))
+    })?;
+    let c = RetrainContext {
+        pipeline: p.name.clone(),
+        params: Vec::new(),
+        new_samples: counts.new,
+        total_samples: counts.total,
+        seconds_since_last_training: state
+            .last_training_started_ms
+            .map(|t| now_ms.saturating_sub(t) / 1000),
+        last_outcome: state.last_outcome,
+        run_active: !active.is_empty(),
+        production: state.production.clone(),
+    };
+    let eval = ask::<Retrain>(ctx, p, &p.retrain, c, now_ms, None).await?;
+    match eval.decision {
+        RetrainDecision::Wait { reason } => Ok(Step::Wait(format!(
+            "{} new verified samples; retrain policy: wait — {reason}",
+            counts.new
+        ))),
+        RetrainDecision::Train { .. } if !active.is_empty() => Ok(Step::Wait(format!(
+            "retrain policy said train, but job {} is still running; one run at a time",
+            active.join(", ")
+        ))),
+        RetrainDecision::Train { reason, args } => {
+            let (seq, version) = state.next_version();
+            let job = job_name(&p.name, now_ms / 1000);
+            let run = RunRef {
+                id: format!("{job}-{}", now_ms % 1000),
+                job,
+                version,
+            };
+            ctx.note(
+                &p.name,
+                &format!(
+                    "{} new verified samples; retrain policy: train — {reason}",
+                    counts.new
+                ),
+            );
+            Ok(Step::Moved(Event::RunAllocated {
+                run,
+                seq,
+                args,
+                now_ms,
+            }))
+        }
+    }
+}
+
+async fn dispatch(
+    ctx: &Context,
+    p: &Pipeline,
+    run: &RunRef,
+    args: &[String],
+    now_ms: u64,
+) -> Result<Step, Retry> {
+    let claimed = p.data.claim(&run.id).await.map_err(retry)?;
+    let spec = JobSpec {
+        pipeline: p.name.clone(),
+        run_id: run.id.clone(),
+        job_name: run.job.clone(),
+        version: run.version.clone(),
+        extra_args: args.to_vec(),
+    };
+    if let Err(e) = p.executor.dispatch(&spec).await {
+        // Give the rows back so a failed dispatch does not hide them; the retry
+        // claims again.
+        let _ = p.data.release(&run.id).await;
+        return Err(retry(e));
+    }
+    ctx.store
+        .set_run_status(
+            &run.id,
+            RunStatus::Running,
+            (claimed > 0).then_some(claimed),
+            None,
+            None,
+            now_ms,
+        )
+        .await
+        .map_err(retry)?;
+    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "started")]);
+    ctx.note(
+        &p.name,
+        &format!(
+            "claimed {claimed} rows for run {}; training job {} started (MODEL_VERSION={})",
+            run.id, run.job, run.version
+        ),
+    );
+    Ok(Step::Moved(Event::Dispatched))
+}
+
+async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Result<Step, Retry> {
+    match p.executor.state(&run.job).await.map_err(retry)? {
+        JobState::Running { detail } => {
+            if !detail.is_empty() {
+                ctx.note(&p.name, &format!("training {}: {detail}", run.job));
+            }
+            Ok(Step::Wait(format!("training job {} running {detail}", run.job)))
+        }
+        JobState::Succeeded { report } => match parse_report(&report) {
+            Ok(report) => {
+                ctx.store
+                    .set_run_status(&run.id, RunStatus::Trained, None, None, None, now_ms)
+                    .await
+                    .map_err(retry)?;
+                ctx.note(
+                    &p.name,
+                    &format!(
+                        "training job {} succeeded: candidate {} {}",
+                        run.job,
+                        report.version,
+                        report
+                            .metrics
+                            .iter()
+                            .map(|m| format!("{}={}", m.name, m.value))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                );
+                Ok(Step::Moved(Event::TrainingSucceeded(report)))
+            }
+            Err(e) => fail_run(ctx, p, run, &e.to_string(), true, now_ms).await,
+        },
+        JobState::Failed { reason } => fail_run(ctx, p, run, &reason, true, now_ms).await,
+        JobState::Missing => {
+            fail_run(ctx, p, run, &format!("training job {} no longer exists (deleted?)", run.job), true, now_ms).await
+        }
+    }
+}
+
+async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Result<Step, Retry> {
+    if let Some(why) = ctx.store.rejection(&p.name, &run.version).await.map_err(retry)? {
+        let reason = format!("{} was rejected before ({why}); it is never promoted automatically", run.version);
+        return fail_run(ctx, p, run, &reason, false, now_ms).await;
+    }
+    let repo = p.repo.clone();
+    let (name, version) = (p.name.clone(), run.version.clone());
+    let result = tokio::task::spawn_blocking(move || repo.promote(&name, &version))
+        .await
+        .map_err(|e| Retry(format!("the git task failed: {e}")))?;
+    match result {
+        Ok(done) => {
+            for _ in 0..done.retried + done.reapplied {
+                ctx.metrics.inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
+            }
+            ctx.note(
+                &p.name,
+                &if done.changed {
+                    format!(
+                        "pushed {} to {} ({} retries, {} re-applied after concurrent pushes)",
+                        &done.commit[..12.min(done.commit.len())],
+                        p.repo.settings().url,
+                        done.retried,
+                        done.reapplied
+                    )
+                } else {
+                    format!("the deploy repo already holds {}; nothing to commit", run.version)
+                },
+            );
+            ctx.store
+                .set_run_status(&run.id, RunStatus::Trained, None, None, Some(&done.commit), now_ms)
+                .await
+                .map_err(retry)?;
+            if p.argo.is_some() {
+                Ok(Step::Moved(Event::Pushed {
+                    commit: done.commit,
+                    now_ms,
+                }))
+            } else {
+                finish_promotion(ctx, p, run, now_ms).await
+            }
+        }
+        Err(e) if e.is_transient() => Err(retry(e)),
+        Err(e) => fail_run(ctx, p, run, &e.to_string(), true, now_ms).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn syncing(
+    ctx: &Context,
+    p: &Pipeline,
+    run: &RunRef,
+    commit: &str,
+    since_ms: u64,
+    requested: bool,
+    now_ms: u64,
+) -> Result<Step, Retry> {
+    let Some(argo) = &p.argo else {
+        // Argo CD was removed from the config while waiting: the push is done.
+        return finish_promotion(ctx, p, run, now_ms).await;
+    };
+    let timeout_ms = u64::try_from(argo.timeout.as_millis()).unwrap_or(u64::MAX);
+    if now_ms.saturating_sub(since_ms) > timeout_ms {
+        let last = argo
+            .client
+            .status(&argo.application, false)
+            .await
+            .map(|s| s.summary())
+            .unwrap_or_else(|e| e.to_string());
+        let reason = format!(
+            "Argo CD did not report application `{}` Synced and Healthy at {commit} within {}s (last seen: {last}); the commit stays in Git",
+            argo.application,
+            argo.timeout.as_secs()
+        );
+        return fail_run(ctx, p, run, &reason, false, now_ms).await;
+    }
+    if !requested {
+        if argo.refresh {
+            argo.client.status(&argo.application, true).await.map_err(retry)?;
+        }
+        if argo.sync {
+            argo.client.sync(&argo.application, commit).await.map_err(retry)?;
+        }
+        ctx.note(
+            &p.name,
+            &format!("asked Argo CD to sync `{}` to {commit}", argo.application),
+        );
+        return Ok(Step::Moved(Event::SyncRequested));
+    }
+    let status = argo.client.status(&argo.application, false).await.map_err(retry)?;
+    if status.is_done(commit) {
+        ctx.note(&p.name, &format!("Argo CD: `{}` {}", argo.application, status.summary()));
+        finish_promotion(ctx, p, run, now_ms).await
+    } else {
+        Ok(Step::Wait(format!(
+            "waiting for Argo CD `{}`: {}",
+            argo.application,
+            status.summary()
+        )))
+    }
+}
+
+async fn finish_promotion(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Result<Step, Retry> {
+    ctx.store
+        .set_run_status(&run.id, RunStatus::Promoted, None, Some("promoted"), None, now_ms)
+        .await
+        .map_err(retry)?;
+    ctx.metrics.inc(names::PROMOTIONS, &[("pipeline", &p.name)]);
+    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "promoted")]);
+    ctx.note(&p.name, &format!("{} is in production", run.version));
+    Ok(Step::Moved(Event::Promoted))
+}
+
+/// Ends the run as failed: gives its rows back (when `release`), records why.
+async fn fail_run(
+    ctx: &Context,
+    p: &Pipeline,
+    run: &RunRef,
+    reason: &str,
+    release: bool,
+    now_ms: u64,
+) -> Result<Step, Retry> {
+    let released = if release {
+        p.data.release(&run.id).await.map_err(retry)?
+    } else {
+        0
+    };
+    ctx.store
+        .set_run_status(&run.id, RunStatus::Failed, None, Some(reason), None, now_ms)
+        .await
+        .map_err(retry)?;
+    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "failed")]);
+    ctx.note(
+        &p.name,
+        &format!("run {} failed: {reason} ({released} rows released)", run.id),
+    );
+    Ok(Step::Moved(Event::RunFailed))
+}
+
+/// Asks the policy in `slot` and writes the decision to the audit log before it is
+/// acted on. A decision that cannot be recorded is not acted on.
+async fn ask<P: WitPoint>(
+    ctx: &Context,
+    p: &Pipeline,
+    slot: &PolicySlot<P::FailSafe>,
+    c: P::Context,
+    now_ms: u64,
+    run_id: Option<&str>,
+) -> Result<Evaluation<P>, Retry> {
+    let active = ctx.registry.get(&slot.module).ok_or_else(|| {
+        Retry(format!("policy module `{}` is not loaded", slot.module))
+    })?;
+    let params = active.params.get(&p.name).cloned().ok_or_else(|| {
+        Retry(format!(
+            "policy module `{}` was not checked for pipeline `{}`",
+            slot.module, p.name
+        ))
+    })?;
+    let binding = Binding::<P> {
+        params,
+        limits: slot.limits,
+        fail_safe: slot.fail_safe,
+    };
+    let eval = decide::<P>(&ctx.engine, &active.module, &binding, c, from_ms(now_ms), &ctx.metrics);
+    ctx.store
+        .record_decision(&eval.record, run_id)
+        .await
+        .map_err(retry)?;
+    Ok(eval)
+}

@@ -1,0 +1,357 @@
+//! `sluice run`: builds every pipeline from a checked config — store, data sources,
+//! executors, deploy repos, Argo CD clients, policies — and runs the controller with
+//! the HTTP endpoints until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::argocd::{ArgoCd, ArgoError};
+use crate::config::{DatabaseConfig, ExecutorChoice, GitOpsConfig, LoadedConfig, PipelineConfig};
+use crate::controller::{self, ArgoTarget, Context, Observer, Pipeline, PolicySlot};
+use crate::datasource::DataSource;
+use crate::executor::local::LocalExecutor;
+use crate::gitops::{DeployRepo, GitAuth, RepoSettings, Target};
+use crate::metrics::Metrics;
+use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError};
+use crate::secret::SecretError;
+use crate::server::{self, Probe};
+use crate::store::{Store, StoreError};
+
+/// Why the loop cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store or a data source cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A policy module is not usable.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A secret cannot be read.
+    #[error("{field}: {source}")]
+    Secret {
+        /// Which config field.
+        field: String,
+        /// Why.
+        #[source]
+        source: SecretError,
+    },
+    /// The Argo CD client cannot be built.
+    #[error("pipeline `{pipeline}`: {source}")]
+    Argo {
+        /// The pipeline.
+        pipeline: String,
+        /// Why.
+        #[source]
+        source: ArgoError,
+    },
+    /// No executor configured (`config::load` refuses this; a guard for callers that
+    /// build a config in code).
+    #[error("pipeline `{pipeline}` has no executor")]
+    Executor {
+        /// The pipeline.
+        pipeline: String,
+    },
+    /// The state directory cannot be created.
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP endpoint cannot listen.
+    #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: {message}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Everything built from the config, ready to run.
+pub struct Loop {
+    /// Shared context.
+    pub ctx: Context,
+    /// The pipelines.
+    pub pipelines: Vec<Arc<Pipeline>>,
+    /// The policy directory (watched when it exists).
+    pub policy_dir: PathBuf,
+}
+
+/// The URL of a database section; `default` when it gives none.
+fn database_url(db: &DatabaseConfig, base: &Path, default: &str, field: &str) -> Result<String, StartError> {
+    let url = match (&db.url, &db.url_secret) {
+        (_, Some(s)) => s
+            .read(base)
+            .map_err(|source| StartError::Secret {
+                field: format!("{field}.url_secret"),
+                source,
+            })?
+            .expose()
+            .to_owned(),
+        (Some(u), None) => u.clone(),
+        (None, None) => default.to_owned(),
+    };
+    // Relative SQLite paths are relative to the config file.
+    Ok(match url.strip_prefix("sqlite:") {
+        Some(path) if !path.starts_with('/') && !path.starts_with(':') => {
+            format!("sqlite:{}", base.join(path.trim_start_matches("//")).display())
+        }
+        _ => url,
+    })
+}
+
+/// Opens (creating and migrating if needed) the store the config names.
+///
+/// # Errors
+/// State directory, secret or database failures.
+pub async fn open_store(loaded: &LoadedConfig) -> Result<Store, StartError> {
+    Ok(open_store_at(loaded).await?.0)
+}
+
+async fn open_store_at(loaded: &LoadedConfig) -> Result<(Store, String, PathBuf), StartError> {
+    let base = &loaded.base;
+    let state_dir = base.join(&loaded.config.host.state_dir);
+    std::fs::create_dir_all(&state_dir).map_err(|source| StartError::StateDir {
+        path: state_dir.display().to_string(),
+        source,
+    })?;
+    let default_db = format!("sqlite:{}", state_dir.join("sluice.db").display());
+    let url = database_url(&loaded.config.host.database, base, &default_db, "host.database")?;
+    let store = Store::open(&url).await?;
+    Ok((store, url, state_dir))
+}
+
+/// Builds the loop from a checked config. `observer` receives narration (the demo).
+///
+/// # Errors
+/// See [`StartError`].
+pub async fn build(
+    loaded: &LoadedConfig,
+    engine: Arc<PolicyEngine>,
+    observer: Option<Observer>,
+) -> Result<Loop, StartError> {
+    let base = loaded.base.clone();
+    let (store, store_url, state_dir) = open_store_at(loaded).await?;
+    let metrics = Arc::new(Metrics::new());
+    let registry = PolicyRegistry::open(
+        Arc::clone(&engine),
+        &loaded.policy_dir,
+        loaded.uses.clone(),
+        Arc::clone(&metrics),
+    )?;
+    let mut pipelines = Vec::new();
+    for (i, pc) in loaded.config.pipelines.iter().enumerate() {
+        pipelines.push(Arc::new(
+            pipeline(pc, i, &base, &state_dir, &store_url).await?,
+        ));
+    }
+    Ok(Loop {
+        ctx: Context {
+            store,
+            engine,
+            registry,
+            metrics,
+            observer,
+        },
+        pipelines,
+        policy_dir: loaded.policy_dir.clone(),
+    })
+}
+
+async fn pipeline(
+    pc: &PipelineConfig,
+    i: usize,
+    base: &Path,
+    state_dir: &Path,
+    store_url: &str,
+) -> Result<Pipeline, StartError> {
+    let field = format!("pipelines[{i}]");
+    let data_url = database_url(
+        &pc.data_source.database,
+        base,
+        store_url,
+        &format!("{field}.data_source.database"),
+    )?;
+    let (pool, _) = crate::store::pool(&data_url, 2).await?;
+    let data = DataSource::new(pool, pc.data_source.statements(), &pc.name);
+    let executor: Arc<dyn crate::executor::Executor> = match pc.executor.choice() {
+        Some(ExecutorChoice::Local(l)) => {
+            Arc::new(LocalExecutor::new(l, base, state_dir.join("runs")))
+        }
+        None => {
+            return Err(StartError::Executor {
+                pipeline: pc.name.clone(),
+            });
+        }
+    };
+    let repo = DeployRepo::new(
+        repo_settings(&pc.gitops, base, &field)?,
+        state_dir.join("repos").join(&pc.name),
+    );
+    let argo = match &pc.argocd {
+        None => None,
+        Some(a) => {
+            let token = a.token.read(base).map_err(|source| StartError::Secret {
+                field: format!("{field}.argocd.token"),
+                source,
+            })?;
+            let ca = a.ca_file.as_ref().map(|c| base.join(c));
+            let client = ArgoCd::new(&a.server, token, ca.as_deref()).map_err(|source| {
+                StartError::Argo {
+                    pipeline: pc.name.clone(),
+                    source,
+                }
+            })?;
+            Some(ArgoTarget {
+                client,
+                application: a.application.clone(),
+                refresh: a.refresh,
+                sync: a.sync,
+                timeout: a.timeout.0,
+            })
+        }
+    };
+    Ok(Pipeline {
+        name: pc.name.clone(),
+        data,
+        executor,
+        repo,
+        argo,
+        interval: pc.interval.0,
+        production: pc.production.clone(),
+        retrain: PolicySlot {
+            module: pc.policies.retrain.module.clone(),
+            limits: pc.policies.retrain.limits,
+            fail_safe: pc.policies.retrain.fail_safe,
+        },
+        promotion: PolicySlot {
+            module: pc.policies.promotion.module.clone(),
+            limits: pc.policies.promotion.limits,
+            fail_safe: pc.policies.promotion.fail_safe,
+        },
+    })
+}
+
+fn repo_settings(g: &GitOpsConfig, base: &Path, field: &str) -> Result<RepoSettings, StartError> {
+    let auth = match (&g.ssh, &g.https) {
+        (Some(ssh), _) => GitAuth::Ssh {
+            key_file: base.join(&ssh.key_file),
+            known_hosts: if ssh.insecure_skip_host_key_check {
+                None
+            } else {
+                ssh.known_hosts.as_ref().map(|k| base.join(k))
+            },
+        },
+        (None, Some(t)) => GitAuth::Token {
+            username: t.username.clone(),
+            token: t.token.read(base).map_err(|source| StartError::Secret {
+                field: format!("{field}.gitops.https.token"),
+                source,
+            })?,
+        },
+        (None, None) => GitAuth::None,
+    };
+    let url = if g.repo.starts_with('/') {
+        format!("file://{}", g.repo)
+    } else {
+        g.repo.clone()
+    };
+    Ok(RepoSettings {
+        url,
+        branch: g.branch.clone(),
+        auth,
+        targets: g
+            .targets
+            .iter()
+            .filter_map(|t| {
+                // Selectors were checked at load.
+                t.field.parse().ok().map(|selector| Target {
+                    file: t.file.clone(),
+                    selector,
+                })
+            })
+            .collect(),
+        author_name: g.author_name.clone(),
+        author_email: g.author_email.clone(),
+        message: g.message.clone(),
+        retries: g.push.retries,
+        backoff: g.push.backoff.0,
+    })
+}
+
+/// Runs `lp` with the HTTP endpoints on `listen` until SIGTERM/Ctrl-C or `stop`.
+///
+/// # Errors
+/// When the endpoint cannot listen or the policy directory cannot be watched.
+pub async fn run(lp: Loop, listen: &str, stop: Option<watch::Receiver<bool>>) -> Result<(), StartError> {
+    let (tx, rx) = watch::channel(false);
+    let listen_err = |message: String| StartError::Listen {
+        addr: listen.to_owned(),
+        message,
+    };
+    let addr: SocketAddr = listen.parse().map_err(|e| listen_err(format!("{e}")))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| listen_err(e.to_string()))?;
+    tracing::info!(%addr, pipelines = lp.pipelines.len(), "sluice is running");
+    let server = tokio::spawn(server::serve(
+        listener,
+        Probe {
+            metrics: Arc::clone(&lp.ctx.metrics),
+            store: lp.ctx.store.clone(),
+        },
+        rx.clone(),
+    ));
+    let watcher = if lp.policy_dir.is_dir() {
+        Some(lp.ctx.registry.watch(rx.clone())?)
+    } else {
+        None
+    };
+    let signals = tokio::spawn(async move {
+        wait_for_stop(stop).await;
+        tracing::info!("stopping: finishing the current step of each pipeline");
+        let _ = tx.send(true);
+    });
+    controller::run(lp.ctx, lp.pipelines, rx).await;
+    signals.abort();
+    let _ = server.await;
+    if let Some(w) = watcher {
+        let _ = w.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop(stop: Option<watch::Receiver<bool>>) {
+    let external = async {
+        match stop {
+            Some(mut s) => {
+                while !*s.borrow() {
+                    if s.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = external => {}
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

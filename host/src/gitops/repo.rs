@@ -1,0 +1,539 @@
+//! The deploy repository: a local clone kept per pipeline, synced to the remote branch
+//! before every change, edited with the byte-preserving editor, committed and pushed
+//! with retries. Never force-pushes.
+//!
+//! A promotion is the *intended change* ("these fields hold version X"), not a commit:
+//! every attempt fetches, hard-resets to the remote head, re-applies the change and
+//! pushes. A push rejected because someone else pushed first is therefore resolved by
+//! re-applying on the new head, and a value already at the target version commits
+//! nothing — which is also what makes a repeated promotion after a crash harmless.
+//!
+//! Blocking (libgit2); call it from `spawn_blocking`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use git2::{
+    CertificateCheckStatus, Cred, CredentialType, ErrorCode, FetchOptions, PushOptions,
+    RemoteCallbacks, Repository, ResetType, Signature,
+};
+
+use super::known_hosts::{self, HostKeyCheck};
+use super::yaml_edit::{EditError, set_value};
+use super::Selector;
+use crate::secret::Secret;
+
+/// How many times a push rejected by a concurrent change is re-applied on the new head.
+pub const MAX_REAPPLY: u32 = 10;
+
+/// One field to set in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Path inside the repository.
+    pub file: String,
+    /// Which value.
+    pub selector: Selector,
+}
+
+/// How to authenticate to the remote.
+#[derive(Debug, Clone)]
+pub enum GitAuth {
+    /// None (file:// remotes, or public read-only).
+    None,
+    /// An SSH deploy key; the server's host key is checked against `known_hosts`
+    /// unless `known_hosts` is `None` (an explicit opt-out in the config).
+    Ssh {
+        /// Private key file.
+        key_file: PathBuf,
+        /// `known_hosts` file, or `None` for no host-key check.
+        known_hosts: Option<PathBuf>,
+    },
+    /// HTTP(S) basic auth with a token as the password.
+    Token {
+        /// User name (many servers ignore it).
+        username: String,
+        /// The token.
+        token: Secret,
+    },
+}
+
+/// Everything needed to promote into one deploy repository.
+#[derive(Debug, Clone)]
+pub struct RepoSettings {
+    /// Remote URL (`file://`, `ssh://`, `https://`, `http://`).
+    pub url: String,
+    /// Branch to commit to.
+    pub branch: String,
+    /// Authentication.
+    pub auth: GitAuth,
+    /// Fields to set.
+    pub targets: Vec<Target>,
+    /// Commit author name.
+    pub author_name: String,
+    /// Commit author e-mail.
+    pub author_email: String,
+    /// Commit subject; `{version}` and `{pipeline}` are replaced.
+    pub message: String,
+    /// Extra attempts after a failed one (network, server errors).
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion {
+    /// The remote branch head that holds the version: the new commit, or the existing
+    /// head when nothing needed to change.
+    pub commit: String,
+    /// Whether a commit was made.
+    pub changed: bool,
+    /// Attempts that failed and were retried after a backoff.
+    pub retried: u32,
+    /// Pushes rejected by a concurrent change and re-applied on the new head.
+    pub reapplied: u32,
+}
+
+/// Why a promotion failed. No variant contains a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The local clone cannot be created or opened.
+    #[error("cannot use the local clone at {path}: {message}")]
+    Clone {
+        /// The clone's directory.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// Talking to the remote failed (after all retries).
+    #[error("git {op} of {url} failed after {attempts} attempts: {message}")]
+    Remote {
+        /// `fetch` or `push`.
+        op: &'static str,
+        /// The remote.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        message: String,
+    },
+    /// The remote has no such branch.
+    #[error("the remote {url} has no branch `{branch}`")]
+    NoBranch {
+        /// The remote.
+        url: String,
+        /// The branch.
+        branch: String,
+    },
+    /// A target file is missing or unreadable.
+    #[error("deploy repo file `{file}`: {message}; nothing was committed")]
+    File {
+        /// Path in the repository.
+        file: String,
+        /// Why.
+        message: String,
+    },
+    /// A selector matched nothing or several values, or the result failed its check.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// Local git operation (index, tree, commit) failed.
+    #[error("git {op} failed in the local clone: {message}")]
+    Local {
+        /// What.
+        op: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// Concurrent pushes kept winning.
+    #[error("the push to {url} was rejected {times} times in a row because the branch kept moving; giving up for now")]
+    KeptMoving {
+        /// The remote.
+        url: String,
+        /// How often.
+        times: u32,
+    },
+}
+
+impl GitError {
+    /// Whether retrying later can help (network, server, concurrency) as opposed to a
+    /// problem with the repository content or the config (selector, missing file).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Remote { .. } | Self::KeptMoving { .. } | Self::Clone { .. } | Self::Local { .. })
+    }
+}
+
+/// A deploy repository and its local clone.
+#[derive(Debug, Clone)]
+pub struct DeployRepo {
+    settings: RepoSettings,
+    path: PathBuf,
+}
+
+enum Attempt {
+    Done(Promotion),
+    Rejected,
+}
+
+impl DeployRepo {
+    /// A deploy repository cloned (on first use) into `path`.
+    pub fn new(settings: RepoSettings, path: PathBuf) -> Self {
+        Self { settings, path }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RepoSettings {
+        &self.settings
+    }
+
+    /// Makes the remote branch hold `version` in every target, with one commit (or
+    /// none if it already does). `pipeline` fills the message template and a trailer.
+    ///
+    /// # Errors
+    /// See [`GitError`]; on error nothing was pushed.
+    pub fn promote(&self, pipeline: &str, version: &str) -> Result<Promotion, GitError> {
+        let mut retried = 0;
+        let mut reapplied = 0;
+        loop {
+            match self.attempt(pipeline, version) {
+                Ok(Attempt::Done(mut p)) => {
+                    p.retried = retried;
+                    p.reapplied = reapplied;
+                    return Ok(p);
+                }
+                Ok(Attempt::Rejected) => {
+                    reapplied += 1;
+                    tracing::info!(url = %self.settings.url, reapplied, "push rejected: the branch moved; re-applying on the new head");
+                    if reapplied >= MAX_REAPPLY {
+                        return Err(GitError::KeptMoving {
+                            url: self.settings.url.clone(),
+                            times: reapplied,
+                        });
+                    }
+                }
+                Err(e) if e.is_transient() && retried < self.settings.retries => {
+                    let wait = self.settings.backoff.saturating_mul(1 << retried.min(16));
+                    retried += 1;
+                    tracing::warn!(url = %self.settings.url, error = %e, retry = retried, wait_ms = wait.as_millis() as u64, "git attempt failed; retrying");
+                    std::thread::sleep(wait);
+                }
+                Err(GitError::Remote { op, url, message, .. }) => {
+                    return Err(GitError::Remote {
+                        op,
+                        url,
+                        attempts: retried + 1,
+                        message,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The value of each target at the remote head (fetching first).
+    ///
+    /// # Errors
+    /// As [`DeployRepo::promote`].
+    pub fn current_values(&self) -> Result<Vec<String>, GitError> {
+        let repo = self.open()?;
+        self.sync(&repo)?;
+        let mut out = Vec::new();
+        for t in &self.settings.targets {
+            let text = self.read_target(&t.file)?;
+            out.push(super::get_value(&t.file, &text, &t.selector)?);
+        }
+        Ok(out)
+    }
+
+    fn attempt(&self, pipeline: &str, version: &str) -> Result<Attempt, GitError> {
+        let repo = self.open()?;
+        let head = self.sync(&repo)?;
+        let mut files: BTreeMap<&str, String> = BTreeMap::new();
+        for t in &self.settings.targets {
+            let text = match files.get(t.file.as_str()) {
+                Some(text) => text.clone(),
+                None => self.read_target(&t.file)?,
+            };
+            let edit = set_value(&t.file, &text, &t.selector, version)?;
+            files.insert(&t.file, edit.text);
+        }
+        let mut changed = Vec::new();
+        for (file, text) in &files {
+            if self.read_target(file)? != *text {
+                changed.push(*file);
+                write_atomically(&self.path.join(file), text).map_err(|e| GitError::File {
+                    file: (*file).to_owned(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        if changed.is_empty() {
+            return Ok(Attempt::Done(Promotion {
+                commit: head.to_string(),
+                changed: false,
+                retried: 0,
+                reapplied: 0,
+            }));
+        }
+        let commit = self.commit(&repo, head, &changed, pipeline, version)?;
+        match self.push(&repo)? {
+            true => Ok(Attempt::Done(Promotion {
+                commit: commit.to_string(),
+                changed: true,
+                retried: 0,
+                reapplied: 0,
+            })),
+            false => Ok(Attempt::Rejected),
+        }
+    }
+
+    fn open(&self) -> Result<Repository, GitError> {
+        let fail = |e: git2::Error| GitError::Clone {
+            path: self.path.display().to_string(),
+            message: e.message().to_owned(),
+        };
+        match Repository::open(&self.path) {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                // A missing or damaged clone is recreated: it holds nothing that is
+                // not on the remote.
+                if self.path.exists() {
+                    std::fs::remove_dir_all(&self.path).map_err(|e| GitError::Clone {
+                        path: self.path.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+                }
+                let repo = Repository::init(&self.path).map_err(fail)?;
+                repo.set_head(&format!("refs/heads/{}", self.settings.branch))
+                    .map_err(fail)?;
+                Ok(repo)
+            }
+        }
+    }
+
+    /// Fetches the branch and hard-resets the clone to it; returns the head.
+    fn sync(&self, repo: &Repository) -> Result<git2::Oid, GitError> {
+        let branch = &self.settings.branch;
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let mut remote = repo
+            .remote_anonymous(&self.settings.url)
+            .map_err(|e| self.remote_err("fetch", &e))?;
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks(None));
+        remote
+            .fetch(
+                &[format!("+refs/heads/{branch}:{tracking}")],
+                Some(&mut options),
+                None,
+            )
+            .map_err(|e| self.remote_err("fetch", &e))?;
+        let head = repo.refname_to_id(&tracking).map_err(|_| GitError::NoBranch {
+            url: self.settings.url.clone(),
+            branch: branch.clone(),
+        })?;
+        let local = |e: git2::Error| GitError::Local {
+            op: "reset",
+            message: e.message().to_owned(),
+        };
+        repo.reference(&format!("refs/heads/{branch}"), head, true, "sluice: sync to remote")
+            .map_err(local)?;
+        repo.set_head(&format!("refs/heads/{branch}")).map_err(local)?;
+        let object = repo.find_object(head, None).map_err(local)?;
+        repo.reset(
+            &object,
+            ResetType::Hard,
+            Some(git2::build::CheckoutBuilder::new().force()),
+        )
+        .map_err(local)?;
+        Ok(head)
+    }
+
+    fn read_target(&self, file: &str) -> Result<String, GitError> {
+        let path = self.path.join(file);
+        if !path.starts_with(&self.path) || file.split('/').any(|c| c == "..") {
+            return Err(GitError::File {
+                file: file.to_owned(),
+                message: "the path leaves the repository".into(),
+            });
+        }
+        std::fs::read_to_string(&path).map_err(|e| GitError::File {
+            file: file.to_owned(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                format!("no such file on branch `{}`", self.settings.branch)
+            } else {
+                e.to_string()
+            },
+        })
+    }
+
+    fn commit(
+        &self,
+        repo: &Repository,
+        parent: git2::Oid,
+        files: &[&str],
+        pipeline: &str,
+        version: &str,
+    ) -> Result<git2::Oid, GitError> {
+        let local = |op| {
+            move |e: git2::Error| GitError::Local {
+                op,
+                message: e.message().to_owned(),
+            }
+        };
+        let mut index = repo.index().map_err(local("index"))?;
+        for f in files {
+            index.add_path(Path::new(f)).map_err(local("add"))?;
+        }
+        index.write().map_err(local("index write"))?;
+        let tree_id = index.write_tree().map_err(local("write-tree"))?;
+        let tree = repo.find_tree(tree_id).map_err(local("write-tree"))?;
+        let parent = repo.find_commit(parent).map_err(local("commit"))?;
+        let sig = Signature::now(&self.settings.author_name, &self.settings.author_email)
+            .map_err(local("signature"))?;
+        let subject = self
+            .settings
+            .message
+            .replace("{version}", version)
+            .replace("{pipeline}", pipeline);
+        let message = format!(
+            "{subject}\n\nSluice-Pipeline: {pipeline}\nSluice-Version: {version}\n"
+        );
+        repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &[&parent])
+            .map_err(local("commit"))
+    }
+
+    /// Pushes the branch. `Ok(false)`: rejected because the remote moved.
+    fn push(&self, repo: &Repository) -> Result<bool, GitError> {
+        let branch = &self.settings.branch;
+        let mut remote = repo
+            .remote_anonymous(&self.settings.url)
+            .map_err(|e| self.remote_err("push", &e))?;
+        let rejection = std::cell::RefCell::new(None::<String>);
+        let mut options = PushOptions::new();
+        options.remote_callbacks(self.callbacks(Some(&rejection)));
+        let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        match remote.push(&[spec.as_str()], Some(&mut options)) {
+            Ok(()) => {}
+            Err(e) if e.code() == ErrorCode::NotFastForward => return Ok(false),
+            Err(e) => return Err(self.remote_err("push", &e)),
+        }
+        drop(options);
+        match rejection.into_inner() {
+            None => Ok(true),
+            Some(msg) => {
+                tracing::info!(url = %self.settings.url, rejection = %msg, "push rejected");
+                Ok(false)
+            }
+        }
+    }
+
+    fn remote_err(&self, op: &'static str, e: &git2::Error) -> GitError {
+        GitError::Remote {
+            op,
+            url: self.settings.url.clone(),
+            attempts: 1,
+            message: e.message().to_owned(),
+        }
+    }
+
+    fn callbacks<'a>(
+        &'a self,
+        rejection: Option<&'a std::cell::RefCell<Option<String>>>,
+    ) -> RemoteCallbacks<'a> {
+        let mut cb = RemoteCallbacks::new();
+        let mut tried = false;
+        cb.credentials(move |_url, user_from_url, allowed| {
+            // libgit2 asks again after a refused credential; refuse to loop.
+            if tried {
+                return Err(git2::Error::from_str(
+                    "the remote refused the configured credentials",
+                ));
+            }
+            tried = true;
+            match &self.settings.auth {
+                GitAuth::Ssh { key_file, .. } if allowed.contains(CredentialType::SSH_KEY) => {
+                    Cred::ssh_key(user_from_url.unwrap_or("git"), None, key_file, None)
+                }
+                GitAuth::Token { username, token }
+                    if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) =>
+                {
+                    Cred::userpass_plaintext(username, token.expose())
+                }
+                _ => Err(git2::Error::from_str(
+                    "the remote asks for credentials this pipeline has not configured (ssh key or token)",
+                )),
+            }
+        });
+        if let GitAuth::Ssh {
+            known_hosts: Some(file),
+            ..
+        } = &self.settings.auth
+        {
+            let url = self.settings.url.clone();
+            cb.certificate_check(move |cert, host| {
+                let Some(hostkey) = cert.as_hostkey() else {
+                    // TLS: libgit2 has verified the chain already.
+                    return Ok(CertificateCheckStatus::CertificatePassthrough);
+                };
+                let Some(key) = hostkey.hostkey() else {
+                    return Err(git2::Error::from_str("the SSH server sent no host key"));
+                };
+                let name = known_hosts::host_pattern(host, ssh_port(&url));
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    git2::Error::from_str(&format!(
+                        "cannot read known_hosts {}: {e}",
+                        file.display()
+                    ))
+                })?;
+                match known_hosts::check(&text, &name, key) {
+                    HostKeyCheck::Trusted => Ok(CertificateCheckStatus::CertificateOk),
+                    other => Err(git2::Error::from_str(&format!(
+                        "host key verification failed for {name}: {}; check {}",
+                        match other {
+                            HostKeyCheck::Mismatch => "the key differs from the one in known_hosts (possible man-in-the-middle)",
+                            HostKeyCheck::Revoked => "the key is revoked",
+                            _ => "the host is not in known_hosts",
+                        },
+                        file.display()
+                    ))),
+                }
+            });
+        }
+        if let Some(rejection) = rejection {
+            cb.push_update_reference(move |_refname, status| {
+                if let Some(msg) = status {
+                    *rejection.borrow_mut() = Some(msg.to_owned());
+                }
+                Ok(())
+            });
+        }
+        cb
+    }
+}
+
+/// The port of an `ssh://` URL (22 when absent or for scp-like `user@host:path`).
+pub fn ssh_port(url: &str) -> u16 {
+    url.strip_prefix("ssh://")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once(':'))
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(22)
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("sluice-tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_ports_come_from_the_url() {
+        assert_eq!(ssh_port("ssh://git@127.0.0.1:2222/srv/d.git"), 2222);
+        assert_eq!(ssh_port("ssh://git@host/srv/d.git"), 22);
+        assert_eq!(ssh_port("git@host:org/d.git"), 22);
+    }
+}
