@@ -10,6 +10,7 @@
 //!
 //! Blocking (libgit2); call it from `spawn_blocking`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -170,6 +171,16 @@ pub struct DeployRepo {
     path: PathBuf,
 }
 
+/// What the callbacks learned during one fetch or push: libgit2 replaces a callback's
+/// error with a generic message, so the precise one is kept here.
+#[derive(Default)]
+struct Findings {
+    /// Why the host key was refused.
+    host_key: Option<String>,
+    /// Why the server refused the ref update.
+    rejection: Option<String>,
+}
+
 enum Attempt {
     Done(Promotion),
     Rejected,
@@ -317,16 +328,17 @@ impl DeployRepo {
         let tracking = format!("refs/remotes/origin/{branch}");
         let mut remote = repo
             .remote_anonymous(&self.settings.url)
-            .map_err(|e| self.remote_err("fetch", &e))?;
+            .map_err(|e| self.remote_err("fetch", &e, &Findings::default()))?;
+        let findings = RefCell::new(Findings::default());
         let mut options = FetchOptions::new();
-        options.remote_callbacks(self.callbacks(None));
-        remote
-            .fetch(
-                &[format!("+refs/heads/{branch}:{tracking}")],
-                Some(&mut options),
-                None,
-            )
-            .map_err(|e| self.remote_err("fetch", &e))?;
+        options.remote_callbacks(self.callbacks(&findings));
+        let fetched = remote.fetch(
+            &[format!("+refs/heads/{branch}:{tracking}")],
+            Some(&mut options),
+            None,
+        );
+        drop(options);
+        fetched.map_err(|e| self.remote_err("fetch", &e, &findings.into_inner()))?;
         let head = repo.refname_to_id(&tracking).map_err(|_| GitError::NoBranch {
             url: self.settings.url.clone(),
             branch: branch.clone(),
@@ -407,18 +419,20 @@ impl DeployRepo {
         let branch = &self.settings.branch;
         let mut remote = repo
             .remote_anonymous(&self.settings.url)
-            .map_err(|e| self.remote_err("push", &e))?;
-        let rejection = std::cell::RefCell::new(None::<String>);
+            .map_err(|e| self.remote_err("push", &e, &Findings::default()))?;
+        let findings = RefCell::new(Findings::default());
         let mut options = PushOptions::new();
-        options.remote_callbacks(self.callbacks(Some(&rejection)));
+        options.remote_callbacks(self.callbacks(&findings));
         let spec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        match remote.push(&[spec.as_str()], Some(&mut options)) {
+        let pushed = remote.push(&[spec.as_str()], Some(&mut options));
+        drop(options);
+        let findings = findings.into_inner();
+        match pushed {
             Ok(()) => {}
             Err(e) if e.code() == ErrorCode::NotFastForward => return Ok(false),
-            Err(e) => return Err(self.remote_err("push", &e)),
+            Err(e) => return Err(self.remote_err("push", &e, &findings)),
         }
-        drop(options);
-        match rejection.into_inner() {
+        match findings.rejection {
             None => Ok(true),
             Some(msg) => {
                 tracing::info!(url = %self.settings.url, rejection = %msg, "push rejected");
@@ -427,19 +441,19 @@ impl DeployRepo {
         }
     }
 
-    fn remote_err(&self, op: &'static str, e: &git2::Error) -> GitError {
+    fn remote_err(&self, op: &'static str, e: &git2::Error, findings: &Findings) -> GitError {
         GitError::Remote {
             op,
             url: self.settings.url.clone(),
             attempts: 1,
-            message: e.message().to_owned(),
+            message: findings
+                .host_key
+                .clone()
+                .unwrap_or_else(|| e.message().to_owned()),
         }
     }
 
-    fn callbacks<'a>(
-        &'a self,
-        rejection: Option<&'a std::cell::RefCell<Option<String>>>,
-    ) -> RemoteCallbacks<'a> {
+    fn callbacks<'a>(&'a self, findings: &'a RefCell<Findings>) -> RemoteCallbacks<'a> {
         let mut cb = RemoteCallbacks::new();
         let mut tried = false;
         cb.credentials(move |_url, user_from_url, allowed| {
@@ -487,26 +501,28 @@ impl DeployRepo {
                 })?;
                 match known_hosts::check(&text, &name, key) {
                     HostKeyCheck::Trusted => Ok(CertificateCheckStatus::CertificateOk),
-                    other => Err(git2::Error::from_str(&format!(
-                        "host key verification failed for {name}: {}; check {}",
-                        match other {
-                            HostKeyCheck::Mismatch => "the key differs from the one in known_hosts (possible man-in-the-middle)",
-                            HostKeyCheck::Revoked => "the key is revoked",
-                            _ => "the host is not in known_hosts",
-                        },
-                        file.display()
-                    ))),
+                    other => {
+                        let message = format!(
+                            "host key verification failed for {name}: {}; check {}",
+                            match other {
+                                HostKeyCheck::Mismatch => "the key differs from the one in known_hosts (possible man-in-the-middle)",
+                                HostKeyCheck::Revoked => "the key is revoked",
+                                _ => "the host is not in known_hosts",
+                            },
+                            file.display()
+                        );
+                        findings.borrow_mut().host_key = Some(message.clone());
+                        Err(git2::Error::from_str(&message))
+                    }
                 }
             });
         }
-        if let Some(rejection) = rejection {
-            cb.push_update_reference(move |_refname, status| {
-                if let Some(msg) = status {
-                    *rejection.borrow_mut() = Some(msg.to_owned());
-                }
-                Ok(())
-            });
-        }
+        cb.push_update_reference(move |_refname, status| {
+            if let Some(msg) = status {
+                findings.borrow_mut().rejection = Some(msg.to_owned());
+            }
+            Ok(())
+        });
         cb
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the host's integration tests.
 #![allow(dead_code, reason = "each test binary uses a subset")]
 
+pub mod services;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Installs and starts the real servers sluice's tests talk to, on 127.0.0.1 only:
+#   PostgreSQL 15 (port 5432), sshd serving bare git repos (port 2222, user `git`),
+#   git's smart HTTP backend behind nginx + fcgiwrap with basic auth (port 8418).
+# Idempotent: installs only what is missing, starts only what is not running.
+# Writes what the tests need to know to target/test-services/env.json.
+# Needs root (apt, a system user, sshd). Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD/target/test-services"
+mkdir -p "$ROOT"
+log() { printf 'test-services: %s\n' "$*" >&2; }
+
+need=()
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v fcgiwrap >/dev/null || need+=(fcgiwrap)
+[ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# --- PostgreSQL -------------------------------------------------------------
+PG_VERSION=$(pg_lsclusters -h | awk 'NR==1 {print $1}')
+if [ -z "$PG_VERSION" ]; then
+    log "creating a PostgreSQL cluster"
+    pg_createcluster 15 main >/dev/null
+    PG_VERSION=15
+fi
+if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
+    log "starting PostgreSQL $PG_VERSION"
+    pg_ctlcluster "$PG_VERSION" main start
+fi
+for _ in $(seq 50); do
+    su postgres -c "psql -qtAc 'SELECT 1'" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+su postgres -c "psql -qtAc \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sluice_test') THEN CREATE ROLE sluice_test LOGIN SUPERUSER PASSWORD 'sluice_test'; END IF; END \\\$\\\$;\"" >/dev/null
+PG_URL="postgres://sluice_test:sluice_test@127.0.0.1:5432/postgres"
+
+# --- sshd serving bare repos as user git ---------------------------------------
+SSH="$ROOT/ssh"
+mkdir -p "$SSH/repos" /run/sshd
+if ! id git >/dev/null 2>&1; then
+    log "creating the system user git"
+    useradd --system --home-dir "$SSH/home" --create-home --shell /usr/bin/git-shell git
+fi
+usermod -p '*' git
+mkdir -p "$SSH/home"
+chown git "$SSH/home" "$SSH/repos"
+chmod 755 "$SSH/home"
+[ -f "$SSH/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$SSH/host_ed25519"
+[ -f "$SSH/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$SSH/client_ed25519"
+[ -f "$SSH/other_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$SSH/other_ed25519"
+cp "$SSH/client_ed25519.pub" "$SSH/authorized_keys"
+chmod 644 "$SSH/authorized_keys"
+echo "[127.0.0.1]:2222 $(cut -d' ' -f1,2 "$SSH/host_ed25519.pub")" >"$SSH/known_hosts"
+echo "[127.0.0.1]:2222 $(cut -d' ' -f1,2 "$SSH/other_ed25519.pub")" >"$SSH/wrong_known_hosts"
+cat >"$SSH/sshd_config" <<EOF
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $SSH/host_ed25519
+PidFile $SSH/sshd.pid
+AuthorizedKeysFile $SSH/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AllowUsers git
+StrictModes no
+EOF
+if ! { [ -f "$SSH/sshd.pid" ] && kill -0 "$(cat "$SSH/sshd.pid")" 2>/dev/null; }; then
+    log "starting sshd on 127.0.0.1:2222"
+    /usr/sbin/sshd -f "$SSH/sshd_config" -E "$SSH/sshd.log"
+fi
+
+# --- git smart HTTP with basic auth ---------------------------------------------
+HTTP="$ROOT/http"
+mkdir -p "$HTTP/repos" "$HTTP/tmp"
+TOKEN=sluice-test-token
+printf 'sluice:%s\n' "$(openssl passwd -apr1 "$TOKEN")" >"$HTTP/htpasswd"
+# Workers run as root so they can reach fcgiwrap's socket (test-only, loopback).
+cat >"$HTTP/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+pid $HTTP/nginx.pid;
+error_log $HTTP/error.log;
+events { worker_connections 64; }
+http {
+    access_log $HTTP/access.log;
+    client_body_temp_path $HTTP/tmp;
+    fastcgi_temp_path $HTTP/tmp;
+    proxy_temp_path $HTTP/tmp;
+    uwsgi_temp_path $HTTP/tmp;
+    scgi_temp_path $HTTP/tmp;
+    server {
+        listen 127.0.0.1:8418;
+        client_max_body_size 0;
+        location / {
+            auth_basic "git";
+            auth_basic_user_file $HTTP/htpasswd;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_pass unix:$HTTP/fcgiwrap.sock;
+            fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+            fastcgi_param GIT_PROJECT_ROOT $HTTP/repos;
+            fastcgi_param GIT_HTTP_EXPORT_ALL "";
+            fastcgi_param PATH_INFO \$uri;
+            fastcgi_param REMOTE_USER \$remote_user;
+        }
+    }
+}
+EOF
+if ! [ -S "$HTTP/fcgiwrap.sock" ] || ! pgrep -f "fcgiwrap.*$HTTP" >/dev/null; then
+    rm -f "$HTTP/fcgiwrap.sock"
+    log "starting fcgiwrap"
+    nohup fcgiwrap -c 2 -s "unix:$HTTP/fcgiwrap.sock" >"$HTTP/fcgiwrap.log" 2>&1 &
+    for _ in $(seq 50); do [ -S "$HTTP/fcgiwrap.sock" ] && break; sleep 0.1; done
+fi
+if { [ -f "$HTTP/nginx.pid" ] && kill -0 "$(cat "$HTTP/nginx.pid")" 2>/dev/null; }; then
+    nginx -c "$HTTP/nginx.conf" -p "$HTTP" -s reload
+else
+    log "starting nginx on 127.0.0.1:8418"
+    nginx -c "$HTTP/nginx.conf" -p "$HTTP"
+fi
+
+for _ in $(seq 50); do
+    (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8418) 2>/dev/null && break
+    sleep 0.1
+done
+
+cat >"$ROOT/env.json" <<EOF
+{
+  "postgres_url": "$PG_URL",
+  "ssh_repos": "$SSH/repos",
+  "ssh_url_prefix": "ssh://git@127.0.0.1:2222$SSH/repos",
+  "ssh_key": "$SSH/client_ed25519",
+  "ssh_wrong_key": "$SSH/other_ed25519",
+  "known_hosts": "$SSH/known_hosts",
+  "wrong_known_hosts": "$SSH/wrong_known_hosts",
+  "http_repos": "$HTTP/repos",
+  "http_url_prefix": "http://127.0.0.1:8418",
+  "http_token": "$TOKEN"
+}
+EOF
+log "ready ($ROOT/env.json)"
