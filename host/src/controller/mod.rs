@@ -94,6 +94,8 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
                 return Ok(TickOutcome::Waiting(why));
             }
             Ok(Step::Moved(event)) => {
+                // A run that ends ends the tick: the next run is considered next tick.
+                let ends_run = matches!(event, Event::RunFailed | Event::Reject | Event::Promoted);
                 let allocated = match &event {
                     Event::RunAllocated { run, .. } => Some(run.clone()),
                     _ => None,
@@ -107,6 +109,9 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
                     None => ctx.store.save_state(&p.name, &next, now).await?,
                 }
                 state = next;
+                if ends_run {
+                    return Ok(TickOutcome::Waiting("the run ended".into()));
+                }
             }
             Err(Retry(message)) => {
                 let next = phase::failed_attempt(&state, message.clone(), now);

@@ -135,7 +135,7 @@ pub async fn pool(url: &str, max_connections: u32) -> Result<(AnyPool, Backend),
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(5))
         .connect(&url_owned)
         .await
         .map_err(|source| StoreError::Connect {

@@ -1,6 +1,7 @@
 //! Helpers shared by the host's integration tests.
 #![allow(dead_code, reason = "each test binary uses a subset")]
 
+pub mod harness;
 pub mod services;
 
 use std::path::PathBuf;
