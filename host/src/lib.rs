@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod datasource;
 pub mod decision;
 pub mod executor;
+pub mod failpoint;
 pub mod gitops;
 pub mod metrics;
 pub mod policy;

@@ -7,6 +7,7 @@ use crate::clock::from_ms;
 use crate::decision::{
     Promotion, PromotionContext, PromotionDecision, Retrain, RetrainContext, RetrainDecision,
 };
+use crate::failpoint;
 use crate::executor::{JobSpec, JobState, job_name, parse_report};
 use crate::metrics::names;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
@@ -60,6 +61,7 @@ pub async fn step(
             };
             let eval = ask::<Promotion>(ctx, p, &p.promotion, c, now_ms, Some(&run.id)).await?;
             let reason = eval.decision.reason().to_owned();
+            failpoint::hit("after-promotion-decision");
             Ok(Step::Moved(match eval.decision {
                 PromotionDecision::Promote { .. } => {
                     ctx.note(&p.name, &format!("promotion policy: promote {} — {reason}", run.version));
@@ -162,6 +164,8 @@ async fn dispatch(
     now_ms: u64,
 ) -> Result<Step, Retry> {
     let claimed = p.data.claim(&run.id).await.map_err(retry)?;
+    failpoint::hit("after-claim");
+    ctx.store.add_claimed(&run.id, claimed).await.map_err(retry)?;
     let spec = JobSpec {
         pipeline: p.name.clone(),
         run_id: run.id.clone(),
@@ -170,20 +174,12 @@ async fn dispatch(
         extra_args: args.to_vec(),
     };
     if let Err(e) = p.executor.dispatch(&spec).await {
-        // Give the rows back so a failed dispatch does not hide them; the retry
-        // claims again.
-        let _ = p.data.release(&run.id).await;
+        // The rows stay claimed by this run: the retry dispatches the same run.
         return Err(retry(e));
     }
+    failpoint::hit("after-dispatch");
     ctx.store
-        .set_run_status(
-            &run.id,
-            RunStatus::Running,
-            (claimed > 0).then_some(claimed),
-            None,
-            None,
-            now_ms,
-        )
+        .set_run_status(&run.id, RunStatus::Running, None, None, None, now_ms)
         .await
         .map_err(retry)?;
     ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "started")]);
@@ -248,6 +244,7 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
         .map_err(|e| Retry(format!("the git task failed: {e}")))?;
     match result {
         Ok(done) => {
+            failpoint::hit("after-push");
             for _ in 0..done.retried + done.reapplied {
                 ctx.metrics.inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
             }
@@ -319,6 +316,7 @@ async fn syncing(
         if argo.sync {
             argo.client.sync(&argo.application, commit).await.map_err(retry)?;
         }
+        failpoint::hit("after-sync-request");
         ctx.note(
             &p.name,
             &format!("asked Argo CD to sync `{}` to {commit}", argo.application),

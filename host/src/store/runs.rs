@@ -95,6 +95,21 @@ impl Store {
         Ok(())
     }
 
+    /// Adds `n` to the rows a run has claimed (a repeated claim after a restart adds
+    /// the rows that arrived in between, or none).
+    ///
+    /// # Errors
+    /// Query failure.
+    pub async fn add_claimed(&self, id: &str, n: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sluice_runs SET claimed_rows = claimed_rows + $2 WHERE id = $1")
+            .bind(id)
+            .bind(ms(n))
+            .execute(&self.pool)
+            .await
+            .map_err(query_err(format!("recording the rows claimed by run {id}")))?;
+        Ok(())
+    }
+
     /// Updates a run's status; `claimed_rows`, `reason` and `commit` are set when given.
     /// Terminal statuses set the end time.
     ///

@@ -1,0 +1,150 @@
+//! Kill the real `sluice run` process between a side effect and the persistence of its
+//! outcome — at every such point — restart it, and check that the run completes with
+//! exactly one training job, one run and one promotion commit. Also: SIGTERM exits
+//! cleanly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::services::{bare_repo, verify_with_git_cli};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// Writes the annotations database, trainer, deploy repo and config; returns the repo.
+fn write_workspace(dir: &Path) -> PathBuf {
+    let bare = bare_repo(dir, "deploy", None);
+    let pool_url = format!("sqlite:{}", dir.join("annotations.db").display());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (pool, _) = sluice::store::pool(&pool_url, 1).await.expect("pool");
+        sqlx::raw_sql(
+            "CREATE TABLE annotations (id INTEGER PRIMARY KEY, verified BOOLEAN NOT NULL, \
+             used_for_training BOOLEAN NOT NULL DEFAULT FALSE, training_run TEXT)",
+        )
+        .execute(&pool)
+        .await
+        .expect("create");
+        for _ in 0..60 {
+            sqlx::raw_sql("INSERT INTO annotations (verified) VALUES (TRUE)")
+                .execute(&pool)
+                .await
+                .expect("insert");
+        }
+        pool.close().await;
+    });
+    let trainer = r#"sleep 1; echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#;
+    std::fs::write(dir.join("trainer.sh"), trainer).expect("trainer");
+    let config = format!(
+        r#"host: {{ state_dir: state, listen: "127.0.0.1:0" }}
+pipelines:
+  - name: fraud
+    interval: 1s
+    production: {{ version: v1, metrics: {{ accuracy: 0.90 }} }}
+    data_source: {{ database: {{ url: "sqlite:annotations.db" }} }}
+    executor: {{ local: {{ command: [sh, trainer.sh] }} }}
+    gitops:
+      repo: file://{bare}
+      targets: [{{ file: k8s/apps/inference-service/base/kustomization.yaml, field: "images[name=inference].newTag" }}]
+    policies:
+      retrain: {{ module: "stock:threshold-retrain" }}
+      promotion: {{ module: "stock:metric-gate", params: {{ rules: ["accuracy higher min 0.90"] }} }}
+"#,
+        bare = bare.display()
+    );
+    std::fs::write(dir.join("sluice.yaml"), config).expect("config");
+    bare
+}
+
+fn start(dir: &Path, failpoint: Option<&str>) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--config"])
+        .arg(dir.join("sluice.yaml"))
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    match failpoint {
+        Some(f) => cmd.env("SLUICE_FAILPOINT", f),
+        None => cmd.env_remove("SLUICE_FAILPOINT"),
+    };
+    cmd.spawn().expect("sluice starts")
+}
+
+fn status(dir: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["status", "--json", "--config"])
+        .arg(dir.join("sluice.yaml"))
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("status runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        assert!(Instant::now() < end, "sluice did not exit in {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(child: &Child) {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+}
+
+fn crash_then_resume(point: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = write_workspace(dir.path());
+    let mut crashed = start(dir.path(), Some(point));
+    let st = wait_exit(&mut crashed, Duration::from_secs(60));
+    assert!(!st.success(), "{point}: the failpoint must abort the process");
+    let mut resumed = start(dir.path(), None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
+        assert!(Instant::now() < end, "{point}: not promoted after restart: {}", status(dir.path()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    sigterm(&resumed);
+    let st = wait_exit(&mut resumed, Duration::from_secs(30));
+    assert!(st.success(), "{point}: SIGTERM exits cleanly, got {st:?}");
+    let runs = std::fs::read_dir(dir.path().join("state/runs"))
+        .expect("runs dir")
+        .count();
+    assert_eq!(runs, 1, "{point}: exactly one training job");
+    let (log, _) = verify_with_git_cli(&bare);
+    assert_eq!(
+        log,
+        ["chore: promote model to v2|sluice", "initial|test"],
+        "{point}: exactly one promotion commit"
+    );
+}
+
+#[test]
+fn killed_after_claiming_rows() {
+    crash_then_resume("after-claim");
+}
+
+#[test]
+fn killed_after_creating_the_job() {
+    crash_then_resume("after-dispatch");
+}
+
+#[test]
+fn killed_after_the_promotion_decision() {
+    crash_then_resume("after-promotion-decision");
+}
+
+#[test]
+fn killed_after_pushing() {
+    crash_then_resume("after-push");
+}
