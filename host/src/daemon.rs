@@ -12,6 +12,7 @@ use crate::argocd::{ArgoCd, ArgoError};
 use crate::config::{DatabaseConfig, ExecutorChoice, GitOpsConfig, LoadedConfig, PipelineConfig};
 use crate::controller::{self, ArgoTarget, Context, Observer, Pipeline, PolicySlot};
 use crate::datasource::DataSource;
+use crate::executor::kubernetes::KubernetesExecutor;
 use crate::executor::local::LocalExecutor;
 use crate::gitops::{DeployRepo, GitAuth, RepoSettings, Target};
 use crate::metrics::Metrics;
@@ -46,6 +47,15 @@ pub enum StartError {
         /// Why.
         #[source]
         source: ArgoError,
+    },
+    /// The Kubernetes client cannot be set up.
+    #[error("pipeline `{pipeline}`: {source}")]
+    Kube {
+        /// The pipeline.
+        pipeline: String,
+        /// Why.
+        #[source]
+        source: crate::executor::ExecutorError,
     },
     /// No executor configured (`config::load` refuses this; a guard for callers that
     /// build a config in code).
@@ -184,6 +194,14 @@ async fn pipeline(
         Some(ExecutorChoice::Local(l)) => {
             Arc::new(LocalExecutor::new(l, base, state_dir.join("runs")))
         }
+        Some(ExecutorChoice::Kubernetes(k)) => Arc::new(
+            KubernetesExecutor::connect(k, base)
+                .await
+                .map_err(|source| StartError::Kube {
+                    pipeline: pc.name.clone(),
+                    source,
+                })?,
+        ),
         None => {
             return Err(StartError::Executor {
                 pipeline: pc.name.clone(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::datasource::{Statements, defaults as sql};
 use crate::decision::parse_duration;
+use crate::executor::kubernetes::KubernetesConfig;
 use crate::executor::local::LocalConfig;
 use crate::gitops::Selector;
 use crate::secret::{SecretRef, url_has_password};
@@ -198,6 +199,9 @@ pub struct ExecutorConfig {
     /// A local process (development, demo).
     #[serde(default)]
     pub local: Option<LocalConfig>,
+    /// A Kubernetes Job per run.
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesConfig>,
 }
 
 /// The executor a config selects.
@@ -205,28 +209,53 @@ pub struct ExecutorConfig {
 pub enum ExecutorChoice<'a> {
     /// Local process.
     Local(&'a LocalConfig),
+    /// Kubernetes Jobs.
+    Kubernetes(&'a KubernetesConfig),
 }
 
 impl ExecutorConfig {
     /// The one executor configured (checked at load).
     pub fn choice(&self) -> Option<ExecutorChoice<'_>> {
-        self.local.as_ref().map(ExecutorChoice::Local)
+        match (&self.local, &self.kubernetes) {
+            (Some(l), None) => Some(ExecutorChoice::Local(l)),
+            (None, Some(k)) => Some(ExecutorChoice::Kubernetes(k)),
+            _ => None,
+        }
     }
 
     /// Problems, as (field suffix, message).
     pub fn problems(&self) -> Vec<(String, String)> {
-        match &self.local {
-            None => vec![(
-                "local".into(),
-                "configure an executor: `local: {command: [...]}`".into(),
+        match (&self.local, &self.kubernetes) {
+            (None, None) => vec![(
+                "kubernetes".into(),
+                "configure an executor: `kubernetes: {namespace, template: {image, …}}` or `local: {command: [...]}`".into(),
             )],
-            Some(l) if l.command.is_empty() => vec![(
+            (Some(_), Some(_)) => vec![(
+                "local".into(),
+                "configure one executor, not both `local` and `kubernetes`".into(),
+            )],
+            (Some(l), None) if l.command.is_empty() => vec![(
                 "local.command".into(),
                 "give the trainer's command as a list, e.g. [python3, train.py]".into(),
             )],
-            Some(_) => Vec::new(),
+            (None, Some(k)) if !is_dns_subdomain(&k.namespace) => vec![(
+                "kubernetes.namespace".into(),
+                format!("`{}` is not a valid namespace name", k.namespace),
+            )],
+            (None, Some(k)) if k.template.image.trim().is_empty() => vec![(
+                "kubernetes.template.image".into(),
+                "give the training image".into(),
+            )],
+            _ => Vec::new(),
         }
     }
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// SSH authentication to the deploy repo.

@@ -8,6 +8,7 @@
 //! Every operation is idempotent so the controller can repeat it after a restart:
 //! dispatching a job that exists adopts it.
 
+pub mod kubernetes;
 pub mod local;
 
 use std::future::Future;
@@ -85,6 +86,9 @@ pub enum ExecutorError {
         #[source]
         source: Box<kube::Error>,
     },
+    /// The Kubernetes client cannot be configured.
+    #[error("{0}")]
+    Config(String),
     /// The Job template cannot be turned into a Job.
     #[error("the Job template of pipeline `{pipeline}` is invalid: {message}")]
     Template {

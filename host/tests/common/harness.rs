@@ -10,6 +10,7 @@ use std::time::Duration;
 use sluice::controller::{self, Context, Pipeline, PipelineState, TickError, TickOutcome};
 
 use super::engine;
+use super::fake_kube::FakeKube;
 use super::services::{Proxy, bare_repo, services};
 
 /// Knobs of a harness.
@@ -22,6 +23,8 @@ pub struct Options {
     pub extra: String,
     /// Send the database through a proxy too.
     pub db_proxy: bool,
+    /// Train with Kubernetes Jobs on a [`FakeKube`] instead of a local process.
+    pub kube: bool,
 }
 
 /// A trainer that reports a good candidate.
@@ -34,6 +37,7 @@ impl Default for Options {
             trainer: GOOD_TRAINER.into(),
             extra: String::new(),
             db_proxy: false,
+            kube: false,
         }
     }
 }
@@ -48,6 +52,7 @@ pub struct Harness {
     pub ctx: Context,
     pub pipeline: Arc<Pipeline>,
     pub config_path: PathBuf,
+    pub kube: Option<FakeKube>,
 }
 
 impl Harness {
@@ -77,6 +82,18 @@ impl Harness {
         )
         .expect("write");
         std::fs::write(dir.path().join("trainer.sh"), &opts.trainer).expect("write");
+        let kube = if opts.kube {
+            let fake = FakeKube::start().await;
+            fake.write_kubeconfig(&dir.path().join("kubeconfig"), "ml");
+            Some(fake)
+        } else {
+            None
+        };
+        let executor = if kube.is_some() {
+            "kubernetes:\n        namespace: ml\n        kubeconfig: kubeconfig\n        template:\n          image: registry.example.com/ml/trainer:1\n          args: [--data, annotations]\n          requests: { cpu: \"2\", memory: 4Gi }\n          service_account: trainer\n          active_deadline_seconds: 3600"
+        } else {
+            "local: { command: [sh, trainer.sh] }"
+        };
         let config = format!(
             r#"host:
   state_dir: state
@@ -88,7 +105,7 @@ pipelines:
     data_source:
       database: {{ url_secret: {{ file: db-url }} }}
     executor:
-      local: {{ command: [sh, trainer.sh] }}
+      {executor}
     gitops:
       repo: ssh://git@127.0.0.1:{port}{bare}
       ssh: {{ key_file: {key_file}, known_hosts: known_hosts }}
@@ -103,6 +120,7 @@ pipelines:
             bare = bare.display(),
             key_file = s.ssh_key.display(),
             extra = opts.extra,
+            executor = executor,
         );
         let config_path = dir.path().join("sluice.yaml");
         std::fs::write(&config_path, config).expect("write config");
@@ -120,6 +138,7 @@ pipelines:
             ctx: lp.ctx,
             pipeline,
             config_path,
+            kube,
         }
     }
 
