@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+# The real servers the integration tests use: PostgreSQL, sshd, git's HTTP backend.
+scripts/test-services.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

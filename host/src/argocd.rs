@@ -153,7 +153,9 @@ pub struct ArgoCd {
 
 impl std::fmt::Debug for ArgoCd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArgoCd").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("ArgoCd")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -230,7 +232,11 @@ impl ArgoCd {
         let app: Application = serde_json::from_slice(&body).map_err(|e| decode(e.to_string()))?;
         let status = app.status.unwrap_or_default();
         Ok(AppStatus {
-            sync: status.sync.as_ref().map(|s| s.status.clone()).unwrap_or_default(),
+            sync: status
+                .sync
+                .as_ref()
+                .map(|s| s.status.clone())
+                .unwrap_or_default(),
             revision: status.sync.map(|s| s.revision).unwrap_or_default(),
             health: status.health.map(|h| h.status).unwrap_or_default(),
             operation: status.operation_state.as_ref().map(|o| o.phase.clone()),

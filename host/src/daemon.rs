@@ -94,7 +94,12 @@ pub struct Loop {
 }
 
 /// The URL of a database section; `default` when it gives none.
-fn database_url(db: &DatabaseConfig, base: &Path, default: &str, field: &str) -> Result<String, StartError> {
+fn database_url(
+    db: &DatabaseConfig,
+    base: &Path,
+    default: &str,
+    field: &str,
+) -> Result<String, StartError> {
     let url = match (&db.url, &db.url_secret) {
         (_, Some(s)) => s
             .read(base)
@@ -110,7 +115,10 @@ fn database_url(db: &DatabaseConfig, base: &Path, default: &str, field: &str) ->
     // Relative SQLite paths are relative to the config file.
     Ok(match url.strip_prefix("sqlite:") {
         Some(path) if !path.starts_with('/') && !path.starts_with(':') => {
-            format!("sqlite:{}", base.join(path.trim_start_matches("//")).display())
+            format!(
+                "sqlite:{}",
+                base.join(path.trim_start_matches("//")).display()
+            )
         }
         _ => url,
     })
@@ -132,7 +140,12 @@ async fn open_store_at(loaded: &LoadedConfig) -> Result<(Store, String, PathBuf)
         source,
     })?;
     let default_db = format!("sqlite:{}", state_dir.join("sluice.db").display());
-    let url = database_url(&loaded.config.host.database, base, &default_db, "host.database")?;
+    let url = database_url(
+        &loaded.config.host.database,
+        base,
+        &default_db,
+        "host.database",
+    )?;
     let store = Store::open(&url).await?;
     Ok((store, url, state_dir))
 }
@@ -307,7 +320,11 @@ fn repo_settings(g: &GitOpsConfig, base: &Path, field: &str) -> Result<RepoSetti
 ///
 /// # Errors
 /// When the endpoint cannot listen or the policy directory cannot be watched.
-pub async fn run(lp: Loop, listen: &str, stop: Option<watch::Receiver<bool>>) -> Result<(), StartError> {
+pub async fn run(
+    lp: Loop,
+    listen: &str,
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<(), StartError> {
     let (tx, rx) = watch::channel(false);
     let listen_err = |message: String| StartError::Listen {
         addr: listen.to_owned(),

@@ -101,8 +101,12 @@ impl DataSource {
     /// # Errors
     /// Query failure (a transient error for the controller).
     pub async fn counts(&self) -> Result<SampleCounts, StoreError> {
-        let new = self.count(&self.statements.count_query, "count_query").await?;
-        let total = self.count(&self.statements.total_query, "total_query").await?;
+        let new = self
+            .count(&self.statements.count_query, "count_query")
+            .await?;
+        let total = self
+            .count(&self.statements.total_query, "total_query")
+            .await?;
         Ok(SampleCounts { new, total })
     }
 
@@ -131,8 +135,12 @@ impl DataSource {
     /// # Errors
     /// Statement failure.
     pub async fn release(&self, run_id: &str) -> Result<u64, StoreError> {
-        self.run_in_tx(&self.statements.release_statement, "release_statement", run_id)
-            .await
+        self.run_in_tx(
+            &self.statements.release_statement,
+            "release_statement",
+            run_id,
+        )
+        .await
     }
 
     async fn run_in_tx(&self, sql: &str, field: &str, run_id: &str) -> Result<u64, StoreError> {

@@ -28,12 +28,14 @@ pub mod names {
 }
 
 type Labels = Vec<(&'static str, String)>;
+/// A summary's running (sum, count).
+type Summaries = BTreeMap<(&'static str, Labels), (f64, u64)>;
 
 /// A set of counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
-    summaries: Mutex<BTreeMap<(&'static str, Labels), (f64, u64)>>,
+    summaries: Mutex<Summaries>,
 }
 
 impl Metrics {

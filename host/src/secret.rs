@@ -151,7 +151,10 @@ mod tests {
             redact_url("postgres://sluice:pw@db:5432/sluice"),
             "postgres://sluice:***@db:5432/sluice"
         );
-        assert_eq!(redact_url("postgres://sluice@db/x"), "postgres://sluice@db/x");
+        assert_eq!(
+            redact_url("postgres://sluice@db/x"),
+            "postgres://sluice@db/x"
+        );
         assert_eq!(redact_url("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
         assert!(url_has_password("https://t:x@h/"));
         assert!(!url_has_password("https://h/a@b"));

@@ -33,14 +33,21 @@ fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Respo
     r
 }
 
-async fn handle(probe: Probe, req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    probe: Probe,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n", "text/plain"),
         "/readyz" => {
             if probe.store.ping().await {
                 text(StatusCode::OK, "ready\n", "text/plain")
             } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n", "text/plain")
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database unreachable\n",
+                    "text/plain",
+                )
             }
         }
         "/metrics" => text(
@@ -48,7 +55,11 @@ async fn handle(probe: Probe, req: Request<hyper::body::Incoming>) -> Result<Res
             probe.metrics.render(),
             "text/plain; version=0.0.4",
         ),
-        _ => text(StatusCode::NOT_FOUND, "not found; try /healthz, /readyz, /metrics\n", "text/plain"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; try /healthz, /readyz, /metrics\n",
+            "text/plain",
+        ),
     })
 }
 

@@ -19,6 +19,11 @@ host:
   policy_dir: mods
 pipelines:
   - name: fraud
+    executor: { local: { command: [python3, train.py] } }
+    gitops:
+      repo: ssh://git@git.example.com/ml/deploy.git
+      ssh: { key_file: deploy_key, known_hosts: known_hosts }
+      targets: [{ file: apps/fraud/kustomization.yaml, field: \"images[name=fraud].newTag\" }]
     policies:
       retrain:
         module: gate
@@ -69,7 +74,7 @@ fn unknown_fields_name_line_column_and_field() {
     );
     assert!(
         p.message
-            .starts_with("unknown field `polices`, expected `name` or `policies`"),
+            .starts_with("unknown field `polices`, expected one of `name`, `policies`"),
         "{e}"
     );
 }
@@ -81,6 +86,8 @@ fn every_semantic_problem_is_reported_at_its_place() {
     let text = "host: { policy_dir: mods }
 pipelines:
   - name: Fraud_Model
+    executor: { local: { command: [t] } }
+    gitops: { repo: \"file:///d.git\", targets: [{ file: a.yaml, field: tag }] }
     policies:
       retrain:
         module: gate
@@ -88,10 +95,14 @@ pipelines:
           min_new_samples: lots
       promotion: { module: gate }
   - name: churn
+    executor: { local: { command: [t] } }
+    gitops: { repo: \"file:///d.git\", targets: [{ file: a.yaml, field: tag }] }
     policies:
       retrain: { module: missing }
       promotion: { module: stock:metric-gate, limits: { memory_bytes: 1 } }
   - name: churn
+    executor: { local: { command: [t] } }
+    gitops: { repo: \"https://u:pw@h/d.git\", targets: [{ file: a.yaml, field: \"images[\" }] }
     policies:
       retrain: { module: stock:threshold-retrain }
       promotion: { module: stock:nope }
@@ -107,18 +118,20 @@ pipelines:
         got,
         vec![
             (3, "pipelines[0].name"),
-            (8, "pipelines[0].policies.retrain.params"),
-            (9, "pipelines[0].policies.promotion.module"),
-            (12, "pipelines[1].policies.retrain.module"),
-            (13, "pipelines[1].policies.promotion.limits"),
-            (14, "pipelines[2].name"),
-            (17, "pipelines[2].policies.promotion.module"),
+            (10, "pipelines[0].policies.retrain.params"),
+            (11, "pipelines[0].policies.promotion.module"),
+            (16, "pipelines[1].policies.retrain.module"),
+            (17, "pipelines[1].policies.promotion.limits"),
+            (18, "pipelines[2].name"),
+            (20, "pipelines[2].gitops.repo"),
+            (20, "pipelines[2].gitops.targets[0].field"),
+            (23, "pipelines[2].policies.promotion.module"),
         ],
         "{e}"
     );
     let text = e.to_string();
     assert!(
-        text.starts_with("7 problems in the configuration:"),
+        text.starts_with("9 problems in the configuration:"),
         "{text}"
     );
     assert!(
@@ -136,6 +149,8 @@ pipelines:
     );
     assert!(text.contains("pipeline `churn` is defined twice"), "{text}");
     assert!(text.contains("no stock policy `nope`"), "{text}");
+    assert!(text.contains("the URL contains a credential"), "{text}");
+    assert!(!text.contains("pw@"), "the password is not echoed: {text}");
 }
 
 #[test]

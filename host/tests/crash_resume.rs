@@ -35,7 +35,8 @@ fn write_workspace(dir: &Path) -> PathBuf {
         }
         pool.close().await;
     });
-    let trainer = r#"sleep 1; echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#;
+    let trainer =
+        r#"sleep 1; echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#;
     std::fs::write(dir.join("trainer.sh"), trainer).expect("trainer");
     let config = format!(
         r#"host: {{ state_dir: state, listen: "127.0.0.1:0" }}
@@ -107,11 +108,18 @@ fn crash_then_resume(point: &str) {
     let bare = write_workspace(dir.path());
     let mut crashed = start(dir.path(), Some(point));
     let st = wait_exit(&mut crashed, Duration::from_secs(60));
-    assert!(!st.success(), "{point}: the failpoint must abort the process");
+    assert!(
+        !st.success(),
+        "{point}: the failpoint must abort the process"
+    );
     let mut resumed = start(dir.path(), None);
     let end = Instant::now() + Duration::from_secs(60);
     while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
-        assert!(Instant::now() < end, "{point}: not promoted after restart: {}", status(dir.path()));
+        assert!(
+            Instant::now() < end,
+            "{point}: not promoted after restart: {}",
+            status(dir.path())
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     sigterm(&resumed);

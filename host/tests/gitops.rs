@@ -61,7 +61,11 @@ fn file_remote_gets_one_byte_exact_commit_and_a_repeat_commits_nothing() {
     assert!(p.changed);
     let (log, file) = verify_with_git_cli(&bare);
     assert_eq!(log, ["chore: promote model to v2|sluice", "initial|test"]);
-    assert_eq!(file, expected_v2(), "only the two values changed, byte for byte");
+    assert_eq!(
+        file,
+        expected_v2(),
+        "only the two values changed, byte for byte"
+    );
     let body = git(&bare, &["log", "-1", "--format=%b", "main"]);
     assert!(body.contains("Sluice-Pipeline: fraud"), "{body}");
 
@@ -120,7 +124,11 @@ fn ssh_refuses_a_wrong_or_unknown_host_key_and_a_wrong_client_key() {
             ssh_auth(&s.ssh_key, &s.wrong_known_hosts),
             "differs from the one in known_hosts",
         ),
-        ("empty known_hosts", ssh_auth(&s.ssh_key, &empty), "not in known_hosts"),
+        (
+            "empty known_hosts",
+            ssh_auth(&s.ssh_key, &empty),
+            "not in known_hosts",
+        ),
         (
             "wrong client key",
             ssh_auth(&s.ssh_wrong_key, &s.known_hosts),
@@ -132,7 +140,10 @@ fn ssh_refuses_a_wrong_or_unknown_host_key_and_a_wrong_client_key() {
         let repo = DeployRepo::new(st, dir.path().join(name.replace(' ', "-")));
         let e = repo.promote("fraud", "v2").expect_err(name).to_string();
         assert!(e.contains(says), "{name}: {e}");
-        assert!(!e.contains("BEGIN OPENSSH"), "{name}: no key material in errors");
+        assert!(
+            !e.contains("BEGIN OPENSSH"),
+            "{name}: no key material in errors"
+        );
     }
     assert_eq!(verify_with_git_cli(&bare).0.len(), 1, "nothing was pushed");
 }
@@ -169,7 +180,11 @@ fn a_push_that_loses_a_race_is_reapplied_on_the_new_head() {
 fn https_style_basic_auth_with_a_token() {
     let s = services();
     let bare = bare_repo(&s.http_repos, "deploy", None);
-    let name = bare.file_name().expect("name").to_string_lossy().into_owned();
+    let name = bare
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
     let url = format!("{}/{name}", s.http_url_prefix);
     let dir = tempfile::tempdir().expect("tempdir");
     let token = |t: &str| GitAuth::Token {
@@ -185,7 +200,11 @@ fn https_style_basic_auth_with_a_token() {
     assert!(!e.contains("not-the-token"), "the token never shows: {e}");
 
     let repo = DeployRepo::new(settings(url, token(&s.http_token)), dir.path().join("good"));
-    assert!(repo.promote("fraud", "v2").expect("promote over http").changed);
+    assert!(
+        repo.promote("fraud", "v2")
+            .expect("promote over http")
+            .changed
+    );
     let (log, file) = verify_with_git_cli(&bare);
     assert_eq!(log[0], "chore: promote model to v2|sluice");
     assert_eq!(file, expected_v2());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::fake_kube::{Fault, FakeKube};
+use common::fake_kube::{FakeKube, Fault};
 use common::harness::{Harness, Options};
 use common::services::verify_with_git_cli;
 use sluice::controller::{Phase, TickOutcome};
@@ -50,16 +50,36 @@ async fn one_job_per_run_with_the_template_and_the_report_from_the_termination_m
     let c = &job["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["image"], "registry.example.com/ml/trainer:1");
     let env = c["env"].as_array().expect("env");
-    assert!(env.iter().any(|e| e["name"] == "MODEL_VERSION" && e["value"] == "v2"));
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "MODEL_VERSION" && e["value"] == "v2")
+    );
     assert!(env.iter().any(|e| e["name"] == "SLUICE_RUN_ID"));
     assert_eq!(job["spec"]["activeDeadlineSeconds"], 3600);
-    assert!(matches!(h.state().await.phase, Phase::Training { dispatched: true, .. }));
+    assert!(matches!(
+        h.state().await.phase,
+        Phase::Training {
+            dispatched: true,
+            ..
+        }
+    ));
 
-    fake(&h).finish_job("ml", &name, true, r#"{"version":"v2","metrics":{"accuracy":0.95}}"#, "");
+    fake(&h).finish_job(
+        "ml",
+        &name,
+        true,
+        r#"{"version":"v2","metrics":{"accuracy":0.95}}"#,
+        "",
+    );
     let s = h
-        .tick_until("promoted", |s| s.last_outcome == Some(TrainingOutcome::Promoted))
+        .tick_until("promoted", |s| {
+            s.last_outcome == Some(TrainingOutcome::Promoted)
+        })
         .await;
-    assert_eq!(s.production.as_ref().map(|p| p.version.as_str()), Some("v2"));
+    assert_eq!(
+        s.production.as_ref().map(|p| p.version.as_str()),
+        Some("v2")
+    );
     let (log, _) = verify_with_git_cli(&h.bare);
     assert_eq!(log[0], "chore: promote model to v2|sluice");
     assert_eq!(fake(&h).jobs("ml").len(), 1);
@@ -75,10 +95,21 @@ async fn a_lost_create_response_is_retried_and_the_409_adopts_the_job() {
         apply: true,
     });
     let out = h.tick().await.expect("tick");
-    assert!(matches!(out, TickOutcome::Failed(ref e) if e.contains("500")), "{out:?}");
+    assert!(
+        matches!(out, TickOutcome::Failed(ref e) if e.contains("500")),
+        "{out:?}"
+    );
     assert_eq!(fake(&h).jobs("ml").len(), 1, "the server created it");
     let s = h
-        .tick_until("dispatched", |s| matches!(s.phase, Phase::Training { dispatched: true, .. }))
+        .tick_until("dispatched", |s| {
+            matches!(
+                s.phase,
+                Phase::Training {
+                    dispatched: true,
+                    ..
+                }
+            )
+        })
         .await;
     assert_eq!(s.last_error, None);
     assert_eq!(posts(&h), 2, "the retry got 409 AlreadyExists");
@@ -95,8 +126,14 @@ async fn an_api_error_listing_jobs_counts_as_busy() {
         apply: false,
     });
     let out = h.tick().await.expect("tick");
-    assert!(matches!(out, TickOutcome::Failed(ref e) if e.contains("treating it as busy")), "{out:?}");
-    assert!(fake(&h).jobs("ml").is_empty(), "no Job while the answer is unknown");
+    assert!(
+        matches!(out, TickOutcome::Failed(ref e) if e.contains("treating it as busy")),
+        "{out:?}"
+    );
+    assert!(
+        fake(&h).jobs("ml").is_empty(),
+        "no Job while the answer is unknown"
+    );
     assert_eq!(h.state().await.phase, Phase::Idle);
     h.tick_until("dispatched", |s| matches!(s.phase, Phase::Training { .. }))
         .await;
@@ -104,14 +141,28 @@ async fn an_api_error_listing_jobs_counts_as_busy() {
 }
 
 async fn run_ends(h: &Harness, finish: impl Fn(&FakeKube, &str)) -> String {
-    h.tick_until("dispatched", |s| matches!(s.phase, Phase::Training { dispatched: true, .. }))
-        .await;
-    let name = fake(h).jobs("ml")[0]["metadata"]["name"].as_str().expect("name").to_owned();
+    h.tick_until("dispatched", |s| {
+        matches!(
+            s.phase,
+            Phase::Training {
+                dispatched: true,
+                ..
+            }
+        )
+    })
+    .await;
+    let name = fake(h).jobs("ml")[0]["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
     finish(fake(h), &name);
-    h.tick_until("failed", |s| s.last_outcome == Some(TrainingOutcome::Failed))
-        .await;
+    h.tick_until("failed", |s| {
+        s.last_outcome == Some(TrainingOutcome::Failed)
+    })
+    .await;
     assert_eq!(
-        h.count("SELECT COUNT(*) FROM annotations WHERE used_for_training").await,
+        h.count("SELECT COUNT(*) FROM annotations WHERE used_for_training")
+            .await,
         0,
         "rows released"
     );
@@ -123,8 +174,14 @@ async fn run_ends(h: &Harness, finish: impl Fn(&FakeKube, &str)) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_job_fails_the_run_with_kubernetes_reason() {
     let h = Harness::new(kube_opts(50)).await;
-    let why = run_ends(&h, |f, n| f.finish_job("ml", n, false, "CUDA out of memory", "DeadlineExceeded")).await;
-    assert!(why.contains("DeadlineExceeded") && why.contains("CUDA out of memory"), "{why}");
+    let why = run_ends(&h, |f, n| {
+        f.finish_job("ml", n, false, "CUDA out of memory", "DeadlineExceeded")
+    })
+    .await;
+    assert!(
+        why.contains("DeadlineExceeded") && why.contains("CUDA out of memory"),
+        "{why}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +195,10 @@ async fn a_deleted_job_fails_the_run() {
 async fn a_malformed_report_fails_the_run_with_a_clear_error() {
     let h = Harness::new(kube_opts(50)).await;
     let why = run_ends(&h, |f, n| f.finish_job("ml", n, true, "accuracy=0.93", "")).await;
-    assert!(why.contains("report is not usable") && why.contains("accuracy=0.93"), "{why}");
+    assert!(
+        why.contains("report is not usable") && why.contains("accuracy=0.93"),
+        "{why}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,7 +211,9 @@ async fn the_fake_speaks_watch_and_status_like_the_api_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     fake.write_kubeconfig(&dir.path().join("kc"), "ml");
     let kc = kube::config::Kubeconfig::read_from(dir.path().join("kc")).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("config");
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .expect("config");
     let client = kube::Client::try_from(config).expect("client");
     let jobs: Api<Job> = Api::namespaced(client, "ml");
     let job: Job = serde_json::from_value(serde_json::json!({
@@ -159,7 +221,10 @@ async fn the_fake_speaks_watch_and_status_like_the_api_server() {
         "spec": { "template": { "spec": { "restartPolicy": "Never", "containers": [{ "name": "c", "image": "i" }] } } }
     }))
     .expect("job");
-    let created = jobs.create(&PostParams::default(), &job).await.expect("create");
+    let created = jobs
+        .create(&PostParams::default(), &job)
+        .await
+        .expect("create");
     assert!(created.metadata.uid.is_some() && created.metadata.resource_version.is_some());
     match jobs.create(&PostParams::default(), &job).await {
         Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists")),
@@ -174,10 +239,21 @@ async fn the_fake_speaks_watch_and_status_like_the_api_server() {
         .await
         .expect("list");
     assert_eq!(listed.items.len(), 1);
-    assert!(jobs.list(&kube::api::ListParams::default().labels("sluice.dev/pipeline=q")).await.expect("list").items.is_empty());
+    assert!(
+        jobs.list(&kube::api::ListParams::default().labels("sluice.dev/pipeline=q"))
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
 
     let mut stream = jobs
-        .watch(&WatchParams::default().labels("sluice.dev/pipeline=p").timeout(10), "0")
+        .watch(
+            &WatchParams::default()
+                .labels("sluice.dev/pipeline=p")
+                .timeout(10),
+            "0",
+        )
         .await
         .expect("watch")
         .boxed();
@@ -185,7 +261,13 @@ async fn the_fake_speaks_watch_and_status_like_the_api_server() {
     assert!(matches!(first, WatchEvent::Added(ref j) if j.metadata.name.as_deref() == Some("w")));
     fake.finish_job("ml", "w", true, "{}", "");
     let second = stream.next().await.expect("event").expect("ok");
-    let WatchEvent::Modified(j) = second else { panic!("expected MODIFIED") };
+    let WatchEvent::Modified(j) = second else {
+        panic!("expected MODIFIED")
+    };
     let conditions = j.status.and_then(|s| s.conditions).expect("conditions");
-    assert!(conditions.iter().any(|c| c.type_ == "Complete" && c.status == "True"));
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Complete" && c.status == "True")
+    );
 }

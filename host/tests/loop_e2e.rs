@@ -22,7 +22,10 @@ async fn forty_nine_rows_wait_fifty_train_once_and_promote_through_git() {
     })
     .await;
     let out = h.tick().await.expect("tick");
-    assert!(matches!(&out, TickOutcome::Waiting(w) if w.contains("49 new")), "{out:?}");
+    assert!(
+        matches!(&out, TickOutcome::Waiting(w) if w.contains("49 new")),
+        "{out:?}"
+    );
     assert_eq!(h.state().await.phase, Phase::Idle);
     assert_eq!(h.job_dirs(), 0);
 
@@ -30,9 +33,27 @@ async fn forty_nine_rows_wait_fifty_train_once_and_promote_through_git() {
     h.tick().await.expect("tick");
     h.tick().await.expect("a second tick at once");
     let s = h.state().await;
-    assert!(matches!(s.phase, Phase::Training { dispatched: true, .. }), "{:?}", s.phase);
+    assert!(
+        matches!(
+            s.phase,
+            Phase::Training {
+                dispatched: true,
+                ..
+            }
+        ),
+        "{:?}",
+        s.phase
+    );
     assert_eq!(h.job_dirs(), 1, "exactly one job");
-    assert_eq!(h.ctx.store.runs(Some("fraud"), 10).await.expect("runs").len(), 1);
+    assert_eq!(
+        h.ctx
+            .store
+            .runs(Some("fraud"), 10)
+            .await
+            .expect("runs")
+            .len(),
+        1
+    );
     let run_id = s.phase.run().expect("run").id.clone();
     assert_eq!(
         h.count(&format!(
@@ -46,9 +67,14 @@ async fn forty_nine_rows_wait_fifty_train_once_and_promote_through_git() {
     h.add_rows(3).await;
 
     let s = h
-        .tick_until("promoted", |s| s.last_outcome == Some(TrainingOutcome::Promoted))
+        .tick_until("promoted", |s| {
+            s.last_outcome == Some(TrainingOutcome::Promoted)
+        })
         .await;
-    assert_eq!(s.production.as_ref().map(|p| p.version.as_str()), Some("v2"));
+    assert_eq!(
+        s.production.as_ref().map(|p| p.version.as_str()),
+        Some("v2")
+    );
     assert_eq!(h.job_dirs(), 1, "still exactly one job");
     assert_eq!(
         h.count("SELECT COUNT(*) FROM annotations WHERE verified AND NOT used_for_training")
@@ -59,14 +85,23 @@ async fn forty_nine_rows_wait_fifty_train_once_and_promote_through_git() {
     assert_eq!(log, ["chore: promote model to v2|sluice", "initial|test"]);
     assert_eq!(file, promoted_file("v2"), "only the tag's bytes changed");
 
-    let decisions = h.ctx.store.decisions(Some("fraud"), 50).await.expect("audit");
+    let decisions = h
+        .ctx
+        .store
+        .decisions(Some("fraud"), 50)
+        .await
+        .expect("audit");
     let promotion = decisions
         .iter()
         .find(|d| d.point == "promotion")
         .expect("a promotion decision");
     assert_eq!(promotion.outcome, "promote");
     assert_eq!(promotion.module_sha256.len(), 64);
-    assert!(promotion.input.contains("\"candidate\""), "{}", promotion.input);
+    assert!(
+        promotion.input.contains("\"candidate\""),
+        "{}",
+        promotion.input
+    );
     assert!(promotion.fuel_used > 0);
     let runs = h.ctx.store.runs(Some("fraud"), 10).await.expect("runs");
     assert_eq!(runs[0].status, "promoted");
@@ -77,14 +112,20 @@ async fn forty_nine_rows_wait_fifty_train_once_and_promote_through_git() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_candidate_leaves_git_untouched_and_is_remembered() {
     let h = Harness::new(Options {
-        trainer: r#"echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.71}}""#.into(),
+        trainer: r#"echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.71}}""#
+            .into(),
         ..Options::default()
     })
     .await;
     let s = h
-        .tick_until("rejected", |s| s.last_outcome == Some(TrainingOutcome::Rejected))
+        .tick_until("rejected", |s| {
+            s.last_outcome == Some(TrainingOutcome::Rejected)
+        })
         .await;
-    assert_eq!(s.production.as_ref().map(|p| p.version.as_str()), Some("v1"));
+    assert_eq!(
+        s.production.as_ref().map(|p| p.version.as_str()),
+        Some("v1")
+    );
     assert_eq!(verify_with_git_cli(&h.bare).0.len(), 1, "no commit");
     let why = h.ctx.store.rejection("fraud", "v2").await.expect("q");
     assert!(why.is_some_and(|w| w.contains("accuracy")));
@@ -97,18 +138,29 @@ async fn a_failed_job_releases_exactly_its_rows() {
         ..Options::default()
     })
     .await;
-    h.tick_until("failed", |s| s.last_outcome == Some(TrainingOutcome::Failed))
-        .await;
+    h.tick_until("failed", |s| {
+        s.last_outcome == Some(TrainingOutcome::Failed)
+    })
+    .await;
     let runs = h.ctx.store.runs(Some("fraud"), 10).await.expect("runs");
-    assert_eq!(runs.len(), 1, "a run ends its tick; the next run waits for the next tick");
     assert_eq!(
-        h.count("SELECT COUNT(*) FROM annotations WHERE used_for_training OR training_run IS NOT NULL")
-            .await,
+        runs.len(),
+        1,
+        "a run ends its tick; the next run waits for the next tick"
+    );
+    assert_eq!(
+        h.count(
+            "SELECT COUNT(*) FROM annotations WHERE used_for_training OR training_run IS NOT NULL"
+        )
+        .await,
         0
     );
     assert_eq!(runs[0].status, "failed");
     assert!(
-        runs[0].reason.as_deref().is_some_and(|r| r.contains("CUDA out of memory")),
+        runs[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("CUDA out of memory")),
         "{:?}",
         runs[0].reason
     );
@@ -122,13 +174,23 @@ async fn git_unreachable_then_back_retries_and_promotes_once() {
         .tick_until("a git failure shows", |s| s.last_error.is_some())
         .await;
     assert!(matches!(s.phase, Phase::Promoting { .. }), "{:?}", s.phase);
-    assert!(s.last_error.as_deref().is_some_and(|e| e.contains("git")), "{:?}", s.last_error);
+    assert!(
+        s.last_error.as_deref().is_some_and(|e| e.contains("git")),
+        "{:?}",
+        s.last_error
+    );
     h.git_proxy.set_down(false);
     let s = h
-        .tick_until("promoted", |s| s.last_outcome == Some(TrainingOutcome::Promoted))
+        .tick_until("promoted", |s| {
+            s.last_outcome == Some(TrainingOutcome::Promoted)
+        })
         .await;
     assert_eq!(s.last_error, None);
-    assert_eq!(verify_with_git_cli(&h.bare).0.len(), 2, "exactly one promotion commit");
+    assert_eq!(
+        verify_with_git_cli(&h.bare).0.len(),
+        2,
+        "exactly one promotion commit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -144,12 +206,20 @@ async fn the_database_down_for_a_tick_loses_nothing() {
     let proxy = h.db_proxy.as_ref().expect("proxy");
     proxy.set_down(true);
     let down = h.tick().await;
-    assert!(down.is_err() || matches!(down, Ok(TickOutcome::Failed(_))), "{down:?}");
+    assert!(
+        down.is_err() || matches!(down, Ok(TickOutcome::Failed(_))),
+        "{down:?}"
+    );
     proxy.set_down(false);
     let s = h
-        .tick_until("promoted", |s| s.last_outcome == Some(TrainingOutcome::Promoted))
+        .tick_until("promoted", |s| {
+            s.last_outcome == Some(TrainingOutcome::Promoted)
+        })
         .await;
-    assert_eq!(s.production.as_ref().map(|p| p.version.as_str()), Some("v2"));
+    assert_eq!(
+        s.production.as_ref().map(|p| p.version.as_str()),
+        Some("v2")
+    );
     assert_eq!(h.job_dirs(), 1);
     assert_eq!(verify_with_git_cli(&h.bare).0.len(), 2);
 }

@@ -21,7 +21,8 @@ use crate::policy::PolicyEngine;
 /// The deploy repo's file the demo promotes into.
 pub const DEPLOY_FILE: &str = "k8s/apps/inference-service/base/kustomization.yaml";
 
-const KUSTOMIZATION: &str = "# Inference service — promoted by sluice; everything else is hand-written.
+const KUSTOMIZATION: &str =
+    "# Inference service — promoted by sluice; everything else is hand-written.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
@@ -82,9 +83,13 @@ pub async fn run(engine: Arc<PolicyEngine>, keep: bool) -> Result<(), DemoError>
     ));
     let repo = root.join("deploy.git");
     init_deploy_repo(&repo).map_err(setup_err)?;
-    say(&format!("deploy.git: bare repo with {DEPLOY_FILE} at newTag v1"));
+    say(&format!(
+        "deploy.git: bare repo with {DEPLOY_FILE} at newTag v1"
+    ));
     let config_path = write_config(&root, &repo)?;
-    say(&format!("sluice.yaml: pipeline `fraud-detector` (stock policies, local trainer, GitOps into deploy.git)"));
+    say(
+        "sluice.yaml: pipeline `fraud-detector` (stock policies, local trainer, GitOps into deploy.git)",
+    );
     let loaded = config::load(&config_path, &engine)?;
     let observer: crate::controller::Observer = Arc::new(move |pipeline: &str, msg: &str| {
         say(&format!("{pipeline}: {msg}"));
@@ -120,7 +125,13 @@ pub async fn run(engine: Arc<PolicyEngine>, keep: bool) -> Result<(), DemoError>
     println!("\n== {DEPLOY_FILE} now");
     print!("{}", file_at_head(&repo, DEPLOY_FILE).map_err(setup_err)?);
     println!("\n== audit trail (sluice decisions)");
-    for d in store.decisions(None, 20).await.map_err(setup_err)?.iter().rev() {
+    for d in store
+        .decisions(None, 20)
+        .await
+        .map_err(setup_err)?
+        .iter()
+        .rev()
+    {
         println!(
             "  #{:<3} {:<10} {:<8} {}@{} sha256 {}… fuel {} {} µs — {}",
             d.id,
@@ -265,10 +276,7 @@ pub fn trainer() {
     let epochs = 5;
     for e in 1..=epochs {
         std::thread::sleep(Duration::from_millis(400));
-        eprintln!(
-            "epoch {e}/{epochs} loss {:.3}",
-            0.62 / f64::from(e).sqrt()
-        );
+        eprintln!("epoch {e}/{epochs} loss {:.3}", 0.62 / f64::from(e).sqrt());
     }
     println!("training done");
     println!(

@@ -65,9 +65,18 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
         out.push_str("no pipeline has run yet\n");
     }
     for (name, s, updated) in &states {
-        let _ = writeln!(out, "{name}: {} (updated {})", s.phase.name(), ago(*updated));
+        let _ = writeln!(
+            out,
+            "{name}: {} (updated {})",
+            s.phase.name(),
+            ago(*updated)
+        );
         if let Some(run) = s.phase.run() {
-            let _ = writeln!(out, "  run        {} job {} candidate {}", run.id, run.job, run.version);
+            let _ = writeln!(
+                out,
+                "  run        {} job {} candidate {}",
+                run.id, run.job, run.version
+            );
         }
         if let Phase::AwaitingApproval { reason, .. } = &s.phase {
             let _ = writeln!(out, "  awaiting   {reason}  (sluice approve {name})");
@@ -76,19 +85,34 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
             format!(
                 "{} {}",
                 p.version,
-                p.metrics.iter().map(|m| format!("{}={}", m.name, m.value)).collect::<Vec<_>>().join(" ")
+                p.metrics
+                    .iter()
+                    .map(|m| format!("{}={}", m.name, m.value))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             )
         });
         let _ = writeln!(out, "  production {prod}");
         if let Some(o) = s.last_outcome {
-            let _ = writeln!(out, "  last run   {}", serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "  last run   {}",
+                serde_json::to_value(o)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            );
         }
         if let Some(e) = &s.last_error {
             let _ = writeln!(
                 out,
                 "  ERROR      {e} (attempt {}, next try {})",
                 s.retries,
-                if s.next_attempt_ms > now_ms() { format!("in {}s", (s.next_attempt_ms - now_ms()) / 1000) } else { "now".into() }
+                if s.next_attempt_ms > now_ms() {
+                    format!("in {}s", (s.next_attempt_ms - now_ms()) / 1000)
+                } else {
+                    "now".into()
+                }
             );
         }
         for r in store.runs(Some(name), 5).await? {
@@ -99,7 +123,10 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
                 r.model_version,
                 r.status,
                 r.claimed_rows,
-                r.commit_id.as_deref().map(|c| format!("commit {} ", c.get(..10).unwrap_or(c))).unwrap_or_default(),
+                r.commit_id
+                    .as_deref()
+                    .map(|c| format!("commit {} ", c.get(..10).unwrap_or(c)))
+                    .unwrap_or_default(),
                 r.reason.as_deref().unwrap_or("")
             );
         }
@@ -111,7 +138,12 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
 ///
 /// # Errors
 /// Store failures.
-pub async fn decisions(store: &Store, pipeline: Option<&str>, limit: u32, json: bool) -> Result<String, OpsError> {
+pub async fn decisions(
+    store: &Store,
+    pipeline: Option<&str>,
+    limit: u32,
+    json: bool,
+) -> Result<String, OpsError> {
     let list = store.decisions(pipeline, limit).await?;
     if json {
         let v: Vec<serde_json::Value> = list
@@ -145,7 +177,10 @@ pub async fn decisions(store: &Store, pipeline: Option<&str>, limit: u32, json: 
             d.module_sha256.get(..12).unwrap_or(&d.module_sha256),
             d.fuel_used,
             d.wall_micros,
-            d.failure.as_deref().map(|f| format!(" FAIL-SAFE {f}")).unwrap_or_default(),
+            d.failure
+                .as_deref()
+                .map(|f| format!(" FAIL-SAFE {f}"))
+                .unwrap_or_default(),
             d.reason().unwrap_or_default()
         );
     }
@@ -172,9 +207,18 @@ pub async fn approve(store: &Store, pipeline: &str, reject: bool) -> Result<Stri
     };
     let now = now_ms();
     let event = if reject {
-        store.reject_version(pipeline, &run.version, "rejected by an operator", now).await?;
         store
-            .set_run_status(&run.id, crate::store::RunStatus::Rejected, None, Some("rejected by an operator"), None, now)
+            .reject_version(pipeline, &run.version, "rejected by an operator", now)
+            .await?;
+        store
+            .set_run_status(
+                &run.id,
+                crate::store::RunStatus::Rejected,
+                None,
+                Some("rejected by an operator"),
+                None,
+                now,
+            )
             .await?;
         Event::Reject
     } else {
@@ -188,6 +232,10 @@ pub async fn approve(store: &Store, pipeline: &str, reject: bool) -> Result<Stri
     store.save_state(pipeline, &next, now).await?;
     Ok(format!(
         "{pipeline}: {version} {}",
-        if reject { "rejected" } else { "approved; the running host promotes it on its next tick" }
+        if reject {
+            "rejected"
+        } else {
+            "approved; the running host promotes it on its next tick"
+        }
     ))
 }

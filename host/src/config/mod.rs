@@ -30,8 +30,8 @@ pub mod defaults {
 }
 
 pub use sections::{
-    ArgoConfig, DataSourceConfig, DatabaseConfig, ExecutorChoice, ExecutorConfig, GitOpsConfig, Interval,
-    PushConfig, SshConfig, TargetConfig, TokenConfig,
+    ArgoConfig, DataSourceConfig, DatabaseConfig, ExecutorChoice, ExecutorConfig, GitOpsConfig,
+    Interval, PushConfig, SshConfig, TargetConfig, TokenConfig,
 };
 
 /// The whole file.

@@ -184,7 +184,8 @@ impl DataSourceConfig {
             if !text.contains("$1") {
                 out.push((
                     field.into(),
-                    "must use `$1` (the run id) so each run's rows can be told apart and released".into(),
+                    "must use `$1` (the run id) so each run's rows can be told apart and released"
+                        .into(),
                 ));
             }
         }
@@ -255,7 +256,8 @@ fn is_dns_subdomain(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && !s.ends_with('-')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// SSH authentication to the deploy repo.
@@ -379,16 +381,27 @@ impl GitOpsConfig {
                 "the URL contains a credential; use `https.token` (a secret) instead".into(),
             ));
         }
-        let ssh_url = self.repo.starts_with("ssh://") || self.repo.contains('@') && !self.repo.contains("://");
+        let ssh_url = self.repo.starts_with("ssh://")
+            || self.repo.contains('@') && !self.repo.contains("://");
         let http_url = self.repo.starts_with("https://") || self.repo.starts_with("http://");
-        if !(ssh_url || http_url || self.repo.starts_with("file://") || self.repo.starts_with('/')) {
-            out.push(("repo".into(), "expected ssh://…, https://…, file://… or an absolute path".into()));
+        if !(ssh_url || http_url || self.repo.starts_with("file://") || self.repo.starts_with('/'))
+        {
+            out.push((
+                "repo".into(),
+                "expected ssh://…, https://…, file://… or an absolute path".into(),
+            ));
         }
         if self.ssh.is_some() && !ssh_url {
-            out.push(("ssh".into(), "`ssh` is set but `repo` is not an SSH URL".into()));
+            out.push((
+                "ssh".into(),
+                "`ssh` is set but `repo` is not an SSH URL".into(),
+            ));
         }
         if self.https.is_some() && !http_url {
-            out.push(("https".into(), "`https` is set but `repo` is not an http(s) URL".into()));
+            out.push((
+                "https".into(),
+                "`https` is set but `repo` is not an http(s) URL".into(),
+            ));
         }
         if let Some(ssh) = &self.ssh
             && ssh.known_hosts.is_none()
@@ -405,14 +418,20 @@ impl GitOpsConfig {
             out.push(("https.token".into(), e.to_string()));
         }
         if self.targets.is_empty() {
-            out.push(("targets".into(), "list at least one {file, field} to set".into()));
+            out.push((
+                "targets".into(),
+                "list at least one {file, field} to set".into(),
+            ));
         }
         for (i, t) in self.targets.iter().enumerate() {
             if let Err(e) = t.field.parse::<Selector>() {
                 out.push((format!("targets[{i}].field"), e.to_string()));
             }
             if t.file.starts_with('/') || t.file.split('/').any(|c| c == "..") {
-                out.push((format!("targets[{i}].file"), "must be a path inside the repository".into()));
+                out.push((
+                    format!("targets[{i}].file"),
+                    "must be a path inside the repository".into(),
+                ));
             }
         }
         if !self.message.contains("{version}") {

@@ -61,9 +61,14 @@ pub enum TickError {
 pub async fn tick(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickError> {
     let started = Instant::now();
     let result = tick_inner(ctx, p).await;
-    ctx.metrics.add_seconds(names::TICK_SECONDS, &[("pipeline", &p.name)], started.elapsed());
+    ctx.metrics.add_seconds(
+        names::TICK_SECONDS,
+        &[("pipeline", &p.name)],
+        started.elapsed(),
+    );
     if let Err(e) = &result {
-        ctx.metrics.inc(names::TICK_ERRORS, &[("pipeline", &p.name)]);
+        ctx.metrics
+            .inc(names::TICK_ERRORS, &[("pipeline", &p.name)]);
         tracing::warn!(pipeline = %p.name, error = %crate::argocd::error_chain(e), "tick failed; retrying next tick");
     }
     result
@@ -121,7 +126,9 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
             }
         }
     }
-    Ok(TickOutcome::Waiting("step limit reached; continuing next tick".into()))
+    Ok(TickOutcome::Waiting(
+        "step limit reached; continuing next tick".into(),
+    ))
 }
 
 /// Runs every pipeline until `shutdown` turns true. A tick in progress finishes first.

@@ -382,7 +382,10 @@ mod tests {
     #[test]
     fn rejection_and_failure_go_back_to_idle_and_keep_production() {
         let s = apply(&allocated(), Event::RunFailed).expect("failed");
-        assert_eq!((s.phase.clone(), s.last_outcome), (Phase::Idle, Some(TrainingOutcome::Failed)));
+        assert_eq!(
+            (s.phase.clone(), s.last_outcome),
+            (Phase::Idle, Some(TrainingOutcome::Failed))
+        );
         let s = apply(&allocated(), Event::TrainingSucceeded(report())).expect("ok");
         let s = apply(&s, Event::AwaitApproval("big change".into())).expect("await");
         assert_eq!(s.phase.name(), "awaiting-approval");

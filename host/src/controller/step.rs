@@ -7,8 +7,8 @@ use crate::clock::from_ms;
 use crate::decision::{
     Promotion, PromotionContext, PromotionDecision, Retrain, RetrainContext, RetrainDecision,
 };
-use crate::failpoint;
 use crate::executor::{JobSpec, JobState, job_name, parse_report};
+use crate::failpoint;
 use crate::metrics::names;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
 
@@ -64,24 +64,46 @@ pub async fn step(
             failpoint::hit("after-promotion-decision");
             Ok(Step::Moved(match eval.decision {
                 PromotionDecision::Promote { .. } => {
-                    ctx.note(&p.name, &format!("promotion policy: promote {} — {reason}", run.version));
+                    ctx.note(
+                        &p.name,
+                        &format!("promotion policy: promote {} — {reason}", run.version),
+                    );
                     Event::Promote
                 }
                 PromotionDecision::Reject { .. } => {
-                    ctx.note(&p.name, &format!("promotion policy: reject {} — {reason}", run.version));
+                    ctx.note(
+                        &p.name,
+                        &format!("promotion policy: reject {} — {reason}", run.version),
+                    );
                     ctx.store
                         .reject_version(&p.name, &run.version, &reason, now_ms)
                         .await
                         .map_err(retry)?;
                     ctx.store
-                        .set_run_status(&run.id, RunStatus::Rejected, None, Some(&reason), None, now_ms)
+                        .set_run_status(
+                            &run.id,
+                            RunStatus::Rejected,
+                            None,
+                            Some(&reason),
+                            None,
+                            now_ms,
+                        )
                         .await
                         .map_err(retry)?;
-                    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "rejected")]);
+                    ctx.metrics.inc(
+                        names::RUNS,
+                        &[("pipeline", &p.name), ("outcome", "rejected")],
+                    );
                     Event::Reject
                 }
                 PromotionDecision::AwaitApproval { .. } => {
-                    ctx.note(&p.name, &format!("promotion policy: {} awaits approval — {reason}", run.version));
+                    ctx.note(
+                        &p.name,
+                        &format!(
+                            "promotion policy: {} awaits approval — {reason}",
+                            run.version
+                        ),
+                    );
                     Event::AwaitApproval(reason)
                 }
             }))
@@ -101,7 +123,12 @@ pub async fn step(
     }
 }
 
-async fn idle(ctx: &Context, p: &Pipeline, state: &PipelineState, now_ms: u64) -> Result<Step, Retry> {
+async fn idle(
+    ctx: &Context,
+    p: &Pipeline,
+    state: &PipelineState,
+    now_ms: u64,
+) -> Result<Step, Retry> {
     let counts = p.data.counts().await.map_err(retry)?;
     let active = p.executor.active(&p.name).await.map_err(|e| {
         Retry(format!(
@@ -165,7 +192,10 @@ async fn dispatch(
 ) -> Result<Step, Retry> {
     let claimed = p.data.claim(&run.id).await.map_err(retry)?;
     failpoint::hit("after-claim");
-    ctx.store.add_claimed(&run.id, claimed).await.map_err(retry)?;
+    ctx.store
+        .add_claimed(&run.id, claimed)
+        .await
+        .map_err(retry)?;
     let spec = JobSpec {
         pipeline: p.name.clone(),
         run_id: run.id.clone(),
@@ -182,7 +212,10 @@ async fn dispatch(
         .set_run_status(&run.id, RunStatus::Running, None, None, None, now_ms)
         .await
         .map_err(retry)?;
-    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "started")]);
+    ctx.metrics.inc(
+        names::RUNS,
+        &[("pipeline", &p.name), ("outcome", "started")],
+    );
     ctx.note(
         &p.name,
         &format!(
@@ -199,7 +232,10 @@ async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Res
             if !detail.is_empty() {
                 ctx.note(&p.name, &format!("training {}: {detail}", run.job));
             }
-            Ok(Step::Wait(format!("training job {} running {detail}", run.job)))
+            Ok(Step::Wait(format!(
+                "training job {} running {detail}",
+                run.job
+            )))
         }
         JobState::Succeeded { report } => match parse_report(&report) {
             Ok(report) => {
@@ -227,14 +263,30 @@ async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Res
         },
         JobState::Failed { reason } => fail_run(ctx, p, run, &reason, true, now_ms).await,
         JobState::Missing => {
-            fail_run(ctx, p, run, &format!("training job {} no longer exists (deleted?)", run.job), true, now_ms).await
+            fail_run(
+                ctx,
+                p,
+                run,
+                &format!("training job {} no longer exists (deleted?)", run.job),
+                true,
+                now_ms,
+            )
+            .await
         }
     }
 }
 
 async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Result<Step, Retry> {
-    if let Some(why) = ctx.store.rejection(&p.name, &run.version).await.map_err(retry)? {
-        let reason = format!("{} was rejected before ({why}); it is never promoted automatically", run.version);
+    if let Some(why) = ctx
+        .store
+        .rejection(&p.name, &run.version)
+        .await
+        .map_err(retry)?
+    {
+        let reason = format!(
+            "{} was rejected before ({why}); it is never promoted automatically",
+            run.version
+        );
         return fail_run(ctx, p, run, &reason, false, now_ms).await;
     }
     let repo = p.repo.clone();
@@ -246,7 +298,8 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
         Ok(done) => {
             failpoint::hit("after-push");
             for _ in 0..done.retried + done.reapplied {
-                ctx.metrics.inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
+                ctx.metrics
+                    .inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
             }
             ctx.note(
                 &p.name,
@@ -259,11 +312,21 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
                         done.reapplied
                     )
                 } else {
-                    format!("the deploy repo already holds {}; nothing to commit", run.version)
+                    format!(
+                        "the deploy repo already holds {}; nothing to commit",
+                        run.version
+                    )
                 },
             );
             ctx.store
-                .set_run_status(&run.id, RunStatus::Trained, None, None, Some(&done.commit), now_ms)
+                .set_run_status(
+                    &run.id,
+                    RunStatus::Trained,
+                    None,
+                    None,
+                    Some(&done.commit),
+                    now_ms,
+                )
                 .await
                 .map_err(retry)?;
             if p.argo.is_some() {
@@ -311,10 +374,16 @@ async fn syncing(
     }
     if !requested {
         if argo.refresh {
-            argo.client.status(&argo.application, true).await.map_err(retry)?;
+            argo.client
+                .status(&argo.application, true)
+                .await
+                .map_err(retry)?;
         }
         if argo.sync {
-            argo.client.sync(&argo.application, commit).await.map_err(retry)?;
+            argo.client
+                .sync(&argo.application, commit)
+                .await
+                .map_err(retry)?;
         }
         failpoint::hit("after-sync-request");
         ctx.note(
@@ -323,9 +392,16 @@ async fn syncing(
         );
         return Ok(Step::Moved(Event::SyncRequested));
     }
-    let status = argo.client.status(&argo.application, false).await.map_err(retry)?;
+    let status = argo
+        .client
+        .status(&argo.application, false)
+        .await
+        .map_err(retry)?;
     if status.is_done(commit) {
-        ctx.note(&p.name, &format!("Argo CD: `{}` {}", argo.application, status.summary()));
+        ctx.note(
+            &p.name,
+            &format!("Argo CD: `{}` {}", argo.application, status.summary()),
+        );
         finish_promotion(ctx, p, run, now_ms).await
     } else {
         Ok(Step::Wait(format!(
@@ -336,13 +412,28 @@ async fn syncing(
     }
 }
 
-async fn finish_promotion(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Result<Step, Retry> {
+async fn finish_promotion(
+    ctx: &Context,
+    p: &Pipeline,
+    run: &RunRef,
+    now_ms: u64,
+) -> Result<Step, Retry> {
     ctx.store
-        .set_run_status(&run.id, RunStatus::Promoted, None, Some("promoted"), None, now_ms)
+        .set_run_status(
+            &run.id,
+            RunStatus::Promoted,
+            None,
+            Some("promoted"),
+            None,
+            now_ms,
+        )
         .await
         .map_err(retry)?;
     ctx.metrics.inc(names::PROMOTIONS, &[("pipeline", &p.name)]);
-    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "promoted")]);
+    ctx.metrics.inc(
+        names::RUNS,
+        &[("pipeline", &p.name), ("outcome", "promoted")],
+    );
     ctx.note(&p.name, &format!("{} is in production", run.version));
     Ok(Step::Moved(Event::Promoted))
 }
@@ -365,7 +456,8 @@ async fn fail_run(
         .set_run_status(&run.id, RunStatus::Failed, None, Some(reason), None, now_ms)
         .await
         .map_err(retry)?;
-    ctx.metrics.inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "failed")]);
+    ctx.metrics
+        .inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "failed")]);
     ctx.note(
         &p.name,
         &format!("run {} failed: {reason} ({released} rows released)", run.id),
@@ -383,9 +475,10 @@ async fn ask<P: WitPoint>(
     now_ms: u64,
     run_id: Option<&str>,
 ) -> Result<Evaluation<P>, Retry> {
-    let active = ctx.registry.get(&slot.module).ok_or_else(|| {
-        Retry(format!("policy module `{}` is not loaded", slot.module))
-    })?;
+    let active = ctx
+        .registry
+        .get(&slot.module)
+        .ok_or_else(|| Retry(format!("policy module `{}` is not loaded", slot.module)))?;
     let params = active.params.get(&p.name).cloned().ok_or_else(|| {
         Retry(format!(
             "policy module `{}` was not checked for pipeline `{}`",
@@ -397,7 +490,14 @@ async fn ask<P: WitPoint>(
         limits: slot.limits,
         fail_safe: slot.fail_safe,
     };
-    let eval = decide::<P>(&ctx.engine, &active.module, &binding, c, from_ms(now_ms), &ctx.metrics);
+    let eval = decide::<P>(
+        &ctx.engine,
+        &active.module,
+        &binding,
+        c,
+        from_ms(now_ms),
+        &ctx.metrics,
+    );
     ctx.store
         .record_decision(&eval.record, run_id)
         .await

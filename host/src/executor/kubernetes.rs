@@ -148,9 +148,12 @@ impl KubernetesExecutor {
                 let kc = kube::config::Kubeconfig::read_from(&path).map_err(|e| {
                     ExecutorError::Config(format!("kubeconfig {}: {e}", path.display()))
                 })?;
-                kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-                    .await
-                    .map_err(|e| ExecutorError::Config(format!("kubeconfig {}: {e}", path.display())))?
+                kube::Config::from_custom_kubeconfig(
+                    kc,
+                    &kube::config::KubeConfigOptions::default(),
+                )
+                .await
+                .map_err(|e| ExecutorError::Config(format!("kubeconfig {}: {e}", path.display())))?
             }
             None => kube::Config::infer()
                 .await
@@ -184,7 +187,10 @@ impl KubernetesExecutor {
                 tracing::info!(job = %spec.job_name, "the Job already exists; adopting it");
                 Ok(())
             }
-            Err(e) => Err(kube_err(format!("creating Job {}/{}", self.namespace, spec.job_name))(e)),
+            Err(e) => Err(kube_err(format!(
+                "creating Job {}/{}",
+                self.namespace, spec.job_name
+            ))(e)),
         }
     }
 
@@ -248,7 +254,10 @@ impl KubernetesExecutor {
             .pods
             .list(&ListParams::default().labels(&format!("job-name={name}")))
             .await
-            .map_err(kube_err(format!("listing the pods of Job {}/{name}", self.namespace)))?;
+            .map_err(kube_err(format!(
+                "listing the pods of Job {}/{name}",
+                self.namespace
+            )))?;
         let mut candidates: Vec<&Pod> = pods
             .items
             .iter()
@@ -437,11 +446,20 @@ mod tests {
         assert_eq!(pod["nodeSelector"]["pool"], "gpu");
         assert_eq!(pod["tolerations"][0]["operator"], "Exists");
         let c = &pod["containers"][0];
-        assert_eq!(c["args"], serde_json::json!(["--data", "s3://x", "--epochs=3"]));
+        assert_eq!(
+            c["args"],
+            serde_json::json!(["--data", "s3://x", "--epochs=3"])
+        );
         assert_eq!(c["resources"]["limits"]["nvidia.com/gpu"], "1");
         let env = c["env"].as_array().expect("env");
-        let version: Vec<_> = env.iter().filter(|e| e["name"] == "MODEL_VERSION").collect();
+        let version: Vec<_> = env
+            .iter()
+            .filter(|e| e["name"] == "MODEL_VERSION")
+            .collect();
         assert_eq!(version.len(), 1);
-        assert_eq!(version[0]["value"], "v2", "the contract wins over the template");
+        assert_eq!(
+            version[0]["value"], "v2",
+            "the contract wins over the template"
+        );
     }
 }

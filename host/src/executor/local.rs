@@ -265,14 +265,21 @@ mod tests {
     async fn failures_say_why_and_running_jobs_count_as_active() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ex = executor(dir.path(), "echo 'CUDA out of memory' >&2; exit 3");
-        ex.dispatch(&spec("fraud-training-2")).await.expect("dispatch");
+        ex.dispatch(&spec("fraud-training-2"))
+            .await
+            .expect("dispatch");
         let JobState::Failed { reason } = wait_done(&ex, "fraud-training-2").await else {
             panic!("not failed");
         };
-        assert!(reason.contains("status 3") && reason.contains("CUDA out of memory"), "{reason}");
+        assert!(
+            reason.contains("status 3") && reason.contains("CUDA out of memory"),
+            "{reason}"
+        );
 
         let slow = executor(dir.path(), "echo 'epoch 1/9' >&2; sleep 5");
-        slow.dispatch(&spec("fraud-training-3")).await.expect("dispatch");
+        slow.dispatch(&spec("fraud-training-3"))
+            .await
+            .expect("dispatch");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
             slow.active("fraud").await.expect("active"),

@@ -117,7 +117,9 @@ pub fn job_name(pipeline: &str, unix_seconds: u64) -> String {
 
 /// A malformed candidate report.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the trainer's report is not usable: {problem}; expected JSON like {{\"version\": \"v2\", \"metrics\": {{\"accuracy\": 0.93}}}}, got `{excerpt}`")]
+#[error(
+    "the trainer's report is not usable: {problem}; expected JSON like {{\"version\": \"v2\", \"metrics\": {{\"accuracy\": 0.93}}}}, got `{excerpt}`"
+)]
 pub struct ReportError {
     /// What is wrong.
     pub problem: String,
@@ -135,8 +137,7 @@ pub fn parse_report(text: &str) -> Result<ModelReport, ReportError> {
         problem,
         excerpt: excerpt.clone(),
     };
-    let report: ModelReport =
-        serde_json::from_str(text.trim()).map_err(|e| fail(e.to_string()))?;
+    let report: ModelReport = serde_json::from_str(text.trim()).map_err(|e| fail(e.to_string()))?;
     if report.version.trim().is_empty() {
         return Err(fail("`version` is empty".into()));
     }

@@ -139,9 +139,18 @@ mod tests {
             b64(KEY_A),
             b64(KEY_B)
         );
-        assert_eq!(check(&file, "git.example.com", KEY_A), HostKeyCheck::Trusted);
-        assert_eq!(check(&file, "bad.example.com", KEY_A), HostKeyCheck::Unknown);
-        assert_eq!(check(&file, "git.example.com", KEY_B), HostKeyCheck::Revoked);
+        assert_eq!(
+            check(&file, "git.example.com", KEY_A),
+            HostKeyCheck::Trusted
+        );
+        assert_eq!(
+            check(&file, "bad.example.com", KEY_A),
+            HostKeyCheck::Unknown
+        );
+        assert_eq!(
+            check(&file, "git.example.com", KEY_B),
+            HostKeyCheck::Revoked
+        );
         assert!(wildcard("g?t*", "git.example.com"));
         assert!(!wildcard("g?t", "git.example.com"));
     }

@@ -20,9 +20,9 @@ use git2::{
     RemoteCallbacks, Repository, ResetType, Signature,
 };
 
+use super::Selector;
 use super::known_hosts::{self, HostKeyCheck};
 use super::yaml_edit::{EditError, set_value};
-use super::Selector;
 use crate::secret::Secret;
 
 /// How many times a push rejected by a concurrent change is re-applied on the new head.
@@ -147,7 +147,9 @@ pub enum GitError {
         message: String,
     },
     /// Concurrent pushes kept winning.
-    #[error("the push to {url} was rejected {times} times in a row because the branch kept moving; giving up for now")]
+    #[error(
+        "the push to {url} was rejected {times} times in a row because the branch kept moving; giving up for now"
+    )]
     KeptMoving {
         /// The remote.
         url: String,
@@ -160,7 +162,10 @@ impl GitError {
     /// Whether retrying later can help (network, server, concurrency) as opposed to a
     /// problem with the repository content or the config (selector, missing file).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Remote { .. } | Self::KeptMoving { .. } | Self::Clone { .. } | Self::Local { .. })
+        matches!(
+            self,
+            Self::Remote { .. } | Self::KeptMoving { .. } | Self::Clone { .. } | Self::Local { .. }
+        )
     }
 }
 
@@ -228,7 +233,9 @@ impl DeployRepo {
                     tracing::warn!(url = %self.settings.url, error = %e, retry = retried, wait_ms = wait.as_millis() as u64, "git attempt failed; retrying");
                     std::thread::sleep(wait);
                 }
-                Err(GitError::Remote { op, url, message, .. }) => {
+                Err(GitError::Remote {
+                    op, url, message, ..
+                }) => {
                     return Err(GitError::Remote {
                         op,
                         url,
@@ -339,17 +346,25 @@ impl DeployRepo {
         );
         drop(options);
         fetched.map_err(|e| self.remote_err("fetch", &e, &findings.into_inner()))?;
-        let head = repo.refname_to_id(&tracking).map_err(|_| GitError::NoBranch {
-            url: self.settings.url.clone(),
-            branch: branch.clone(),
-        })?;
+        let head = repo
+            .refname_to_id(&tracking)
+            .map_err(|_| GitError::NoBranch {
+                url: self.settings.url.clone(),
+                branch: branch.clone(),
+            })?;
         let local = |e: git2::Error| GitError::Local {
             op: "reset",
             message: e.message().to_owned(),
         };
-        repo.reference(&format!("refs/heads/{branch}"), head, true, "sluice: sync to remote")
+        repo.reference(
+            &format!("refs/heads/{branch}"),
+            head,
+            true,
+            "sluice: sync to remote",
+        )
+        .map_err(local)?;
+        repo.set_head(&format!("refs/heads/{branch}"))
             .map_err(local)?;
-        repo.set_head(&format!("refs/heads/{branch}")).map_err(local)?;
         let object = repo.find_object(head, None).map_err(local)?;
         repo.reset(
             &object,
@@ -407,9 +422,8 @@ impl DeployRepo {
             .message
             .replace("{version}", version)
             .replace("{pipeline}", pipeline);
-        let message = format!(
-            "{subject}\n\nSluice-Pipeline: {pipeline}\nSluice-Version: {version}\n"
-        );
+        let message =
+            format!("{subject}\n\nSluice-Pipeline: {pipeline}\nSluice-Version: {version}\n");
         repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &[&parent])
             .map_err(local("commit"))
     }

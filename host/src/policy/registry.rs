@@ -115,7 +115,11 @@ impl PolicyRegistry {
             metrics,
         };
         // Stock modules are embedded in the binary and never change while it runs.
-        for u in registry.uses.iter().filter(|u| u.module.starts_with("stock:")) {
+        for u in registry
+            .uses
+            .iter()
+            .filter(|u| u.module.starts_with("stock:"))
+        {
             if registry.read().contains_key(&u.module) {
                 continue;
             }
@@ -124,21 +128,26 @@ impl PolicyRegistry {
                 source,
             };
             let stock_name = &u.module["stock:".len()..];
-            let bytes = crate::stock::find(stock_name).map(|s| s.wasm).ok_or_else(|| {
-                unusable(CheckError::Load(LoadError::Read {
-                    source_name: u.module.clone(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "no stock policy of that name",
-                    ),
-                }))
-            })?;
+            let bytes = crate::stock::find(stock_name)
+                .map(|s| s.wasm)
+                .ok_or_else(|| {
+                    unusable(CheckError::Load(LoadError::Read {
+                        source_name: u.module.clone(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "no stock policy of that name",
+                        ),
+                    }))
+                })?;
             let active = registry
                 .load_checked(&u.module, Path::new(&u.module), bytes)
                 .map_err(unusable)?;
             registry.write().insert(u.module.clone(), Arc::new(active));
         }
-        let needs_dir = registry.uses.iter().any(|u| !u.module.starts_with("stock:"));
+        let needs_dir = registry
+            .uses
+            .iter()
+            .any(|u| !u.module.starts_with("stock:"));
         if needs_dir || registry.dir.is_dir() {
             for (name, path) in registry.list()? {
                 let unusable = |source| RegistryError::Module {

@@ -69,10 +69,9 @@ impl Store {
         record: &DecisionRecord,
         run_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        let failure = record
-            .failure
-            .as_ref()
-            .map(|f| serde_json::json!({ "kind": f.label(), "message": f.to_string() }).to_string());
+        let failure = record.failure.as_ref().map(|f| {
+            serde_json::json!({ "kind": f.label(), "message": f.to_string() }).to_string()
+        });
         let logs = serde_json::to_string(&record.logs).map_err(|source| StoreError::Corrupt {
             what: "policy log lines".into(),
             source,

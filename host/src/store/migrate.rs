@@ -30,10 +30,11 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreErr
     .execute(pool)
     .await
     .map_err(query_err("creating the migrations table"))?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM sluice_schema_migrations")
-        .fetch_one(pool)
-        .await
-        .map_err(query_err("reading the schema version"))?;
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM sluice_schema_migrations")
+            .fetch_one(pool)
+            .await
+            .map_err(query_err("reading the schema version"))?;
     let current = current.unwrap_or(0);
     let known = list.last().map_or(0, |m| m.0);
     if current > known {
@@ -49,10 +50,7 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreErr
             source,
         };
         let mut tx = pool.begin().await.map_err(fail)?;
-        sqlx::raw_sql(sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(fail)?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
         sqlx::query(
             "INSERT INTO sluice_schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
         )

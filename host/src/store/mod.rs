@@ -177,7 +177,9 @@ impl Store {
                 .bind(pipeline)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(query_err(format!("loading the state of pipeline `{pipeline}`")))?;
+                .map_err(query_err(format!(
+                    "loading the state of pipeline `{pipeline}`"
+                )))?;
         text.map(|t| {
             serde_json::from_str(&t).map_err(|source| StoreError::Corrupt {
                 what: format!("state of pipeline `{pipeline}`"),
@@ -250,7 +252,11 @@ impl Store {
     ///
     /// # Errors
     /// Query failure.
-    pub async fn rejection(&self, pipeline: &str, version: &str) -> Result<Option<String>, StoreError> {
+    pub async fn rejection(
+        &self,
+        pipeline: &str,
+        version: &str,
+    ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT reason FROM sluice_rejected_versions WHERE pipeline = $1 AND version = $2",
         )
@@ -283,7 +289,9 @@ pub(crate) async fn save_state<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     .bind(ms(now_ms))
     .execute(pool)
     .await
-    .map_err(query_err(format!("saving the state of pipeline `{pipeline}`")))?;
+    .map_err(query_err(format!(
+        "saving the state of pipeline `{pipeline}`"
+    )))?;
     Ok(())
 }
 

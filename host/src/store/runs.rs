@@ -150,7 +150,11 @@ impl Store {
     ///
     /// # Errors
     /// Query failure.
-    pub async fn runs(&self, pipeline: Option<&str>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+    pub async fn runs(
+        &self,
+        pipeline: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         type Row = (
             String,
             String,

@@ -14,7 +14,9 @@ async fn store() -> (tempfile::TempDir, Store) {
 async fn migrations_are_idempotent_and_state_round_trips() {
     let (dir, store) = store().await;
     let url = format!("sqlite:{}", dir.path().join("s.db").display());
-    Store::open(&url).await.expect("reopen applies nothing twice");
+    Store::open(&url)
+        .await
+        .expect("reopen applies nothing twice");
     assert_eq!(store.load_state("fraud").await.expect("load"), None);
     let s = PipelineState::new(None);
     store.save_state("fraud", &s, 1).await.expect("save");
@@ -34,7 +36,10 @@ async fn migrations_are_idempotent_and_state_round_trips() {
     )
     .expect("apply");
     store.begin_run("fraud", &run, &s2, 2).await.expect("begin");
-    store.begin_run("fraud", &run, &s2, 2).await.expect("begin is idempotent");
+    store
+        .begin_run("fraud", &run, &s2, 2)
+        .await
+        .expect("begin is idempotent");
     assert_eq!(store.load_state("fraud").await.expect("load"), Some(s2));
     store
         .set_run_status("r1", RunStatus::Failed, Some(7), Some("oom"), None, 3)
@@ -43,10 +48,20 @@ async fn migrations_are_idempotent_and_state_round_trips() {
     let runs = store.runs(Some("fraud"), 10).await.expect("runs");
     assert_eq!(runs.len(), 1);
     assert_eq!(
-        (runs[0].status.as_str(), runs[0].claimed_rows, runs[0].finished_ms),
+        (
+            runs[0].status.as_str(),
+            runs[0].claimed_rows,
+            runs[0].finished_ms
+        ),
         ("failed", 7, Some(3))
     );
-    assert!(store.runs(Some("other"), 10).await.expect("runs").is_empty());
+    assert!(
+        store
+            .runs(Some("other"), 10)
+            .await
+            .expect("runs")
+            .is_empty()
+    );
     assert_eq!(store.all_states().await.expect("all").len(), 1);
 }
 
@@ -54,8 +69,14 @@ async fn migrations_are_idempotent_and_state_round_trips() {
 async fn rejected_versions_are_remembered() {
     let (_dir, store) = store().await;
     assert_eq!(store.rejection("fraud", "v3").await.expect("q"), None);
-    store.reject_version("fraud", "v3", "accuracy 0.7 < 0.8", 1).await.expect("reject");
-    store.reject_version("fraud", "v3", "again", 2).await.expect("idempotent");
+    store
+        .reject_version("fraud", "v3", "accuracy 0.7 < 0.8", 1)
+        .await
+        .expect("reject");
+    store
+        .reject_version("fraud", "v3", "again", 2)
+        .await
+        .expect("idempotent");
     assert_eq!(
         store.rejection("fraud", "v3").await.expect("q").as_deref(),
         Some("accuracy 0.7 < 0.8")
@@ -64,7 +85,12 @@ async fn rejected_versions_are_remembered() {
 
 #[tokio::test]
 async fn a_bad_url_says_what_is_supported() {
-    let e = Store::open("mysql://u:pw@h/db").await.expect_err("unsupported");
+    let e = Store::open("mysql://u:pw@h/db")
+        .await
+        .expect_err("unsupported");
     let text = e.to_string();
-    assert!(text.contains("mysql://u:***@h/db") && text.contains("sqlite:"), "{text}");
+    assert!(
+        text.contains("mysql://u:***@h/db") && text.contains("sqlite:"),
+        "{text}"
+    );
 }

@@ -134,14 +134,21 @@ fn labels_match(obj: &Value, selector: &str) -> bool {
 fn query_param(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| v.replace("%3D", "=").replace("%2C", ",").replace("%2F", "/").replace("%21", "!"))
+        (k == key).then(|| {
+            v.replace("%3D", "=")
+                .replace("%2C", ",")
+                .replace("%2F", "/")
+                .replace("%21", "!")
+        })
     })
 }
 
 impl FakeKube {
     /// Starts the server on an ephemeral loopback port.
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let fake = Self {
             state: Arc::new(Mutex::new(State::default())),
@@ -150,7 +157,9 @@ impl FakeKube {
         let server = fake.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let server = server.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
@@ -203,10 +212,17 @@ impl FakeKube {
     /// with `message`; the Job is Complete (`succeeded`) or Failed with `reason`.
     pub fn finish_job(&self, ns: &str, name: &str, succeeded: bool, message: &str, reason: &str) {
         let mut st = self.lock();
-        let Some(job) = st.objects.get(&(Kind::Job, ns.into(), name.into())).cloned() else {
+        let Some(job) = st
+            .objects
+            .get(&(Kind::Job, ns.into(), name.into()))
+            .cloned()
+        else {
             panic!("no job {ns}/{name}");
         };
-        let uid = job["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+        let uid = job["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let pod = json!({
             "metadata": {
                 "name": format!("{name}-x7k2p"),
@@ -250,7 +266,10 @@ impl FakeKube {
 
     fn put(st: &mut State, kind: Kind, ns: &str, mut obj: Value, event: &str) -> Value {
         st.version += 1;
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         obj["apiVersion"] = json!(kind.api_version());
         obj["kind"] = json!(kind.kind());
         let meta = &mut obj["metadata"];
@@ -286,10 +305,20 @@ impl FakeKube {
             .get(hyper::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             == Some(&format!("Bearer {TOKEN}"));
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        self.lock().requests.push(format!("{method} {path}?{query}"));
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        self.lock()
+            .requests
+            .push(format!("{method} {path}?{query}"));
         if !authorized {
-            return respond(401, &json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}));
+            return respond(
+                401,
+                &json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}),
+            );
         }
         let fault = {
             let mut st = self.lock();
@@ -301,44 +330,115 @@ impl FakeKube {
         };
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let (kind, ns, name, sub) = match parts.as_slice() {
-            ["apis", "batch", "v1", "namespaces", ns, "jobs", rest @ ..] => (Kind::Job, *ns, rest.first().copied(), rest.get(1).copied()),
-            ["api", "v1", "namespaces", ns, "pods", rest @ ..] => (Kind::Pod, *ns, rest.first().copied(), rest.get(1).copied()),
+            ["apis", "batch", "v1", "namespaces", ns, "jobs", rest @ ..] => {
+                (Kind::Job, *ns, rest.first().copied(), rest.get(1).copied())
+            }
+            ["api", "v1", "namespaces", ns, "pods", rest @ ..] => {
+                (Kind::Pod, *ns, rest.first().copied(), rest.get(1).copied())
+            }
             _ => {
-                return respond(404, &status_body(404, "NotFound", "the server could not find the requested resource".into(), Kind::Job, ""));
+                return respond(
+                    404,
+                    &status_body(
+                        404,
+                        "NotFound",
+                        "the server could not find the requested resource".into(),
+                        Kind::Job,
+                        "",
+                    ),
+                );
             }
         };
         if let Some(f) = &fault
             && !f.apply
         {
-            return respond(f.status, &status_body(f.status, "InternalError", "Internal error occurred: injected fault".into(), kind, name.unwrap_or("")));
+            return respond(
+                f.status,
+                &status_body(
+                    f.status,
+                    "InternalError",
+                    "Internal error occurred: injected fault".into(),
+                    kind,
+                    name.unwrap_or(""),
+                ),
+            );
         }
         let response = self.serve(&method, kind, ns, name, sub, &query, &body);
         match fault {
-            Some(f) => respond(f.status, &status_body(f.status, "InternalError", "Internal error occurred: injected fault after the change was applied".into(), kind, name.unwrap_or(""))),
+            Some(f) => respond(
+                f.status,
+                &status_body(
+                    f.status,
+                    "InternalError",
+                    "Internal error occurred: injected fault after the change was applied".into(),
+                    kind,
+                    name.unwrap_or(""),
+                ),
+            ),
             None => response,
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn serve(&self, method: &str, kind: Kind, ns: &str, name: Option<&str>, sub: Option<&str>, query: &str, body: &[u8]) -> Response<Body> {
-        let not_found = |n: &str| respond(404, &status_body(404, "NotFound", format!("{}{} \"{n}\" not found", kind.plural(), if kind.group().is_empty() { String::new() } else { format!(".{}", kind.group()) }), kind, n));
+    fn serve(
+        &self,
+        method: &str,
+        kind: Kind,
+        ns: &str,
+        name: Option<&str>,
+        sub: Option<&str>,
+        query: &str,
+        body: &[u8],
+    ) -> Response<Body> {
+        let not_found = |n: &str| {
+            respond(
+                404,
+                &status_body(
+                    404,
+                    "NotFound",
+                    format!(
+                        "{}{} \"{n}\" not found",
+                        kind.plural(),
+                        if kind.group().is_empty() {
+                            String::new()
+                        } else {
+                            format!(".{}", kind.group())
+                        }
+                    ),
+                    kind,
+                    n,
+                ),
+            )
+        };
         let mut st = self.lock();
         match (method, name, sub) {
             ("GET", None, None) => {
                 let selector = query_param(query, "labelSelector").unwrap_or_default();
                 if query_param(query, "watch").is_some_and(|w| w == "true" || w == "1") {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    let from_scratch = query_param(query, "resourceVersion").is_none_or(|v| v.is_empty() || v == "0");
+                    let from_scratch = query_param(query, "resourceVersion")
+                        .is_none_or(|v| v.is_empty() || v == "0");
                     if from_scratch {
                         for ((k, n, _), obj) in &st.objects {
                             if *k == kind && n == ns && labels_match(obj, &selector) {
-                                let _ = tx.send(Bytes::from(format!("{}\n", json!({ "type": "ADDED", "object": obj }))));
+                                let _ = tx.send(Bytes::from(format!(
+                                    "{}\n",
+                                    json!({ "type": "ADDED", "object": obj })
+                                )));
                             }
                         }
                     }
-                    st.watchers.push(Watcher { kind, ns: ns.into(), selector, tx });
-                    let timeout: u64 = query_param(query, "timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(300);
-                    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+                    st.watchers.push(Watcher {
+                        kind,
+                        ns: ns.into(),
+                        selector,
+                        tx,
+                    });
+                    let timeout: u64 = query_param(query, "timeoutSeconds")
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(300);
+                    let deadline =
+                        tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
                     let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
                         match tokio::time::timeout_at(deadline, rx.recv()).await {
                             Ok(Some(b)) => Some((Ok::<_, Infallible>(Frame::data(b)), rx)),
@@ -346,13 +446,18 @@ impl FakeKube {
                         }
                     });
                     let mut r = Response::new(StreamBody::new(stream).boxed());
-                    r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+                    r.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static("application/json"),
+                    );
                     return r;
                 }
                 let items: Vec<Value> = st
                     .objects
                     .iter()
-                    .filter(|((k, n, _), obj)| *k == kind && n == ns && labels_match(obj, &selector))
+                    .filter(|((k, n, _), obj)| {
+                        *k == kind && n == ns && labels_match(obj, &selector)
+                    })
                     .map(|(_, obj)| {
                         // Like the real server, list items carry no apiVersion/kind.
                         let mut o = obj.clone();
@@ -363,22 +468,49 @@ impl FakeKube {
                         o
                     })
                     .collect();
-                respond(200, &json!({
-                    "apiVersion": kind.api_version(),
-                    "kind": format!("{}List", kind.kind()),
-                    "metadata": { "resourceVersion": st.version.to_string() },
-                    "items": items,
-                }))
+                respond(
+                    200,
+                    &json!({
+                        "apiVersion": kind.api_version(),
+                        "kind": format!("{}List", kind.kind()),
+                        "metadata": { "resourceVersion": st.version.to_string() },
+                        "items": items,
+                    }),
+                )
             }
             ("POST", None, None) => {
                 let Ok(obj) = serde_json::from_slice::<Value>(body) else {
-                    return respond(400, &status_body(400, "BadRequest", "the body is not JSON".into(), kind, ""));
+                    return respond(
+                        400,
+                        &status_body(400, "BadRequest", "the body is not JSON".into(), kind, ""),
+                    );
                 };
                 let Some(n) = obj["metadata"]["name"].as_str().map(str::to_owned) else {
-                    return respond(422, &status_body(422, "Invalid", format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", kind.kind()), kind, ""));
+                    return respond(
+                        422,
+                        &status_body(
+                            422,
+                            "Invalid",
+                            format!(
+                                "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                                kind.kind()
+                            ),
+                            kind,
+                            "",
+                        ),
+                    );
                 };
                 if st.objects.contains_key(&(kind, ns.into(), n.clone())) {
-                    return respond(409, &status_body(409, "AlreadyExists", format!("{}.{} \"{n}\" already exists", kind.plural(), kind.group()), kind, &n));
+                    return respond(
+                        409,
+                        &status_body(
+                            409,
+                            "AlreadyExists",
+                            format!("{}.{} \"{n}\" already exists", kind.plural(), kind.group()),
+                            kind,
+                            &n,
+                        ),
+                    );
                 }
                 let mut obj = obj;
                 if kind == Kind::Job {
@@ -387,19 +519,39 @@ impl FakeKube {
                 let created = Self::put(&mut st, kind, ns, obj, "ADDED");
                 respond(201, &created)
             }
-            ("GET", Some(n), None | Some("status")) => match st.objects.get(&(kind, ns.into(), n.into())) {
-                Some(obj) => respond(200, obj),
-                None => not_found(n),
-            },
+            ("GET", Some(n), None | Some("status")) => {
+                match st.objects.get(&(kind, ns.into(), n.into())) {
+                    Some(obj) => respond(200, obj),
+                    None => not_found(n),
+                }
+            }
             ("PUT", Some(n), Some("status")) => {
                 let Some(current) = st.objects.get(&(kind, ns.into(), n.into())).cloned() else {
                     return not_found(n);
                 };
                 let Ok(obj) = serde_json::from_slice::<Value>(body) else {
-                    return respond(400, &status_body(400, "BadRequest", "the body is not JSON".into(), kind, n));
+                    return respond(
+                        400,
+                        &status_body(400, "BadRequest", "the body is not JSON".into(), kind, n),
+                    );
                 };
-                if obj["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] && !obj["metadata"]["resourceVersion"].is_null() {
-                    return respond(409, &status_body(409, "Conflict", format!("Operation cannot be fulfilled on {}.{} \"{n}\": the object has been modified; please apply your changes to the latest version and try again", kind.plural(), kind.group()), kind, n));
+                if obj["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
+                    && !obj["metadata"]["resourceVersion"].is_null()
+                {
+                    return respond(
+                        409,
+                        &status_body(
+                            409,
+                            "Conflict",
+                            format!(
+                                "Operation cannot be fulfilled on {}.{} \"{n}\": the object has been modified; please apply your changes to the latest version and try again",
+                                kind.plural(),
+                                kind.group()
+                            ),
+                            kind,
+                            n,
+                        ),
+                    );
                 }
                 let mut next = current;
                 next["status"] = obj["status"].clone();
@@ -409,11 +561,23 @@ impl FakeKube {
             ("DELETE", Some(n), None) => match st.objects.remove(&(kind, ns.into(), n.into())) {
                 Some(obj) => {
                     Self::notify(&mut st, kind, ns, "DELETED", &obj);
-                    respond(200, &json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":{"name":n,"group":kind.group(),"kind":kind.plural()}}))
+                    respond(
+                        200,
+                        &json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":{"name":n,"group":kind.group(),"kind":kind.plural()}}),
+                    )
                 }
                 None => not_found(n),
             },
-            _ => respond(405, &status_body(405, "MethodNotAllowed", format!("{method} is not supported here"), kind, name.unwrap_or(""))),
+            _ => respond(
+                405,
+                &status_body(
+                    405,
+                    "MethodNotAllowed",
+                    format!("{method} is not supported here"),
+                    kind,
+                    name.unwrap_or(""),
+                ),
+            ),
         }
     }
 }

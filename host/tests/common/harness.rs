@@ -25,6 +25,8 @@ pub struct Options {
     pub db_proxy: bool,
     /// Train with Kubernetes Jobs on a [`FakeKube`] instead of a local process.
     pub kube: bool,
+    /// Written to `argo-token` in the workspace.
+    pub argo_token: Option<String>,
 }
 
 /// A trainer that reports a good candidate.
@@ -38,6 +40,7 @@ impl Default for Options {
             extra: String::new(),
             db_proxy: false,
             kube: false,
+            argo_token: None,
         }
     }
 }
@@ -82,6 +85,9 @@ impl Harness {
         )
         .expect("write");
         std::fs::write(dir.path().join("trainer.sh"), &opts.trainer).expect("write");
+        if let Some(t) = &opts.argo_token {
+            std::fs::write(dir.path().join("argo-token"), t).expect("write");
+        }
         let kube = if opts.kube {
             let fake = FakeKube::start().await;
             fake.write_kubeconfig(&dir.path().join("kubeconfig"), "ml");
@@ -158,7 +164,11 @@ pipelines:
     }
 
     /// Ticks (every 100 ms) until `done` holds; panics after 30 s.
-    pub async fn tick_until(&self, what: &str, done: impl Fn(&PipelineState) -> bool) -> PipelineState {
+    pub async fn tick_until(
+        &self,
+        what: &str,
+        done: impl Fn(&PipelineState) -> bool,
+    ) -> PipelineState {
         for _ in 0..300 {
             let _ = self.tick().await;
             let s = self.state().await;

@@ -1,6 +1,7 @@
 //! Helpers shared by the host's integration tests.
 #![allow(dead_code, reason = "each test binary uses a subset")]
 
+pub mod fake_argo;
 pub mod fake_kube;
 pub mod harness;
 pub mod services;

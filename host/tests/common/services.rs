@@ -53,7 +53,9 @@ fn unique(prefix: &str) -> String {
 pub async fn pg_database() -> String {
     let s = services();
     let name = unique("sluice_t");
-    let (pool, _) = sluice::store::pool(&s.postgres_url, 1).await.expect("postgres is up (scripts/test-services.sh)");
+    let (pool, _) = sluice::store::pool(&s.postgres_url, 1)
+        .await
+        .expect("postgres is up (scripts/test-services.sh)");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&pool)
         .await
@@ -107,9 +109,22 @@ pub fn bare_repo(dir: &Path, name: &str, owner: Option<&str>) -> PathBuf {
     std::fs::write(work.path().join("README.md"), "deploy repo\n").expect("write");
     git(work.path(), &["add", "."]);
     git(work.path(), &["commit", "-q", "-m", "initial"]);
-    git(dir, &["clone", "-q", "--bare", &work.path().display().to_string(), &bare.display().to_string()]);
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &work.path().display().to_string(),
+            &bare.display().to_string(),
+        ],
+    );
     if let Some(owner) = owner {
-        let st = Command::new("chown").args(["-R", owner]).arg(&bare).status().expect("chown");
+        let st = Command::new("chown")
+            .args(["-R", owner])
+            .arg(&bare)
+            .status()
+            .expect("chown");
         assert!(st.success());
     }
     bare
@@ -139,7 +154,11 @@ exit 0
     let mut f = std::fs::File::create(&hook).expect("hook");
     f.write_all(script.as_bytes()).expect("write hook");
     drop(f);
-    let st = Command::new("chmod").args(["755"]).arg(&hook).status().expect("chmod");
+    let st = Command::new("chmod")
+        .args(["755"])
+        .arg(&hook)
+        .status()
+        .expect("chmod");
     assert!(st.success());
     let _ = Command::new("chown").args(["-R", "git"]).arg(bare).status();
 }
@@ -162,14 +181,18 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy on an ephemeral loopback port (on the current tokio runtime).
     pub async fn start(target: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let down = Arc::new(AtomicBool::new(false));
         let target = target.to_owned();
         let d = Arc::clone(&down);
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
                 if d.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -177,7 +200,9 @@ impl Proxy {
                 let target = target.clone();
                 let d = Arc::clone(&d);
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
                     // Connections opened while up are cut when the proxy goes down.
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
