@@ -2,6 +2,7 @@
 //! executors, deploy repos, Argo CD clients, policies — and runs the controller with
 //! the HTTP endpoints until SIGTERM or Ctrl-C.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +21,9 @@ use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError};
 use crate::secret::SecretError;
 use crate::server::{self, Probe};
 use crate::store::{Store, StoreError};
+
+/// Connections per data-source database (shared by the pipelines that use it).
+const DATA_POOL_CONNECTIONS: u32 = 4;
 
 /// Why the loop cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -169,9 +173,11 @@ pub async fn build(
         Arc::clone(&metrics),
     )?;
     let mut pipelines = Vec::new();
+    // Pipelines reading the same database share one pool.
+    let mut pools = HashMap::new();
     for (i, pc) in loaded.config.pipelines.iter().enumerate() {
         pipelines.push(Arc::new(
-            pipeline(pc, i, &base, &state_dir, &store_url).await?,
+            pipeline(pc, i, &base, &state_dir, &store_url, &mut pools).await?,
         ));
     }
     Ok(Loop {
@@ -193,6 +199,7 @@ async fn pipeline(
     base: &Path,
     state_dir: &Path,
     store_url: &str,
+    pools: &mut HashMap<String, sqlx::AnyPool>,
 ) -> Result<Pipeline, StartError> {
     let field = format!("pipelines[{i}]");
     let data_url = database_url(
@@ -201,7 +208,14 @@ async fn pipeline(
         store_url,
         &format!("{field}.data_source.database"),
     )?;
-    let (pool, _) = crate::store::pool(&data_url, 2).await?;
+    let pool = match pools.get(&data_url) {
+        Some(p) => p.clone(),
+        None => {
+            let (p, _) = crate::store::pool(&data_url, DATA_POOL_CONNECTIONS).await?;
+            pools.insert(data_url.clone(), p.clone());
+            p
+        }
+    };
     let data = DataSource::new(pool, pc.data_source.statements(), &pc.name);
     let executor: Arc<dyn crate::executor::Executor> = match pc.executor.choice() {
         Some(ExecutorChoice::Local(l)) => {

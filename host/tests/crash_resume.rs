@@ -156,3 +156,56 @@ fn killed_after_the_promotion_decision() {
 fn killed_after_pushing() {
     crash_then_resume("after-push");
 }
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+#[test]
+fn run_serves_health_readiness_metrics_and_the_audit_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_workspace(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let config = dir.path().join("sluice.yaml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(&config, text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")))
+        .expect("write");
+    let mut child = start(dir.path(), None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
+        assert!(Instant::now() < end, "not promoted: {}", status(dir.path()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"));
+    assert!(http_get(port, "/readyz").starts_with("HTTP/1.1 200"));
+    let metrics = http_get(port, "/metrics");
+    for m in [
+        "sluice_policy_decisions_total{point=\"retrain\",outcome=\"train\"} 1",
+        "sluice_policy_decisions_total{point=\"promotion\",outcome=\"promote\"} 1",
+        "sluice_runs_total{pipeline=\"fraud\",outcome=\"promoted\"} 1",
+        "sluice_promotions_total{pipeline=\"fraud\"} 1",
+        "sluice_tick_duration_seconds_count{pipeline=\"fraud\"}",
+    ] {
+        assert!(metrics.contains(m), "missing {m} in\n{metrics}");
+    }
+    let out = Command::new(BIN)
+        .args(["decisions", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("decisions");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("promotion  promote") && text.contains("metric-gate@"), "{text}");
+    assert!(text.contains("rules hold"), "reasons are shown: {text}");
+    sigterm(&child);
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+}

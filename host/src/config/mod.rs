@@ -181,6 +181,27 @@ pub struct LoadedConfig {
     pub uses: Vec<PolicyUse>,
 }
 
+/// The engine settings written in the config at `path` (defaults when the file cannot
+/// be read or parsed — [`load`] then reports the problem). The engine must exist before
+/// the config's policies can be checked, hence this first, lenient look.
+pub fn engine_settings(path: &Path) -> EngineSettings {
+    #[derive(Deserialize, Default)]
+    struct Host {
+        #[serde(default)]
+        engine: EngineSettings,
+    }
+    #[derive(Deserialize, Default)]
+    struct Outer {
+        #[serde(default)]
+        host: Host,
+    }
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_yaml_ng::from_str::<Outer>(&t).ok())
+        .map(|o| o.host.engine)
+        .unwrap_or_default()
+}
+
 /// Reads, parses and checks the config at `path`, loading every policy it names into
 /// `engine` and checking each pipeline's parameters against its module.
 ///
