@@ -29,8 +29,12 @@ struct Services {
 
 fn services() -> Services {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-services/env.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test-services.sh first", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/test-services.sh first",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).expect("env.json")
 }
 
@@ -56,10 +60,16 @@ fn big_repo(s: &Services) -> PathBuf {
     if bare.join("HEAD").exists() {
         return bare;
     }
-    eprintln!("building {FILES} files × {COMMITS} commits at {}", bare.display());
+    eprintln!(
+        "building {FILES} files × {COMMITS} commits at {}",
+        bare.display()
+    );
     let tmp = s.ssh_repos.join("bench-big.tmp");
     let _ = std::fs::remove_dir_all(&tmp);
-    git(&s.ssh_repos, &["init", "-q", "--bare", "-b", "main", "bench-big.tmp"]);
+    git(
+        &s.ssh_repos,
+        &["init", "-q", "--bare", "-b", "main", "bench-big.tmp"],
+    );
     let mut child = Command::new("git")
         .args(["fast-import", "--quiet"])
         .current_dir(&tmp)
@@ -72,14 +82,20 @@ fn big_repo(s: &Services) -> PathBuf {
     };
     for c in 1..=COMMITS {
         writeln!(stdin, "commit refs/heads/main\nmark :{c}").expect("write");
-        writeln!(stdin, "committer Bench <bench@example.com> {} +0000", 1_700_000_000 + c).expect("write");
+        writeln!(
+            stdin,
+            "committer Bench <bench@example.com> {} +0000",
+            1_700_000_000 + c
+        )
+        .expect("write");
         data(&mut stdin, &format!("change {c}"));
         if c > 1 {
             writeln!(stdin, "from :{}", c - 1).expect("write");
         }
         if c == 1 {
             for f in 0..FILES {
-                writeln!(stdin, "M 100644 inline data/d{:03}/f{f:05}.yaml", f / 100).expect("write");
+                writeln!(stdin, "M 100644 inline data/d{:03}/f{f:05}.yaml", f / 100)
+                    .expect("write");
                 data(&mut stdin, &format!("id: {f}\nvalue: 0\n"));
             }
             writeln!(stdin, "M 100644 inline {DEPLOY_FILE}").expect("write");
@@ -96,7 +112,11 @@ fn big_repo(s: &Services) -> PathBuf {
     drop(stdin);
     assert!(child.wait().expect("wait").success());
     std::fs::rename(&tmp, &bare).expect("rename");
-    let st = Command::new("chown").args(["-R", "git"]).arg(&bare).status().expect("chown");
+    let st = Command::new("chown")
+        .args(["-R", "git"])
+        .arg(&bare)
+        .status()
+        .expect("chown");
     assert!(st.success());
     bare
 }
@@ -147,16 +167,40 @@ fn cli_promote(s: &Services, bare: &Path, version: &str) {
             .env("GIT_COMMITTER_EMAIL", "cli@example.com")
             .output()
             .expect("git");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    run(&["clone", "-q", "--depth", "1", "--branch", "main", &url(bare), "w"], dir.path());
+    run(
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--branch",
+            "main",
+            &url(bare),
+            "w",
+        ],
+        dir.path(),
+    );
     let work = dir.path().join("w");
     let file = work.join(DEPLOY_FILE);
     let text = std::fs::read_to_string(&file).expect("read");
     let sel = "images[name=inference].newTag".parse().expect("selector");
     let edit = set_value(DEPLOY_FILE, &text, &sel, version).expect("edit");
     std::fs::write(&file, edit.text).expect("write");
-    run(&["commit", "-q", "-am", &format!("chore: promote model to {version}")], &work);
+    run(
+        &[
+            "commit",
+            "-q",
+            "-am",
+            &format!("chore: promote model to {version}"),
+        ],
+        &work,
+    );
     run(&["push", "-q", "origin", "main"], &work);
 }
 

@@ -21,7 +21,9 @@ fn main() {
     let db = dir.path().join("sluice.db");
     let bare = dir.path().join("deploy.git");
     sluice::cli::demo::init_deploy_repo(&bare).expect("repo");
-    let mut config = String::from("host: { state_dir: state, database: { url: \"sqlite:sluice.db\" } }\npipelines:\n");
+    let mut config = String::from(
+        "host: { state_dir: state, database: { url: \"sqlite:sluice.db\" } }\npipelines:\n",
+    );
     for i in 0..PIPELINES {
         config.push_str(&format!(
             "  - name: p{i}\n    executor: {{ local: {{ command: [\"true\"] }} }}\n    gitops: {{ repo: \"file://{}\", targets: [{{ file: {}, field: \"images[name=inference].newTag\" }}] }}\n    policies:\n      retrain: {{ module: \"stock:threshold-retrain\" }}\n      promotion: {{ module: \"stock:metric-gate\" }}\n",
@@ -31,7 +33,9 @@ fn main() {
     }
     std::fs::write(dir.path().join("sluice.yaml"), config).expect("config");
     let (ctx, pipelines, pool) = rt.block_on(async {
-        let (pool, _) = sluice::store::pool(&format!("sqlite:{}", db.display()), 1).await.expect("pool");
+        let (pool, _) = sluice::store::pool(&format!("sqlite:{}", db.display()), 1)
+            .await
+            .expect("pool");
         sqlx::raw_sql(
             "CREATE TABLE annotations (id INTEGER PRIMARY KEY, verified BOOLEAN NOT NULL, \
              used_for_training BOOLEAN NOT NULL DEFAULT FALSE, training_run TEXT); \
@@ -42,8 +46,13 @@ fn main() {
         .expect("seed");
         let started = Instant::now();
         let loaded = sluice::config::load(&dir.path().join("sluice.yaml"), &engine).expect("load");
-        let lp = sluice::daemon::build(&loaded, Arc::clone(&engine), None).await.expect("build");
-        eprintln!("loading and checking {PIPELINES} pipelines: {:?}", started.elapsed());
+        let lp = sluice::daemon::build(&loaded, Arc::clone(&engine), None)
+            .await
+            .expect("build");
+        eprintln!(
+            "loading and checking {PIPELINES} pipelines: {:?}",
+            started.elapsed()
+        );
         (lp.ctx, lp.pipelines, pool)
     });
     let tick_all = || {

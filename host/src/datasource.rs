@@ -6,7 +6,6 @@
 //! dispatch: rows verified while the run trains stay unclaimed for the next run, and a
 //! failed run gives exactly its own rows back.
 
-use serde::Deserialize;
 use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::store::{StoreError, query_err};
@@ -26,47 +25,18 @@ pub mod defaults {
          training_run = NULL WHERE training_run = $1";
 }
 
-/// The statements a pipeline's data source runs (URL and credentials are configured
-/// next to them, see `config`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The statements a pipeline's data source runs (configured in the pipeline's
+/// `data_source` section, with [`defaults`] for what is not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statements {
     /// Returns one integer: new verified, unused rows.
-    #[serde(default = "d_count")]
     pub count_query: String,
     /// Returns one integer: all verified rows.
-    #[serde(default = "d_total")]
     pub total_query: String,
     /// Marks the new rows as used by run `$1`.
-    #[serde(default = "d_claim")]
     pub claim_statement: String,
     /// Gives back the rows of run `$1`.
-    #[serde(default = "d_release")]
     pub release_statement: String,
-}
-
-fn d_count() -> String {
-    defaults::COUNT_QUERY.into()
-}
-fn d_total() -> String {
-    defaults::TOTAL_QUERY.into()
-}
-fn d_claim() -> String {
-    defaults::CLAIM_STATEMENT.into()
-}
-fn d_release() -> String {
-    defaults::RELEASE_STATEMENT.into()
-}
-
-impl Default for Statements {
-    fn default() -> Self {
-        Self {
-            count_query: d_count(),
-            total_query: d_total(),
-            claim_statement: d_claim(),
-            release_statement: d_release(),
-        }
-    }
 }
 
 /// Counts of labelled rows.

@@ -40,8 +40,9 @@ fn main() -> anyhow::Result<()> {
         Command::Demo { keep } => runtime()?.block_on(demo::run(engine, keep))?,
         Command::Run { config } => {
             // The engine as the config configures it (compile cache, allocator).
-            let engine = sluice::policy::PolicyEngine::new(sluice::config::engine_settings(&config))
-                .context("starting the WebAssembly engine")?;
+            let engine =
+                sluice::policy::PolicyEngine::new(sluice::config::engine_settings(&config))
+                    .context("starting the WebAssembly engine")?;
             let loaded = sluice::config::load(&config, &engine)?;
             let listen = loaded.config.host.listen.clone();
             runtime()?.block_on(async {

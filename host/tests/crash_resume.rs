@@ -160,7 +160,11 @@ fn killed_after_pushing() {
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     out
@@ -177,8 +181,11 @@ fn run_serves_health_readiness_metrics_and_the_audit_log() {
         .port();
     let config = dir.path().join("sluice.yaml");
     let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(&config, text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")))
-        .expect("write");
+    std::fs::write(
+        &config,
+        text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+    )
+    .expect("write");
     let mut child = start(dir.path(), None);
     let end = Instant::now() + Duration::from_secs(60);
     while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
@@ -204,7 +211,10 @@ fn run_serves_health_readiness_metrics_and_the_audit_log() {
         .output()
         .expect("decisions");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("promotion  promote") && text.contains("metric-gate@"), "{text}");
+    assert!(
+        text.contains("promotion  promote") && text.contains("metric-gate@"),
+        "{text}"
+    );
     assert!(text.contains("rules hold"), "reasons are shown: {text}");
     sigterm(&child);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());

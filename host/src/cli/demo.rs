@@ -125,26 +125,10 @@ pub async fn run(engine: Arc<PolicyEngine>, keep: bool) -> Result<(), DemoError>
     println!("\n== {DEPLOY_FILE} now");
     print!("{}", file_at_head(&repo, DEPLOY_FILE).map_err(setup_err)?);
     println!("\n== audit trail (sluice decisions)");
-    for d in store
-        .decisions(None, 20)
+    let audit = super::ops::decisions(&store, None, 20, false)
         .await
-        .map_err(setup_err)?
-        .iter()
-        .rev()
-    {
-        println!(
-            "  #{:<3} {:<10} {:<8} {}@{} sha256 {}… fuel {} {} µs — {}",
-            d.id,
-            d.point,
-            d.outcome,
-            d.policy,
-            d.policy_version,
-            d.module_sha256.get(..12).unwrap_or(&d.module_sha256),
-            d.fuel_used,
-            d.wall_micros,
-            d.reason().unwrap_or_default()
-        );
-    }
+        .map_err(setup_err)?;
+    println!("{}", audit.trim_end());
     if keep {
         let kept = dir.keep();
         println!("\nworkspace kept at {}", kept.display());

@@ -4,6 +4,7 @@
 pub mod fake_argo;
 pub mod fake_kube;
 pub mod harness;
+pub mod http;
 pub mod services;
 
 use std::path::PathBuf;
