@@ -169,7 +169,7 @@ async fn a_failed_job_releases_exactly_its_rows() {
 #[tokio::test(flavor = "multi_thread")]
 async fn git_unreachable_then_back_retries_and_promotes_once() {
     let h = Harness::new(Options::default()).await;
-    h.git_proxy.set_down(true);
+    h.git_proxy.set_down(true).await;
     let s = h
         .tick_until("a git failure shows", |s| s.last_error.is_some())
         .await;
@@ -179,7 +179,7 @@ async fn git_unreachable_then_back_retries_and_promotes_once() {
         "{:?}",
         s.last_error
     );
-    h.git_proxy.set_down(false);
+    h.git_proxy.set_down(false).await;
     let s = h
         .tick_until("promoted", |s| {
             s.last_outcome == Some(TrainingOutcome::Promoted)
@@ -204,13 +204,13 @@ async fn the_database_down_for_a_tick_loses_nothing() {
     let before = h.state().await;
     assert!(matches!(before.phase, Phase::Training { .. }));
     let proxy = h.db_proxy.as_ref().expect("proxy");
-    proxy.set_down(true);
+    proxy.set_down(true).await;
     let down = h.tick().await;
     assert!(
         down.is_err() || matches!(down, Ok(TickOutcome::Failed(_))),
         "{down:?}"
     );
-    proxy.set_down(false);
+    proxy.set_down(false).await;
     let s = h
         .tick_until("promoted", |s| {
             s.last_outcome == Some(TrainingOutcome::Promoted)

@@ -1,10 +1,9 @@
-//! The deploy repository: a local clone kept per pipeline, synced to the remote branch
-//! before every change, edited with the byte-preserving editor, committed and pushed
-//! with retries. Never force-pushes.
+//! The deploy repository: a local clone kept per pipeline, fetched before every change,
+//! edited with the byte-preserving editor, committed and pushed with retries. Never
+//! force-pushes.
 //!
 //! A promotion is the *intended change* ("these fields hold version X"), not a commit:
-//! every attempt fetches, hard-resets to the remote head, re-applies the change and
-//! pushes. A push rejected because someone else pushed first is therefore resolved by
+//! every attempt fetches, applies the change to the fetched head and pushes. A push rejected because someone else pushed first is therefore resolved by
 //! re-applying on the new head, and a value already at the target version commits
 //! nothing — which is also what makes a repeated promotion after a crash harmless.
 //!
@@ -17,7 +16,7 @@ use std::time::Duration;
 
 use git2::{
     CertificateCheckStatus, Cred, CredentialType, ErrorCode, FetchOptions, PushOptions,
-    RemoteCallbacks, Repository, ResetType, Signature,
+    RemoteCallbacks, Repository, Signature,
 };
 
 use super::Selector;
@@ -254,37 +253,40 @@ impl DeployRepo {
     /// As [`DeployRepo::promote`].
     pub fn current_values(&self) -> Result<Vec<String>, GitError> {
         let repo = self.open()?;
-        self.sync(&repo)?;
+        let head = self.sync(&repo)?;
+        let tree = head_tree(&repo, head)?;
         let mut out = Vec::new();
         for t in &self.settings.targets {
-            let text = self.read_target(&t.file)?;
+            let (text, _) = self.read_target(&repo, &tree, &t.file)?;
             out.push(super::get_value(&t.file, &text, &t.selector)?);
         }
         Ok(out)
     }
 
+    /// One attempt: fetch, edit the files in the fetched head's tree (in memory: no
+    /// working tree is checked out, so the size of the repository does not matter),
+    /// commit, push.
     fn attempt(&self, pipeline: &str, version: &str) -> Result<Attempt, GitError> {
         let repo = self.open()?;
         let head = self.sync(&repo)?;
-        let mut files: BTreeMap<&str, String> = BTreeMap::new();
+        let tree = head_tree(&repo, head)?;
+        let mut files: BTreeMap<&str, (String, String, git2::FileMode)> = BTreeMap::new();
         for t in &self.settings.targets {
-            let text = match files.get(t.file.as_str()) {
-                Some(text) => text.clone(),
-                None => self.read_target(&t.file)?,
+            let (before, text, mode) = match files.remove(t.file.as_str()) {
+                Some(entry) => entry,
+                None => {
+                    let (text, mode) = self.read_target(&repo, &tree, &t.file)?;
+                    (text.clone(), text, mode)
+                }
             };
             let edit = set_value(&t.file, &text, &t.selector, version)?;
-            files.insert(&t.file, edit.text);
+            files.insert(&t.file, (before, edit.text, mode));
         }
-        let mut changed = Vec::new();
-        for (file, text) in &files {
-            if self.read_target(file)? != *text {
-                changed.push(*file);
-                write_atomically(&self.path.join(file), text).map_err(|e| GitError::File {
-                    file: (*file).to_owned(),
-                    message: e.to_string(),
-                })?;
-            }
-        }
+        let changed: Vec<(&str, &String, git2::FileMode)> = files
+            .iter()
+            .filter(|(_, (before, after, _))| before != after)
+            .map(|(f, (_, after, mode))| (*f, after, *mode))
+            .collect();
         if changed.is_empty() {
             return Ok(Attempt::Done(Promotion {
                 commit: head.to_string(),
@@ -293,7 +295,7 @@ impl DeployRepo {
                 reapplied: 0,
             }));
         }
-        let commit = self.commit(&repo, head, &changed, pipeline, version)?;
+        let commit = self.commit(&repo, head, &tree, &changed, pipeline, version)?;
         match self.push(&repo)? {
             true => Ok(Attempt::Done(Promotion {
                 commit: commit.to_string(),
@@ -305,12 +307,13 @@ impl DeployRepo {
         }
     }
 
+    /// Opens the kept bare clone, or creates it.
     fn open(&self) -> Result<Repository, GitError> {
         let fail = |e: git2::Error| GitError::Clone {
             path: self.path.display().to_string(),
             message: e.message().to_owned(),
         };
-        match Repository::open(&self.path) {
+        match Repository::open_bare(&self.path) {
             Ok(r) => Ok(r),
             Err(_) => {
                 // A missing or damaged clone is recreated: it holds nothing that is
@@ -321,15 +324,12 @@ impl DeployRepo {
                         message: e.to_string(),
                     })?;
                 }
-                let repo = Repository::init(&self.path).map_err(fail)?;
-                repo.set_head(&format!("refs/heads/{}", self.settings.branch))
-                    .map_err(fail)?;
-                Ok(repo)
+                Repository::init_bare(&self.path).map_err(fail)
             }
         }
     }
 
-    /// Fetches the branch and hard-resets the clone to it; returns the head.
+    /// Fetches the branch; returns its head.
     fn sync(&self, repo: &Repository) -> Result<git2::Oid, GitError> {
         let branch = &self.settings.branch;
         let tracking = format!("refs/remotes/origin/{branch}");
@@ -346,58 +346,52 @@ impl DeployRepo {
         );
         drop(options);
         fetched.map_err(|e| self.remote_err("fetch", &e, &findings.into_inner()))?;
-        let head = repo
-            .refname_to_id(&tracking)
+        repo.refname_to_id(&tracking)
             .map_err(|_| GitError::NoBranch {
                 url: self.settings.url.clone(),
                 branch: branch.clone(),
-            })?;
-        let local = |e: git2::Error| GitError::Local {
-            op: "reset",
-            message: e.message().to_owned(),
-        };
-        repo.reference(
-            &format!("refs/heads/{branch}"),
-            head,
-            true,
-            "sluice: sync to remote",
-        )
-        .map_err(local)?;
-        repo.set_head(&format!("refs/heads/{branch}"))
-            .map_err(local)?;
-        let object = repo.find_object(head, None).map_err(local)?;
-        repo.reset(
-            &object,
-            ResetType::Hard,
-            Some(git2::build::CheckoutBuilder::new().force()),
-        )
-        .map_err(local)?;
-        Ok(head)
+            })
     }
 
-    fn read_target(&self, file: &str) -> Result<String, GitError> {
-        let path = self.path.join(file);
-        if !path.starts_with(&self.path) || file.split('/').any(|c| c == "..") {
-            return Err(GitError::File {
-                file: file.to_owned(),
-                message: "the path leaves the repository".into(),
-            });
-        }
-        std::fs::read_to_string(&path).map_err(|e| GitError::File {
+    /// The text and mode of `file` in `tree`.
+    fn read_target(
+        &self,
+        repo: &Repository,
+        tree: &git2::Tree<'_>,
+        file: &str,
+    ) -> Result<(String, git2::FileMode), GitError> {
+        let fail = |message: String| GitError::File {
             file: file.to_owned(),
-            message: if e.kind() == std::io::ErrorKind::NotFound {
-                format!("no such file on branch `{}`", self.settings.branch)
-            } else {
-                e.to_string()
-            },
-        })
+            message,
+        };
+        if file.starts_with('/')
+            || file.contains('\0')
+            || file.split('/').any(|c| c == ".." || c.is_empty())
+        {
+            return Err(fail("not a plain path inside the repository".into()));
+        }
+        let entry = tree
+            .get_path(Path::new(file))
+            .map_err(|_| fail(format!("no such file on branch `{}`", self.settings.branch)))?;
+        let mode = match entry.filemode() {
+            0o100_644 => git2::FileMode::Blob,
+            0o100_755 => git2::FileMode::BlobExecutable,
+            other => return Err(fail(format!("not a regular file (mode {other:o})"))),
+        };
+        let blob = repo
+            .find_blob(entry.id())
+            .map_err(|e| fail(e.message().to_owned()))?;
+        let text = String::from_utf8(blob.content().to_vec())
+            .map_err(|_| fail("not UTF-8 text".into()))?;
+        Ok((text, mode))
     }
 
     fn commit(
         &self,
         repo: &Repository,
         parent: git2::Oid,
-        files: &[&str],
+        tree: &git2::Tree<'_>,
+        files: &[(&str, &String, git2::FileMode)],
         pipeline: &str,
         version: &str,
     ) -> Result<git2::Oid, GitError> {
@@ -407,13 +401,15 @@ impl DeployRepo {
                 message: e.message().to_owned(),
             }
         };
-        let mut index = repo.index().map_err(local("index"))?;
-        for f in files {
-            index.add_path(Path::new(f)).map_err(local("add"))?;
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for (file, text, mode) in files {
+            let blob = repo.blob(text.as_bytes()).map_err(local("write blob"))?;
+            update.upsert(*file, blob, *mode);
         }
-        index.write().map_err(local("index write"))?;
-        let tree_id = index.write_tree().map_err(local("write-tree"))?;
-        let tree = repo.find_tree(tree_id).map_err(local("write-tree"))?;
+        let tree_id = update
+            .create_updated(repo, tree)
+            .map_err(local("write tree"))?;
+        let new_tree = repo.find_tree(tree_id).map_err(local("write tree"))?;
         let parent = repo.find_commit(parent).map_err(local("commit"))?;
         let sig = Signature::now(&self.settings.author_name, &self.settings.author_email)
             .map_err(local("signature"))?;
@@ -424,8 +420,17 @@ impl DeployRepo {
             .replace("{pipeline}", pipeline);
         let message =
             format!("{subject}\n\nSluice-Pipeline: {pipeline}\nSluice-Version: {version}\n");
-        repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &[&parent])
-            .map_err(local("commit"))
+        let id = repo
+            .commit(None, &sig, &sig, &message, &new_tree, &[&parent])
+            .map_err(local("commit"))?;
+        repo.reference(
+            &format!("refs/heads/{}", self.settings.branch),
+            id,
+            true,
+            "sluice: promotion commit",
+        )
+        .map_err(local("update ref"))?;
+        Ok(id)
     }
 
     /// Pushes the branch. `Ok(false)`: rejected because the remote moved.
@@ -541,6 +546,15 @@ impl DeployRepo {
     }
 }
 
+fn head_tree(repo: &Repository, head: git2::Oid) -> Result<git2::Tree<'_>, GitError> {
+    repo.find_commit(head)
+        .and_then(|c| c.tree())
+        .map_err(|e| GitError::Local {
+            op: "read head",
+            message: e.message().to_owned(),
+        })
+}
+
 /// The port of an `ssh://` URL (22 when absent or for scp-like `user@host:path`).
 pub fn ssh_port(url: &str) -> u16 {
     url.strip_prefix("ssh://")
@@ -548,12 +562,6 @@ pub fn ssh_port(url: &str) -> u16 {
         .and_then(|authority| authority.rsplit_once(':'))
         .and_then(|(_, port)| port.parse().ok())
         .unwrap_or(22)
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("sluice-tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

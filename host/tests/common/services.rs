@@ -218,8 +218,9 @@ impl Proxy {
         Self { port, down }
     }
 
-    /// Refuse (and cut) connections.
-    pub fn set_down(&self, down: bool) {
+    /// Refuse (and cut) connections; returns once open connections are cut.
+    pub async fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
