@@ -267,8 +267,10 @@ impl DeployRepo {
     /// working tree is checked out, so the size of the repository does not matter),
     /// commit, push.
     fn attempt(&self, pipeline: &str, version: &str) -> Result<Attempt, GitError> {
+        let started = std::time::Instant::now();
         let repo = self.open()?;
         let head = self.sync(&repo)?;
+        let fetched = started.elapsed();
         let tree = head_tree(&repo, head)?;
         let mut files: BTreeMap<&str, (String, String, git2::FileMode)> = BTreeMap::new();
         for t in &self.settings.targets {
@@ -296,7 +298,16 @@ impl DeployRepo {
             }));
         }
         let commit = self.commit(&repo, head, &tree, &changed, pipeline, version)?;
-        match self.push(&repo)? {
+        let committed = started.elapsed();
+        let pushed = self.push(&repo)?;
+        tracing::debug!(
+            url = %self.settings.url,
+            fetch_ms = fetched.as_millis() as u64,
+            edit_commit_ms = (committed - fetched).as_millis() as u64,
+            push_ms = (started.elapsed() - committed).as_millis() as u64,
+            "promotion attempt"
+        );
+        match pushed {
             true => Ok(Attempt::Done(Promotion {
                 commit: commit.to_string(),
                 changed: true,
