@@ -284,7 +284,7 @@ impl ArgoCd {
         let response = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| transport(format!("no answer within {REQUEST_TIMEOUT:?}")))?
-            .map_err(|e| transport(error_chain(&e)))?;
+            .map_err(|e| transport(crate::error_chain(&e)))?;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -306,16 +306,4 @@ impl ArgoCd {
         }
         Ok(bytes)
     }
-}
-
-/// An error and its sources on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -21,3 +21,19 @@ pub mod secret;
 pub mod server;
 pub mod stock;
 pub mod store;
+
+/// An error and its sources on one line (`what failed: why: deeper cause`), for logs,
+/// `sluice status` and run reasons.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -173,7 +173,25 @@ fn http_get(port: u16, path: &str) -> String {
 #[test]
 fn run_serves_health_readiness_metrics_and_the_audit_log() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_workspace(dir.path());
+    let bare = write_workspace(dir.path());
+    // A second pipeline whose data source is broken must not stop the first.
+    let config = dir.path().join("sluice.yaml");
+    let mut text = std::fs::read_to_string(&config).expect("read");
+    text.push_str(&format!(
+        r#"  - name: broken
+    interval: 1s
+    data_source: {{ database: {{ url: "sqlite:annotations.db" }}, count_query: "SELECT COUNT(*) FROM no_such_table" }}
+    executor: {{ local: {{ command: [sh, trainer.sh] }} }}
+    gitops:
+      repo: file://{bare}
+      targets: [{{ file: k8s/apps/inference-service/base/kustomization.yaml, field: "images[name=inference].newTag" }}]
+    policies:
+      retrain: {{ module: "stock:threshold-retrain" }}
+      promotion: {{ module: "stock:metric-gate" }}
+"#,
+        bare = bare.display()
+    ));
+    std::fs::write(&config, text).expect("write");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -216,6 +234,21 @@ fn run_serves_health_readiness_metrics_and_the_audit_log() {
         "{text}"
     );
     assert!(text.contains("rules hold"), "reasons are shown: {text}");
+    let out = Command::new(BIN)
+        .args(["status", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fraud: idle") && text.contains("production v2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("broken: idle") && text.contains("ERROR") && text.contains("no_such_table"),
+        "the broken pipeline shows its error: {text}"
+    );
     sigterm(&child);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }

@@ -197,6 +197,7 @@ async fn git_unreachable_then_back_retries_and_promotes_once() {
 async fn the_database_down_for_a_tick_loses_nothing() {
     let h = Harness::new(Options {
         db_proxy: true,
+        trainer: format!("sleep 2; {}", common::harness::GOOD_TRAINER),
         ..Options::default()
     })
     .await;
@@ -221,5 +222,65 @@ async fn the_database_down_for_a_tick_loses_nothing() {
         Some("v2")
     );
     assert_eq!(h.job_dirs(), 1);
+    assert_eq!(verify_with_git_cli(&h.bare).0.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn await_approval_waits_for_an_operator_then_promotes() {
+    let h = Harness::new(Options::default()).await;
+    // Require approval: rewrite the promotion params and rebuild from the config.
+    let text = std::fs::read_to_string(&h.config_path).expect("read");
+    std::fs::write(
+        &h.config_path,
+        text.replace(
+            r#"params: { rules: ["accuracy higher min 0.90"] }"#,
+            r#"params: { rules: ["accuracy higher min 0.90"], require_approval: true }"#,
+        ),
+    )
+    .expect("write");
+    let loaded = sluice::config::load(&h.config_path, &common::engine()).expect("config");
+    let lp = sluice::daemon::build(&loaded, common::engine(), None)
+        .await
+        .expect("build");
+    let tick = || sluice::controller::tick(&lp.ctx, &lp.pipelines[0]);
+    for _ in 0..100 {
+        let _ = tick().await;
+        if matches!(h.state().await.phase, Phase::AwaitingApproval { .. }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let s = h.state().await;
+    assert!(
+        matches!(s.phase, Phase::AwaitingApproval { .. }),
+        "{:?}",
+        s.phase
+    );
+    let out = tick().await.expect("tick");
+    assert!(
+        matches!(&out, TickOutcome::Waiting(w) if w.contains("sluice approve")),
+        "{out:?}"
+    );
+    assert_eq!(
+        verify_with_git_cli(&h.bare).0.len(),
+        1,
+        "nothing pushed while waiting"
+    );
+    let status = sluice::cli::ops::status(&lp.ctx.store, false)
+        .await
+        .expect("status");
+    assert!(status.contains("awaiting-approval"), "{status}");
+    let msg = sluice::cli::ops::approve(&lp.ctx.store, "fraud", false)
+        .await
+        .expect("approve");
+    assert!(msg.contains("v2 approved"), "{msg}");
+    assert!(
+        sluice::cli::ops::approve(&lp.ctx.store, "fraud", false)
+            .await
+            .is_err()
+    );
+    tick().await.expect("tick");
+    let s = h.state().await;
+    assert_eq!(s.last_outcome, Some(TrainingOutcome::Promoted));
     assert_eq!(verify_with_git_cli(&h.bare).0.len(), 2);
 }

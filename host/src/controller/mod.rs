@@ -69,7 +69,7 @@ pub async fn tick(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickError>
     if let Err(e) = &result {
         ctx.metrics
             .inc(names::TICK_ERRORS, &[("pipeline", &p.name)]);
-        tracing::warn!(pipeline = %p.name, error = %crate::argocd::error_chain(e), "tick failed; retrying next tick");
+        tracing::warn!(pipeline = %p.name, error = %crate::error_chain(e), "tick failed; retrying next tick");
     }
     result
 }

@@ -30,8 +30,8 @@ pub enum Step {
 #[error("{0}")]
 pub struct Retry(pub String);
 
-fn retry(e: impl std::fmt::Display) -> Retry {
-    Retry(e.to_string())
+fn retry(e: impl std::error::Error) -> Retry {
+    Retry(crate::error_chain(&e))
 }
 
 /// Takes the step the current phase calls for.
@@ -132,8 +132,9 @@ async fn idle(
     let counts = p.data.counts().await.map_err(retry)?;
     let active = p.executor.active(&p.name).await.map_err(|e| {
         Retry(format!(
-            "cannot tell whether a training job of `{}` is running ({e}); treating it as busy",
-            p.name
+            "cannot tell whether a training job of `{}` is running ({}); treating it as busy",
+            p.name,
+            crate::error_chain(&e)
         ))
     })?;
     let c = RetrainContext {
@@ -339,7 +340,7 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
             }
         }
         Err(e) if e.is_transient() => Err(retry(e)),
-        Err(e) => fail_run(ctx, p, run, &e.to_string(), true, now_ms).await,
+        Err(e) => fail_run(ctx, p, run, &crate::error_chain(&e), true, now_ms).await,
     }
 }
 
