@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts the real servers sluice's tests talk to, on 127.0.0.1 only:
 #   PostgreSQL 15 (port 5432), sshd serving bare git repos (port 2222, user `git`),
-#   git's smart HTTP backend behind nginx + fcgiwrap with basic auth (port 8418).
+#   git's smart HTTP backend behind nginx + fcgiwrap with basic auth (port 8418, and
+#   HTTPS on 8419 with a certificate from a private test CA).
 # Idempotent: installs only what is missing, starts only what is not running.
 # Writes what the tests need to know to target/test-services/env.json.
 # Needs root (apt, a system user, sshd). Debian 12.
@@ -83,6 +84,18 @@ fi
 HTTP="$ROOT/http"
 mkdir -p "$HTTP/repos" "$HTTP/tmp"
 TOKEN=sluice-test-token
+# A private CA and a server certificate for 127.0.0.1 (and a second, unrelated CA).
+if [ ! -f "$HTTP/server.crt" ]; then
+    for ca in ca other-ca; do
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sluice test $ca" \
+            -keyout "$HTTP/$ca.key" -out "$HTTP/$ca.crt" 2>/dev/null
+    done
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$HTTP/server.key" -out "$HTTP/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$HTTP/server.ext"
+    openssl x509 -req -in "$HTTP/server.csr" -CA "$HTTP/ca.crt" -CAkey "$HTTP/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$HTTP/server.ext" -out "$HTTP/server.crt" 2>/dev/null
+fi
 printf 'sluice:%s\n' "$(openssl passwd -apr1 "$TOKEN")" >"$HTTP/htpasswd"
 # Workers run as root so they can reach fcgiwrap's socket (test-only, loopback).
 cat >"$HTTP/nginx.conf" <<EOF
@@ -100,6 +113,9 @@ http {
     scgi_temp_path $HTTP/tmp;
     server {
         listen 127.0.0.1:8418;
+        listen 127.0.0.1:8419 ssl;
+        ssl_certificate $HTTP/server.crt;
+        ssl_certificate_key $HTTP/server.key;
         client_max_body_size 0;
         location / {
             auth_basic "git";
@@ -129,7 +145,7 @@ else
 fi
 
 for _ in $(seq 50); do
-    (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8418) 2>/dev/null && break
+    (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8419) 2>/dev/null && break
     sleep 0.1
 done
 
@@ -144,7 +160,10 @@ cat >"$ROOT/env.json" <<EOF
   "wrong_known_hosts": "$SSH/wrong_known_hosts",
   "http_repos": "$HTTP/repos",
   "http_url_prefix": "http://127.0.0.1:8418",
-  "http_token": "$TOKEN"
+  "http_token": "$TOKEN",
+  "https_url_prefix": "https://127.0.0.1:8419",
+  "https_ca": "$HTTP/ca.crt",
+  "https_other_ca": "$HTTP/other-ca.crt"
 }
 EOF
 log "ready ($ROOT/env.json)"

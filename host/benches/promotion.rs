@@ -130,6 +130,7 @@ fn sluice_repo(s: &Services, bare: &Path, clone: PathBuf) -> DeployRepo {
         RepoSettings {
             url: url(bare),
             branch: "main".into(),
+            tls_ca: None,
             auth: GitAuth::Ssh {
                 key_file: s.ssh_key.clone(),
                 known_hosts: Some(s.known_hosts.clone()),

@@ -311,6 +311,7 @@ fn repo_settings(g: &GitOpsConfig, base: &Path, field: &str) -> Result<RepoSetti
         url,
         branch: g.branch.clone(),
         auth,
+        tls_ca: g.ca_file.as_ref().map(|c| base.join(c)),
         targets: g
             .targets
             .iter()

@@ -18,6 +18,7 @@ fn settings(url: String, auth: GitAuth) -> RepoSettings {
         url,
         branch: "main".into(),
         auth,
+        tls_ca: None,
         targets: vec![
             Target {
                 file: DEPLOY_FILE.into(),
@@ -177,7 +178,7 @@ fn a_push_that_loses_a_race_is_reapplied_on_the_new_head() {
 }
 
 #[test]
-fn https_style_basic_auth_with_a_token() {
+fn http_basic_auth_with_a_token() {
     let s = services();
     let bare = bare_repo(&s.http_repos, "deploy", None);
     let name = bare
@@ -222,4 +223,47 @@ fn an_unreachable_remote_is_retried_with_backoff_then_reported() {
         .expect_err("unreachable");
     assert!(e.is_transient());
     assert!(e.to_string().contains("after 3 attempts"), "{e}");
+}
+
+#[test]
+fn https_with_a_token_and_a_private_ca() {
+    let s = services();
+    let bare = bare_repo(&s.http_repos, "deploy", None);
+    let name = bare
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let url = format!("{}/{name}", s.https_url_prefix);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let auth = || GitAuth::Token {
+        username: "sluice".into(),
+        token: Secret::new(&s.http_token),
+    };
+    for (case, ca) in [
+        ("system roots only", None),
+        ("an unrelated CA", Some(s.https_other_ca.clone())),
+    ] {
+        let mut st = settings(url.clone(), auth());
+        st.retries = 0;
+        st.tls_ca = ca;
+        let e = DeployRepo::new(st, dir.path().join(case.replace(' ', "-")))
+            .promote("fraud", "v2")
+            .expect_err(case)
+            .to_string();
+        assert!(e.to_lowercase().contains("certificate"), "{case}: {e}");
+    }
+    assert_eq!(verify_with_git_cli(&bare).0.len(), 1);
+
+    let mut st = settings(url, auth());
+    st.tls_ca = Some(s.https_ca.clone());
+    let repo = DeployRepo::new(st, dir.path().join("good"));
+    assert!(
+        repo.promote("fraud", "v2")
+            .expect("promote over https")
+            .changed
+    );
+    let (log, file) = verify_with_git_cli(&bare);
+    assert_eq!(log[0], "chore: promote model to v2|sluice");
+    assert_eq!(file, expected_v2());
 }

@@ -344,6 +344,10 @@ pub struct GitOpsConfig {
     /// HTTPS token.
     #[serde(default)]
     pub https: Option<TokenConfig>,
+    /// For https remotes: CA certificates (PEM) the server must chain to, instead of the
+    /// system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// Commit subject; `{version}` and `{pipeline}` are replaced. Default [`defaults::MESSAGE`].
     #[serde(default = "d_message")]
     pub message: String,
@@ -395,6 +399,12 @@ impl GitOpsConfig {
             out.push((
                 "ssh".into(),
                 "`ssh` is set but `repo` is not an SSH URL".into(),
+            ));
+        }
+        if self.ca_file.is_some() && !self.repo.starts_with("https://") {
+            out.push((
+                "ca_file".into(),
+                "`ca_file` applies to https:// remotes only".into(),
             ));
         }
         if self.https.is_some() && !http_url {

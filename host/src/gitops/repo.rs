@@ -67,6 +67,9 @@ pub struct RepoSettings {
     pub branch: String,
     /// Authentication.
     pub auth: GitAuth,
+    /// For `https://` remotes: a PEM file of CA certificates the server's certificate
+    /// must chain to (instead of the system's roots).
+    pub tls_ca: Option<PathBuf>,
     /// Fields to set.
     pub targets: Vec<Target>,
     /// Commit author name.
@@ -508,16 +511,36 @@ impl DeployRepo {
                 )),
             }
         });
-        if let GitAuth::Ssh {
-            known_hosts: Some(file),
-            ..
-        } = &self.settings.auth
+        let known_hosts = match &self.settings.auth {
+            GitAuth::Ssh {
+                known_hosts: Some(file),
+                ..
+            } => Some(file.clone()),
+            _ => None,
+        };
+        let tls_ca = self.settings.tls_ca.clone();
         {
             let url = self.settings.url.clone();
             cb.certificate_check(move |cert, host| {
+                if let Some(x509) = cert.as_x509() {
+                    let Some(ca) = &tls_ca else {
+                        // libgit2 verifies against the system's roots.
+                        return Ok(CertificateCheckStatus::CertificatePassthrough);
+                    };
+                    return match verify_tls(ca, host, x509.data()) {
+                        Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                        Err(message) => {
+                            findings.borrow_mut().host_key = Some(message.clone());
+                            Err(git2::Error::from_str(&message))
+                        }
+                    };
+                }
                 let Some(hostkey) = cert.as_hostkey() else {
-                    // TLS: libgit2 has verified the chain already.
                     return Ok(CertificateCheckStatus::CertificatePassthrough);
+                };
+                let Some(file) = &known_hosts else {
+                    // An explicit opt-out of host-key checking.
+                    return Ok(CertificateCheckStatus::CertificateOk);
                 };
                 let Some(key) = hostkey.hostkey() else {
                     return Err(git2::Error::from_str("the SSH server sent no host key"));
@@ -564,6 +587,42 @@ fn head_tree(repo: &Repository, head: git2::Oid) -> Result<git2::Tree<'_>, GitEr
             op: "read head",
             message: e.message().to_owned(),
         })
+}
+
+/// Checks a TLS server certificate (DER) for `host` against the CA certificates in
+/// `ca_file`. Only the server's own certificate is available here, so it must be signed
+/// by one of those CAs directly (no intermediates).
+fn verify_tls(ca_file: &Path, host: &str, der: &[u8]) -> Result<(), String> {
+    use rustls::client::danger::ServerCertVerifier as _;
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    let fail = |m: String| format!("TLS certificate of {host} not trusted: {m}");
+    let pem = std::fs::read(ca_file)
+        .map_err(|e| fail(format!("cannot read CA file {}: {e}", ca_file.display())))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| fail(format!("CA file {}: {e}", ca_file.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("CA file {}: {e}", ca_file.display())))?;
+    }
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+    )
+    .build()
+    .map_err(|e| fail(e.to_string()))?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| fail(e.to_string()))?;
+    verifier
+        .verify_server_cert(
+            &CertificateDer::from(der.to_vec()),
+            &[],
+            &name,
+            &[],
+            UnixTime::now(),
+        )
+        .map(|_| ())
+        .map_err(|e| fail(format!("{e} (checked against {})", ca_file.display())))
 }
 
 /// The port of an `ssh://` URL (22 when absent or for scp-like `user@host:path`).

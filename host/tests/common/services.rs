@@ -23,6 +23,9 @@ pub struct Services {
     pub http_repos: PathBuf,
     pub http_url_prefix: String,
     pub http_token: String,
+    pub https_url_prefix: String,
+    pub https_ca: PathBuf,
+    pub https_other_ca: PathBuf,
 }
 
 /// The services; fails the test with instructions when they were not started.
