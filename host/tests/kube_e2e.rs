@@ -271,3 +271,52 @@ async fn the_fake_speaks_watch_and_status_like_the_api_server() {
             .any(|c| c.type_ == "Complete" && c.status == "True")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn between_ticks_the_controller_watches_the_job_and_wakes_on_its_end() {
+    let h = Harness::new(kube_opts(50)).await;
+    let out = h.tick().await.expect("tick");
+    let TickOutcome::Training(run, _) = out else {
+        panic!("expected a training job, got {out:?}");
+    };
+    let server = fake(&h).clone();
+    let job = run.job.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        server.finish_job(
+            "ml",
+            &job,
+            true,
+            r#"{"version":"v2","metrics":{"accuracy":0.95}}"#,
+            "",
+        );
+    });
+    // The wait is for up to an hour; it must return because the Job changed.
+    let woke = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        h.pipeline.executor.wait_for_change(
+            &run.job,
+            &run.id,
+            std::time::Duration::from_secs(3600),
+        ),
+    )
+    .await;
+    assert!(woke.is_ok(), "the watch did not wake on the Job's change");
+    assert_eq!(
+        fake(&h).jobs("ml")[0]["status"]["succeeded"],
+        1,
+        "it woke because the Job finished, not before"
+    );
+    let requests = fake(&h).requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("watch=true") && r.contains("sluice.dev%2Frun")),
+        "{requests:?}"
+    );
+    h.tick().await.expect("tick");
+    assert_eq!(
+        h.state().await.last_outcome,
+        Some(TrainingOutcome::Promoted)
+    );
+}

@@ -30,6 +30,8 @@ const MAX_STEPS_PER_TICK: usize = 12;
 pub enum TickOutcome {
     /// The pipeline waits for something; the text says what.
     Waiting(String),
+    /// A training job runs; the text is its progress.
+    Training(RunRef, String),
     /// Backing off after a transient failure until the given time (Unix ms).
     BackingOff(u64),
     /// A step failed transiently; it is retried after the backoff.
@@ -96,7 +98,14 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
                     state.retries = 0;
                     ctx.store.save_state(&p.name, &state, now).await?;
                 }
-                return Ok(TickOutcome::Waiting(why));
+                return Ok(match &state.phase {
+                    Phase::Training {
+                        run,
+                        dispatched: true,
+                        ..
+                    } => TickOutcome::Training(run.clone(), why),
+                    _ => TickOutcome::Waiting(why),
+                });
             }
             Ok(Step::Moved(event)) => {
                 // A run that ends ends the tick: the next run is considered next tick.
@@ -141,11 +150,26 @@ pub async fn run(ctx: Context, pipelines: Vec<Arc<Pipeline>>, shutdown: watch::R
             loop {
                 let (c, q) = (ctx.clone(), Arc::clone(&p));
                 // A panic in a tick is contained to that tick.
-                if let Err(e) = tokio::spawn(async move { tick(&c, &q).await }).await {
-                    tracing::error!(pipeline = %p.name, error = %e, "a tick panicked; the pipeline continues next tick");
-                }
+                let outcome = match tokio::spawn(async move { tick(&c, &q).await }).await {
+                    Ok(Ok(o)) => Some(o),
+                    Ok(Err(_)) => None,
+                    Err(e) => {
+                        tracing::error!(pipeline = %p.name, error = %e, "a tick panicked; the pipeline continues next tick");
+                        None
+                    }
+                };
+                // While a job trains, watch it instead of sleeping, so its end is seen
+                // at once; otherwise wait for the interval.
+                let wait = async {
+                    match &outcome {
+                        Some(TickOutcome::Training(run, _)) => {
+                            p.executor.wait_for_change(&run.job, &run.id, p.interval).await;
+                        }
+                        _ => tokio::time::sleep(p.interval).await,
+                    }
+                };
                 tokio::select! {
-                    _ = tokio::time::sleep(p.interval) => {}
+                    _ = wait => {}
                     _ = shutdown.changed() => {}
                 }
                 if *shutdown.borrow() {

@@ -399,6 +399,33 @@ pub fn build_job(t: &JobTemplate, spec: &JobSpec) -> Job {
     }
 }
 
+impl KubernetesExecutor {
+    /// Watches the run's Job (by its run label) from the current resourceVersion until
+    /// an event arrives or `timeout` passes.
+    async fn watch_job(
+        &self,
+        run_id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), kube::Error> {
+        use futures_util::StreamExt as _;
+        let selector = format!("{RUN_LABEL}={run_id}");
+        let list = self
+            .jobs
+            .list(&ListParams::default().labels(&selector))
+            .await?;
+        let version = list.metadata.resource_version.unwrap_or_default();
+        let secs = u32::try_from(timeout.as_secs().max(1)).unwrap_or(u32::MAX);
+        let params = kube::api::WatchParams::default()
+            .labels(&selector)
+            .timeout(secs);
+        let mut events = self.jobs.watch(&params, &version).await?.boxed();
+        if let Ok(Some(event)) = tokio::time::timeout(timeout, events.next()).await {
+            event?;
+        }
+        Ok(())
+    }
+}
+
 impl Executor for KubernetesExecutor {
     fn dispatch<'a>(&'a self, spec: &'a JobSpec) -> ExecFuture<'a, ()> {
         Box::pin(self.create(spec))
@@ -410,6 +437,21 @@ impl Executor for KubernetesExecutor {
 
     fn active<'a>(&'a self, pipeline: &'a str) -> ExecFuture<'a, Vec<String>> {
         Box::pin(self.list_active(pipeline))
+    }
+
+    fn wait_for_change<'a>(
+        &'a self,
+        _job_name: &'a str,
+        run_id: &'a str,
+        timeout: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            if let Err(e) = self.watch_job(run_id, timeout).await {
+                tracing::debug!(error = %e, "watching the Job failed; waiting out the interval");
+                tokio::time::sleep(timeout.saturating_sub(started.elapsed())).await;
+            }
+        })
     }
 }
 

@@ -17,6 +17,9 @@ use serde::Deserialize;
 
 use super::{ExecFuture, Executor, ExecutorError, JobSpec, JobState};
 
+/// How often a waiting controller looks at a running trainer's files.
+const POLL: Duration = Duration::from_millis(100);
+
 /// How long a run directory without a pid file counts as "starting".
 const START_GRACE: Duration = Duration::from_secs(10);
 
@@ -204,6 +207,27 @@ impl Executor for LocalExecutor {
 
     fn active<'a>(&'a self, pipeline: &'a str) -> ExecFuture<'a, Vec<String>> {
         Box::pin(async move { self.list_active(pipeline) })
+    }
+
+    fn wait_for_change<'a>(
+        &'a self,
+        job_name: &'a str,
+        _run_id: &'a str,
+        timeout: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        // The end of a local trainer is its `exit` file appearing; progress is its stderr.
+        Box::pin(async move {
+            let dir = self.run_dir(job_name);
+            let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let progress = size(dir.join("stderr"));
+            let end = tokio::time::Instant::now() + timeout;
+            while tokio::time::Instant::now() < end {
+                tokio::time::sleep(POLL.min(timeout)).await;
+                if dir.join("exit").exists() || size(dir.join("stderr")) != progress {
+                    return;
+                }
+            }
+        })
     }
 }
 

@@ -108,6 +108,15 @@ pub trait Executor: Send + Sync {
     /// Names of the pipeline's jobs that are still running. An error means "unknown",
     /// which the controller treats as busy.
     fn active<'a>(&'a self, pipeline: &'a str) -> ExecFuture<'a, Vec<String>>;
+    /// Returns when job `job_name` of run `run_id` may have changed, or after `timeout`:
+    /// the controller waits here between ticks while a job trains, so it reacts to the
+    /// end of a job at once. Never fails: on trouble it waits out the timeout.
+    fn wait_for_change<'a>(
+        &'a self,
+        job_name: &'a str,
+        run_id: &'a str,
+        timeout: std::time::Duration,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
 /// The Job name for a run of `pipeline` started at `unix_seconds`.
