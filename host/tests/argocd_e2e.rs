@@ -100,3 +100,52 @@ async fn an_application_that_never_gets_healthy_times_out() {
         "the commit stays in Git"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_trusts_exactly_the_configured_ca_and_sends_the_token() {
+    use sluice::argocd::ArgoCd;
+    use sluice::secret::Secret;
+    let s = common::services::services();
+    let http = s.https_ca.parent().expect("dir");
+    let argo = FakeArgo::start_tls(
+        "inference",
+        &http.join("server.crt"),
+        &http.join("server.key"),
+    )
+    .await;
+    let server = format!("https://127.0.0.1:{}", argo.port);
+
+    let good = ArgoCd::new(&server, Secret::new(TOKEN), Some(&s.https_ca)).expect("client");
+    let st = good
+        .status("inference", true)
+        .await
+        .expect("status over TLS");
+    assert_eq!(
+        (st.sync.as_str(), st.health.as_str()),
+        ("Synced", "Healthy")
+    );
+
+    let wrong_ca =
+        ArgoCd::new(&server, Secret::new(TOKEN), Some(&s.https_other_ca)).expect("client");
+    let e = wrong_ca
+        .status("inference", false)
+        .await
+        .expect_err("untrusted");
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+
+    let bad_token = ArgoCd::new(&server, Secret::new("nope"), Some(&s.https_ca)).expect("client");
+    let e = bad_token
+        .status("inference", false)
+        .await
+        .expect_err("unauthorized")
+        .to_string();
+    assert!(e.contains("401") && e.contains("invalid session"), "{e}");
+    assert!(!e.contains("nope"), "the token is not echoed: {e}");
+
+    let e = good
+        .status("other", false)
+        .await
+        .expect_err("404")
+        .to_string();
+    assert!(e.contains("404") && e.contains("not found"), "{e}");
+}

@@ -57,6 +57,20 @@ impl FakeArgo {
     /// Starts a fake serving application `app`, deployed at `revision`; syncs take
     /// `sync_takes` (never finish when `None`).
     pub async fn start(app: &str, revision: &str, sync_takes: Option<Duration>) -> Self {
+        Self::start_with(app, revision, sync_takes, None).await
+    }
+
+    /// As [`FakeArgo::start`], over TLS with the certificate and key given.
+    pub async fn start_tls(app: &str, cert: &std::path::Path, key: &std::path::Path) -> Self {
+        Self::start_with(app, "0000000", None, Some((cert, key))).await
+    }
+
+    async fn start_with(
+        app: &str,
+        revision: &str,
+        sync_takes: Option<Duration>,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -74,10 +88,14 @@ impl FakeArgo {
             port,
         };
         let server = fake.clone();
-        super::http::serve(listener, move |req| {
+        let handler = move |req| {
             let server = server.clone();
             async move { server.handle(req).await }
-        });
+        };
+        match tls {
+            Some((cert, key)) => super::http::serve_tls(listener, cert, key, handler),
+            None => super::http::serve(listener, handler),
+        }
         fake
     }
 
