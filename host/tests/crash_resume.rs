@@ -106,30 +106,34 @@ fn sigterm(child: &Child) {
 fn crash_then_resume(point: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let bare = write_workspace(dir.path());
-    let mut crashed = start(dir.path(), Some(point));
+    resume_after_crash(point, dir.path(), &bare);
+}
+
+fn resume_after_crash(point: &str, dir: &Path, bare: &Path) {
+    let mut crashed = start(dir, Some(point));
     let st = wait_exit(&mut crashed, Duration::from_secs(60));
     assert!(
         !st.success(),
         "{point}: the failpoint must abort the process"
     );
-    let mut resumed = start(dir.path(), None);
+    let mut resumed = start(dir, None);
     let end = Instant::now() + Duration::from_secs(60);
-    while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
+    while !status(dir).contains("\"last_outcome\": \"promoted\"") {
         assert!(
             Instant::now() < end,
             "{point}: not promoted after restart: {}",
-            status(dir.path())
+            status(dir)
         );
         std::thread::sleep(Duration::from_millis(200));
     }
     sigterm(&resumed);
     let st = wait_exit(&mut resumed, Duration::from_secs(30));
     assert!(st.success(), "{point}: SIGTERM exits cleanly, got {st:?}");
-    let runs = std::fs::read_dir(dir.path().join("state/runs"))
+    let runs = std::fs::read_dir(dir.join("state/runs"))
         .expect("runs dir")
         .count();
     assert_eq!(runs, 1, "{point}: exactly one training job");
-    let (log, _) = verify_with_git_cli(&bare);
+    let (log, _) = verify_with_git_cli(bare);
     assert_eq!(
         log,
         ["chore: promote model to v2|sluice", "initial|test"],
@@ -155,6 +159,34 @@ fn killed_after_the_promotion_decision() {
 #[test]
 fn killed_after_pushing() {
     crash_then_resume("after-push");
+}
+
+#[test]
+fn killed_after_requesting_the_argo_cd_sync() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let argo = rt.block_on(common::fake_argo::FakeArgo::start(
+        "inference",
+        "0000000",
+        Some(Duration::from_millis(300)),
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = write_workspace(dir.path());
+    std::fs::write(dir.path().join("argo-token"), common::fake_argo::TOKEN).expect("token");
+    let config = dir.path().join("sluice.yaml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    let argo_section = format!(
+        "    argocd: {{ server: \"http://127.0.0.1:{}\", application: inference, token: {{ file: argo-token }} }}\n    policies:",
+        argo.port
+    );
+    std::fs::write(&config, text.replacen("    policies:", &argo_section, 1)).expect("write");
+    resume_after_crash("after-sync-request", dir.path(), &bare);
+    let syncs = argo
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("POST /api/v1/applications/inference/sync"))
+        .count();
+    assert!(syncs >= 1, "{:?}", argo.requests());
+    drop(rt);
 }
 
 fn http_get(port: u16, path: &str) -> String {

@@ -161,9 +161,11 @@ async fn idle(
         ))),
         RetrainDecision::Train { reason, args } => {
             let (seq, version) = state.next_version();
-            let job = job_name(&p.name, now_ms / 1000);
+            // The run id is the job name: unique per millisecond, and short enough
+            // (≤ 63) to be a Kubernetes label value.
+            let job = job_name(&p.name, now_ms);
             let run = RunRef {
-                id: format!("{job}-{}", now_ms % 1000),
+                id: job.clone(),
                 job,
                 version,
             };
@@ -220,8 +222,8 @@ async fn dispatch(
     ctx.note(
         &p.name,
         &format!(
-            "claimed {claimed} rows for run {}; training job {} started (MODEL_VERSION={})",
-            run.id, run.job, run.version
+            "claimed {claimed} rows; training job {} started (MODEL_VERSION={})",
+            run.job, run.version
         ),
     );
     Ok(Step::Moved(Event::Dispatched))

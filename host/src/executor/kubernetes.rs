@@ -1,5 +1,5 @@
 //! The Kubernetes executor: one `batch/v1` Job per run, named
-//! `<pipeline>-training-<unix seconds>`, labelled `app=<pipeline>-training` and
+//! `<pipeline>-training-<unix ms>`, labelled `app=<pipeline>-training` and
 //! `sluice.dev/pipeline=<pipeline>`. The candidate report is read from the training
 //! container's termination message (`/dev/termination-log`).
 //!
@@ -503,5 +503,27 @@ mod tests {
             version[0]["value"], "v2",
             "the contract wins over the template"
         );
+    }
+
+    #[test]
+    fn names_and_labels_fit_kubernetes_limits_for_the_longest_pipeline_name() {
+        let t: JobTemplate = serde_yaml_ng::from_str("image: i").expect("template");
+        let pipeline = "p".repeat(40);
+        let name = super::super::job_name(&pipeline, 9_999_999_999_999);
+        let job = build_job(
+            &t,
+            &JobSpec {
+                pipeline: pipeline.clone(),
+                run_id: name.clone(),
+                job_name: name,
+                version: "v2".into(),
+                extra_args: vec![],
+            },
+        );
+        let meta = &job.metadata;
+        assert!(meta.name.as_ref().is_some_and(|n| n.len() <= 63));
+        for (k, v) in meta.labels.iter().flatten() {
+            assert!(v.len() <= 63, "label {k}={v} is {} characters", v.len());
+        }
     }
 }

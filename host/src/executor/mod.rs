@@ -26,7 +26,7 @@ pub struct JobSpec {
     pub pipeline: String,
     /// Run id.
     pub run_id: String,
-    /// Job name (`<pipeline>-training-<unix seconds>`).
+    /// Job name (`<pipeline>-training-<unix milliseconds>`).
     pub job_name: String,
     /// The candidate's version.
     pub version: String,
@@ -119,9 +119,11 @@ pub trait Executor: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
-/// The Job name for a run of `pipeline` started at `unix_seconds`.
-pub fn job_name(pipeline: &str, unix_seconds: u64) -> String {
-    format!("{pipeline}-training-{unix_seconds}")
+/// The Job name for a run of `pipeline` started at `unix_ms` (milliseconds, so two runs
+/// never share a name). At most 63 characters for a pipeline name of at most 40: a valid
+/// Job name and label value.
+pub fn job_name(pipeline: &str, unix_ms: u64) -> String {
+    format!("{pipeline}-training-{unix_ms}")
 }
 
 /// A malformed candidate report.
@@ -177,7 +179,7 @@ mod tests {
 
     #[test]
     fn job_names_are_dns_labels() {
-        let n = job_name(&"a".repeat(40), 1_800_000_000);
+        let n = job_name(&"a".repeat(40), 9_999_999_999_999);
         assert!(n.len() <= 63, "{n}");
     }
 }

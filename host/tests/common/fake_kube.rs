@@ -487,6 +487,31 @@ impl FakeKube {
                         ),
                     );
                 };
+                // Validation the real API server does that matters here: label
+                // values (and a Job's name, which becomes one) are at most 63 chars.
+                let too_long = obj["metadata"]["labels"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, v)| v.as_str())
+                    .chain((kind == Kind::Job).then_some(n.as_str()))
+                    .find(|v| v.len() > 63);
+                if let Some(v) = too_long {
+                    return respond(
+                        422,
+                        &status_body(
+                            422,
+                            "Invalid",
+                            format!(
+                                "{}.{} \"{n}\" is invalid: metadata.labels: Invalid value: \"{v}\": must be no more than 63 characters",
+                                kind.kind(),
+                                kind.group()
+                            ),
+                            kind,
+                            &n,
+                        ),
+                    );
+                }
                 if st.objects.contains_key(&(kind, ns.into(), n.clone())) {
                     return respond(
                         409,
