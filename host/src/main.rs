@@ -28,21 +28,36 @@ fn main() -> anyhow::Result<()> {
         _ => "warn,sluice=info",
     };
     init_logging(cli.log_format, default_filter);
-    let engine = policy::engine().context("starting the WebAssembly engine")?;
+    // One engine, configured as the config file (if the command has one) says.
+    let settings = match &cli.command {
+        Command::Run { config }
+        | Command::Status { config, .. }
+        | Command::Decisions { config, .. }
+        | Command::Approve { config, .. }
+        | Command::Config(ConfigCommand::Check { file: config }) => {
+            sluice::config::engine_settings(config)
+        }
+        _ => sluice::policy::EngineSettings::default(),
+    };
+    let engine =
+        sluice::policy::PolicyEngine::new(settings).context("starting the WebAssembly engine")?;
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")
     };
+    // The commands that read sluice's store: check the config, open the store, run.
+    let with_store = |config: &std::path::Path| -> anyhow::Result<_> {
+        let loaded = sluice::config::load(config, &engine)?;
+        let rt = runtime()?;
+        let store = rt.block_on(ops::open_store(&loaded))?;
+        Ok((rt, store))
+    };
     match cli.command {
         Command::DemoTrainer => {}
         Command::Demo { keep } => runtime()?.block_on(demo::run(engine, keep))?,
         Command::Run { config } => {
-            // The engine as the config configures it (compile cache, allocator).
-            let engine =
-                sluice::policy::PolicyEngine::new(sluice::config::engine_settings(&config))
-                    .context("starting the WebAssembly engine")?;
             let loaded = sluice::config::load(&config, &engine)?;
             let listen = loaded.config.host.listen.clone();
             runtime()?.block_on(async {
@@ -51,12 +66,8 @@ fn main() -> anyhow::Result<()> {
             })?;
         }
         Command::Status { config, json } => {
-            let loaded = sluice::config::load(&config, &engine)?;
-            let out = runtime()?.block_on(async {
-                let store = ops::open_store(&loaded).await?;
-                ops::status(&store, json).await
-            })?;
-            print!("{out}");
+            let (rt, store) = with_store(&config)?;
+            print!("{}", rt.block_on(ops::status(&store, json))?);
         }
         Command::Decisions {
             config,
@@ -64,11 +75,8 @@ fn main() -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            let loaded = sluice::config::load(&config, &engine)?;
-            let out = runtime()?.block_on(async {
-                let store = ops::open_store(&loaded).await?;
-                ops::decisions(&store, pipeline.as_deref(), limit, json).await
-            })?;
+            let (rt, store) = with_store(&config)?;
+            let out = rt.block_on(ops::decisions(&store, pipeline.as_deref(), limit, json))?;
             println!("{}", out.trim_end());
         }
         Command::Approve {
@@ -76,12 +84,8 @@ fn main() -> anyhow::Result<()> {
             pipeline,
             reject,
         } => {
-            let loaded = sluice::config::load(&config, &engine)?;
-            let out = runtime()?.block_on(async {
-                let store = ops::open_store(&loaded).await?;
-                ops::approve(&store, &pipeline, reject).await
-            })?;
-            println!("{out}");
+            let (rt, store) = with_store(&config)?;
+            println!("{}", rt.block_on(ops::approve(&store, &pipeline, reject))?);
         }
         Command::Config(ConfigCommand::Check { file }) => {
             let loaded = sluice::config::load(&file, &engine)?;

@@ -10,17 +10,12 @@ use super::cases::{self, CaseResult, CasesFile};
 use super::input::{self, InputError};
 use crate::decision::{self, RawParams};
 use crate::metrics::Metrics;
-use crate::policy::{
-    Binding, EngineSettings, LoadError, PolicyEngine, PolicyModule, WitPoint, decide,
-};
+use crate::policy::{Binding, LoadError, PolicyEngine, PolicyModule, WitPoint, decide};
 use crate::stock;
 
 /// Errors of the `policy` commands.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyCommandError {
-    /// The engine could not start.
-    #[error(transparent)]
-    Engine(#[from] crate::policy::EngineError),
     /// The module could not be loaded.
     #[error(transparent)]
     Load(#[from] LoadError),
@@ -62,14 +57,6 @@ pub fn load(engine: &PolicyEngine, module: &str) -> Result<Arc<PolicyModule>, Lo
         return PolicyModule::load_bytes(engine, module, p.wasm, None);
     }
     PolicyModule::load_file(engine, Path::new(module), None)
-}
-
-/// A new engine with default settings.
-///
-/// # Errors
-/// See [`crate::policy::EngineError`].
-pub fn engine() -> Result<Arc<PolicyEngine>, PolicyCommandError> {
-    Ok(PolicyEngine::new(EngineSettings::default())?)
 }
 
 /// `sluice policy check`: world, digest, exports, imports and self-description.
