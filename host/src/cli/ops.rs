@@ -208,17 +208,7 @@ pub async fn approve(store: &Store, pipeline: &str, reject: bool) -> Result<Stri
     let now = now_ms();
     let event = if reject {
         store
-            .reject_version(pipeline, &run.version, "rejected by an operator", now)
-            .await?;
-        store
-            .set_run_status(
-                &run.id,
-                crate::store::RunStatus::Rejected,
-                None,
-                Some("rejected by an operator"),
-                None,
-                now,
-            )
+            .reject_run(pipeline, run, "rejected by an operator", now)
             .await?;
         Event::Reject
     } else {

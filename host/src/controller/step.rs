@@ -76,18 +76,7 @@ pub async fn step(
                         &format!("promotion policy: reject {} — {reason}", run.version),
                     );
                     ctx.store
-                        .reject_version(&p.name, &run.version, &reason, now_ms)
-                        .await
-                        .map_err(retry)?;
-                    ctx.store
-                        .set_run_status(
-                            &run.id,
-                            RunStatus::Rejected,
-                            None,
-                            Some(&reason),
-                            None,
-                            now_ms,
-                        )
+                        .reject_run(&p.name, run, &reason, now_ms)
                         .await
                         .map_err(retry)?;
                     ctx.metrics.inc(
@@ -212,7 +201,7 @@ async fn dispatch(
     }
     failpoint::hit("after-dispatch");
     ctx.store
-        .set_run_status(&run.id, RunStatus::Running, None, None, None, now_ms)
+        .set_run_status(&run.id, RunStatus::Running, None, None, now_ms)
         .await
         .map_err(retry)?;
     ctx.metrics.inc(
@@ -243,7 +232,7 @@ async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Res
         JobState::Succeeded { report } => match parse_report(&report) {
             Ok(report) => {
                 ctx.store
-                    .set_run_status(&run.id, RunStatus::Trained, None, None, None, now_ms)
+                    .set_run_status(&run.id, RunStatus::Trained, None, None, now_ms)
                     .await
                     .map_err(retry)?;
                 ctx.note(
@@ -325,7 +314,6 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
                 .set_run_status(
                     &run.id,
                     RunStatus::Trained,
-                    None,
                     None,
                     Some(&done.commit),
                     now_ms,
@@ -422,14 +410,7 @@ async fn finish_promotion(
     now_ms: u64,
 ) -> Result<Step, Retry> {
     ctx.store
-        .set_run_status(
-            &run.id,
-            RunStatus::Promoted,
-            None,
-            Some("promoted"),
-            None,
-            now_ms,
-        )
+        .set_run_status(&run.id, RunStatus::Promoted, Some("promoted"), None, now_ms)
         .await
         .map_err(retry)?;
     ctx.metrics.inc(names::PROMOTIONS, &[("pipeline", &p.name)]);
@@ -456,7 +437,7 @@ async fn fail_run(
         0
     };
     ctx.store
-        .set_run_status(&run.id, RunStatus::Failed, None, Some(reason), None, now_ms)
+        .set_run_status(&run.id, RunStatus::Failed, Some(reason), None, now_ms)
         .await
         .map_err(retry)?;
     ctx.metrics

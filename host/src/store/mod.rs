@@ -223,31 +223,6 @@ impl Store {
             .collect()
     }
 
-    /// Remembers that `version` was rejected so it is never promoted automatically.
-    ///
-    /// # Errors
-    /// Query failure.
-    pub async fn reject_version(
-        &self,
-        pipeline: &str,
-        version: &str,
-        reason: &str,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sluice_rejected_versions (pipeline, version, reason, rejected_ms) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, version) DO NOTHING",
-        )
-        .bind(pipeline)
-        .bind(version)
-        .bind(reason)
-        .bind(ms(now_ms))
-        .execute(&self.pool)
-        .await
-        .map_err(query_err(format!("recording rejected version {version}")))?;
-        Ok(())
-    }
-
     /// Why `version` was rejected, if it was.
     ///
     /// # Errors

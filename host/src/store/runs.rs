@@ -110,8 +110,8 @@ impl Store {
         Ok(())
     }
 
-    /// Updates a run's status; `claimed_rows`, `reason` and `commit` are set when given.
-    /// Terminal statuses set the end time.
+    /// Updates a run's status; `reason` and `commit` are set when given. Terminal
+    /// statuses set the end time.
     ///
     /// # Errors
     /// Query failure.
@@ -119,30 +119,49 @@ impl Store {
         &self,
         id: &str,
         status: RunStatus,
-        claimed_rows: Option<u64>,
         reason: Option<&str>,
         commit: Option<&str>,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        let terminal = matches!(
-            status,
-            RunStatus::Promoted | RunStatus::Rejected | RunStatus::Failed
-        );
+        update_run(&self.pool, id, status, reason, commit, now_ms).await
+    }
+
+    /// Ends `run` as rejected and remembers its version as rejected — so it is never
+    /// promoted automatically — in one transaction. Repeating it is harmless: the
+    /// version keeps the reason it was first rejected for.
+    ///
+    /// # Errors
+    /// Query failure (nothing is written).
+    pub async fn reject_run(
+        &self,
+        pipeline: &str,
+        run: &RunRef,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let what = format!("recording rejected version {}", run.version);
+        let mut tx = self.pool.begin().await.map_err(query_err(&what))?;
         sqlx::query(
-            "UPDATE sluice_runs SET status = $2, \
-             claimed_rows = COALESCE($3, claimed_rows), reason = COALESCE($4, reason), \
-             commit_id = COALESCE($5, commit_id), finished_ms = COALESCE($6, finished_ms) \
-             WHERE id = $1",
+            "INSERT INTO sluice_rejected_versions (pipeline, version, reason, rejected_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, version) DO NOTHING",
         )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(claimed_rows.map(ms))
+        .bind(pipeline)
+        .bind(&run.version)
         .bind(reason)
-        .bind(commit)
-        .bind(terminal.then(|| ms(now_ms)))
-        .execute(&self.pool)
+        .bind(ms(now_ms))
+        .execute(&mut *tx)
         .await
-        .map_err(query_err(format!("updating run {id}")))?;
+        .map_err(query_err(&what))?;
+        update_run(
+            &mut *tx,
+            &run.id,
+            RunStatus::Rejected,
+            Some(reason),
+            None,
+            now_ms,
+        )
+        .await?;
+        tx.commit().await.map_err(query_err(&what))?;
         Ok(())
     }
 
@@ -193,4 +212,32 @@ impl Store {
             })
             .collect())
     }
+}
+
+async fn update_run<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    exec: E,
+    id: &str,
+    status: RunStatus,
+    reason: Option<&str>,
+    commit: Option<&str>,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    let terminal = matches!(
+        status,
+        RunStatus::Promoted | RunStatus::Rejected | RunStatus::Failed
+    );
+    sqlx::query(
+        "UPDATE sluice_runs SET status = $2, reason = COALESCE($3, reason), \
+         commit_id = COALESCE($4, commit_id), finished_ms = COALESCE($5, finished_ms) \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(commit)
+    .bind(terminal.then(|| ms(now_ms)))
+    .execute(exec)
+    .await
+    .map_err(query_err(format!("updating run {id}")))?;
+    Ok(())
 }

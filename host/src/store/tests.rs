@@ -41,8 +41,9 @@ async fn migrations_are_idempotent_and_state_round_trips() {
         .await
         .expect("begin is idempotent");
     assert_eq!(store.load_state("fraud").await.expect("load"), Some(s2));
+    store.add_claimed("r1", 7).await.expect("claimed");
     store
-        .set_run_status("r1", RunStatus::Failed, Some(7), Some("oom"), None, 3)
+        .set_run_status("r1", RunStatus::Failed, Some("oom"), None, 3)
         .await
         .expect("status");
     let runs = store.runs(Some("fraud"), 10).await.expect("runs");
@@ -69,17 +70,33 @@ async fn migrations_are_idempotent_and_state_round_trips() {
 async fn rejected_versions_are_remembered() {
     let (_dir, store) = store().await;
     assert_eq!(store.rejection("fraud", "v3").await.expect("q"), None);
+    let run = RunRef {
+        id: "fraud-training-9".into(),
+        job: "fraud-training-9".into(),
+        version: "v3".into(),
+    };
+    let state = PipelineState::new(None);
     store
-        .reject_version("fraud", "v3", "accuracy 0.7 < 0.8", 1)
+        .begin_run("fraud", &run, &state, 1)
+        .await
+        .expect("run");
+    store
+        .reject_run("fraud", &run, "accuracy 0.7 < 0.8", 1)
         .await
         .expect("reject");
     store
-        .reject_version("fraud", "v3", "again", 2)
+        .reject_run("fraud", &run, "again", 2)
         .await
         .expect("idempotent");
     assert_eq!(
         store.rejection("fraud", "v3").await.expect("q").as_deref(),
         Some("accuracy 0.7 < 0.8")
+    );
+    let runs = store.runs(Some("fraud"), 1).await.expect("runs");
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].reason.as_deref()),
+        ("rejected", Some("again")),
+        "the run shows the latest reason; the version keeps its first"
     );
 }
 
