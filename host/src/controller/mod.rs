@@ -94,8 +94,7 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
         match step::step(ctx, p, &state, now).await {
             Ok(Step::Wait(why)) => {
                 if state.last_error.is_some() {
-                    state.last_error = None;
-                    state.retries = 0;
+                    state = phase::succeeded_attempt(&state);
                     ctx.store.save_state(&p.name, &state, now).await?;
                 }
                 return Ok(match &state.phase {

@@ -212,10 +212,7 @@ pub struct TransitionError {
 /// # Errors
 /// When the event does not apply to the current phase.
 pub fn apply(state: &PipelineState, event: Event) -> Result<PipelineState, TransitionError> {
-    let mut next = state.clone();
-    next.last_error = None;
-    next.retries = 0;
-    next.next_attempt_ms = 0;
+    let mut next = succeeded_attempt(state);
     let wrong = |event: &Event| TransitionError {
         phase: state.phase.name(),
         event: format!("{event:?}"),
@@ -303,6 +300,16 @@ pub fn apply(state: &PipelineState, event: Event) -> Result<PipelineState, Trans
         (_, e) => return Err(wrong(&e)),
     };
     Ok(next)
+}
+
+/// The state after a step that worked (moved on or found nothing to do): the
+/// transient-error bookkeeping is cleared, the phase is unchanged.
+pub fn succeeded_attempt(state: &PipelineState) -> PipelineState {
+    let mut next = state.clone();
+    next.last_error = None;
+    next.retries = 0;
+    next.next_attempt_ms = 0;
+    next
 }
 
 /// The state after a transient failure of the current step: the phase stays, the error
