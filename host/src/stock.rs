@@ -40,6 +40,40 @@ pub const STOCK_POLICIES: [StockPolicy; 4] = [
     stock!("canary-steps", DecisionPoint::Rollout),
 ];
 
+/// How configs and commands name a stock policy: `stock:<name>`.
+pub const PREFIX: &str = "stock:";
+
+/// A `stock:<name>` reference to a policy that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no stock policy `{name}`; stock policies are {}", STOCK_POLICIES.iter().map(|p| p.name).collect::<Vec<_>>().join(", "))]
+pub struct UnknownStock {
+    /// The name asked for.
+    pub name: String,
+}
+
+impl UnknownStock {
+    /// As the I/O error a module loader reports for a source it cannot read.
+    pub fn into_load_error(self, source_name: &str) -> crate::policy::LoadError {
+        crate::policy::LoadError::Read {
+            source_name: source_name.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, self.to_string()),
+        }
+    }
+}
+
+/// Whether the module reference `module` names a stock policy (`stock:<name>`).
+pub fn is_reference(module: &str) -> bool {
+    module.starts_with(PREFIX)
+}
+
+/// The stock policy `module` refers to: `None` when it is not a `stock:` reference.
+pub fn resolve(module: &str) -> Option<Result<&'static StockPolicy, UnknownStock>> {
+    let name = module.strip_prefix(PREFIX)?;
+    Some(find(name).ok_or_else(|| UnknownStock {
+        name: name.to_owned(),
+    }))
+}
+
 /// The stock policy called `name`.
 pub fn find(name: &str) -> Option<&'static StockPolicy> {
     STOCK_POLICIES.iter().find(|p| p.name == name)

@@ -40,20 +40,8 @@ pub enum PolicyCommandError {
 /// # Errors
 /// See [`LoadError`].
 pub fn load(engine: &PolicyEngine, module: &str) -> Result<Arc<PolicyModule>, LoadError> {
-    if let Some(name) = module.strip_prefix("stock:") {
-        let known: Vec<&str> = stock::STOCK_POLICIES.iter().map(|p| p.name).collect();
-        let Some(p) = stock::find(name) else {
-            return Err(LoadError::Read {
-                source_name: module.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!(
-                        "no stock policy `{name}`; stock policies are {}",
-                        known.join(", ")
-                    ),
-                ),
-            });
-        };
+    if let Some(found) = stock::resolve(module) {
+        let p = found.map_err(|e| e.into_load_error(module))?;
         return PolicyModule::load_bytes(engine, module, p.wasm, None);
     }
     PolicyModule::load_file(engine, Path::new(module), None)

@@ -349,14 +349,8 @@ fn module_for(
     name: &str,
     point: DecisionPoint,
 ) -> Result<Arc<PolicyModule>, String> {
-    if let Some(stock_name) = name.strip_prefix("stock:") {
-        let known: Vec<&str> = stock::STOCK_POLICIES.iter().map(|s| s.name).collect();
-        let s = stock::find(stock_name).ok_or_else(|| {
-            format!(
-                "no stock policy `{stock_name}`; stock policies are {}",
-                known.join(", ")
-            )
-        })?;
+    if let Some(found) = stock::resolve(name) {
+        let s = found.map_err(|e| e.to_string())?;
         return PolicyModule::load_bytes(engine, name, s.wasm, Some(point))
             .map_err(|e| e.to_string());
     }

@@ -2,6 +2,7 @@
 //! swapped atomically while decisions run, and watched for changes — including the
 //! atomic `..data` symlink swap Kubernetes uses for mounted ConfigMaps.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -114,57 +115,50 @@ impl PolicyRegistry {
             active: RwLock::new(HashMap::new()),
             metrics,
         };
-        // Stock modules are embedded in the binary and never change while it runs.
-        for u in registry
-            .uses
-            .iter()
-            .filter(|u| u.module.starts_with("stock:"))
-        {
-            if registry.read().contains_key(&u.module) {
+        // Every module to load: the stock ones the uses name (embedded in the binary,
+        // they never change while it runs) and the directory's.
+        let mut sources: Vec<(String, PathBuf, Cow<'static, [u8]>)> = Vec::new();
+        for u in &registry.uses {
+            let Some(found) = crate::stock::resolve(&u.module) else {
+                continue;
+            };
+            if sources.iter().any(|(name, ..)| *name == u.module) {
                 continue;
             }
-            let unusable = |source| RegistryError::Module {
+            let stock = found.map_err(|e| RegistryError::Module {
                 module: u.module.clone(),
-                source,
-            };
-            let stock_name = &u.module["stock:".len()..];
-            let bytes = crate::stock::find(stock_name)
-                .map(|s| s.wasm)
-                .ok_or_else(|| {
-                    unusable(CheckError::Load(LoadError::Read {
-                        source_name: u.module.clone(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::NotFound,
-                            "no stock policy of that name",
-                        ),
-                    }))
-                })?;
-            let active = registry
-                .load_checked(&u.module, Path::new(&u.module), bytes)
-                .map_err(unusable)?;
-            registry.write().insert(u.module.clone(), Arc::new(active));
+                source: CheckError::Load(e.into_load_error(&u.module)),
+            })?;
+            sources.push((
+                u.module.clone(),
+                PathBuf::from(&u.module),
+                Cow::Borrowed(stock.wasm),
+            ));
         }
         let needs_dir = registry
             .uses
             .iter()
-            .any(|u| !u.module.starts_with("stock:"));
+            .any(|u| !crate::stock::is_reference(&u.module));
         if needs_dir || registry.dir.is_dir() {
             for (name, path) in registry.list()? {
-                let unusable = |source| RegistryError::Module {
+                let bytes = std::fs::read(&path).map_err(|source| RegistryError::Module {
                     module: name.clone(),
-                    source,
-                };
-                let bytes = std::fs::read(&path).map_err(|source| {
-                    unusable(CheckError::Load(LoadError::Read {
+                    source: CheckError::Load(LoadError::Read {
                         source_name: path.display().to_string(),
                         source,
-                    }))
+                    }),
                 })?;
-                let active = registry
-                    .load_checked(&name, &path, &bytes)
-                    .map_err(unusable)?;
-                registry.write().insert(name, Arc::new(active));
+                sources.push((name, path, Cow::Owned(bytes)));
             }
+        }
+        for (name, path, bytes) in sources {
+            let active = registry
+                .load_checked(&name, &path, &bytes)
+                .map_err(|source| RegistryError::Module {
+                    module: name.clone(),
+                    source,
+                })?;
+            registry.write().insert(name, Arc::new(active));
         }
         for u in &registry.uses {
             if !registry.read().contains_key(&u.module) {
