@@ -284,20 +284,13 @@ impl FakeKube {
     }
 
     async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Body> {
-        let method = req.method().as_str().to_owned();
-        let path = req.uri().path().to_owned();
-        let query = req.uri().query().unwrap_or("").to_owned();
-        let authorized = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            == Some(&format!("Bearer {TOKEN}"));
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let super::http::Parts {
+            method,
+            path,
+            query,
+            bearer_ok: authorized,
+            body,
+        } = super::http::read(req, TOKEN).await;
         self.lock()
             .requests
             .push(format!("{method} {path}?{query}"));

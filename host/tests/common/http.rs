@@ -6,6 +6,42 @@ use std::future::Future;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
+/// What the fakes look at in a request.
+pub struct Parts {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Whether `Authorization: Bearer <token>` carries `token`.
+    pub bearer_ok: bool,
+    pub body: bytes::Bytes,
+}
+
+/// Reads a request whole; `token` is the bearer token the fake accepts.
+pub async fn read(req: Request<Incoming>, token: &str) -> Parts {
+    use http_body_util::BodyExt as _;
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let bearer_ok = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {token}"));
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Parts {
+        method,
+        path,
+        query,
+        bearer_ok,
+        body,
+    }
+}
+
 /// Like [`serve`], over TLS with the PEM certificate chain and key given.
 pub fn serve_tls<H, F, B>(
     listener: tokio::net::TcpListener,
