@@ -301,6 +301,7 @@ fn main() {
     let disk = PolicyEngine::new(EngineSettings {
         cache_dir: Some(cache.path().to_owned()),
         on_demand_allocator: false,
+        single_tier: false,
     })
     .expect("engine");
     PolicyModule::load_bytes(&disk, "bench", &bytes, None).expect("warm disk cache");

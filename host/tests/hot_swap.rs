@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sluice::decision::{DecisionPoint, RawParams};
+use sluice::decision::{DecisionPoint, Point, RawParams, Retrain};
 use sluice::metrics::{Metrics, names};
-use sluice::policy::{Limits, PolicyRegistry, PolicyUse};
+use sluice::policy::{
+    Binding, EngineSettings, Limits, PolicyEngine, PolicyRegistry, PolicyUse, Tier, decide,
+};
 
 fn usage(params: RawParams) -> Vec<PolicyUse> {
     vec![PolicyUse {
@@ -58,6 +60,116 @@ fn a_good_module_swaps_in_and_decisions_in_flight_keep_the_old_one() {
     );
     // An unchanged file is not reloaded.
     assert!(reg.rescan().swapped.is_empty());
+}
+
+/// One decision by the live `retrain` module; returns the sha256 of the module that
+/// made it, after checking it did not fail.
+fn decide_now(engine: &PolicyEngine, reg: &PolicyRegistry) -> String {
+    let active = reg.get("retrain").expect("active");
+    let binding = Binding::<Retrain> {
+        params: active.params["fraud"].clone(),
+        limits: Limits::default(),
+        fail_safe: Default::default(),
+    };
+    let e = decide::<Retrain>(
+        engine,
+        &active.module,
+        &binding,
+        Retrain::trial_context("fraud", vec![]),
+        std::time::SystemTime::now(),
+        &Metrics::new(),
+    );
+    assert_eq!(e.failure, None, "{:?}", e.record);
+    e.record.module_sha256
+}
+
+/// Waits until the live `retrain` module runs optimized code.
+fn wait_optimized(reg: &PolicyRegistry) -> Arc<sluice::policy::ActivePolicy> {
+    let started = Instant::now();
+    loop {
+        let active = reg.get("retrain").expect("active");
+        if active.module.tier == Tier::Optimized {
+            return active;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the optimized build never replaced the baseline one"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
+    // A fresh engine: every module is new to it.
+    let engine = PolicyEngine::new(EngineSettings::default()).expect("engine");
+    if !engine.has_baseline() {
+        eprintln!("no baseline compiler on this architecture; nothing to test");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    put(dir.path(), "threshold-retrain");
+    let reg = PolicyRegistry::open(
+        engine.clone(),
+        dir.path(),
+        usage(RawParams::new()),
+        Arc::new(Metrics::new()),
+    )
+    .expect("opens");
+    // Start-up loads optimized code directly.
+    let first = reg.get("retrain").expect("active");
+    assert_eq!(first.module.tier, Tier::Optimized);
+
+    put(dir.path(), "bare-guest");
+    let report = reg.rescan();
+    assert_eq!(report.swapped, vec!["retrain".to_owned()]);
+    assert_eq!(report.upgrading, vec!["retrain".to_owned()]);
+    let swapped = reg.get("retrain").expect("active");
+    assert_eq!(swapped.module.description.name, "bare");
+    // The upgrade may already have happened on a fast machine; either way the
+    // decision is made by the new module.
+    assert_eq!(decide_now(&engine, &reg), swapped.module.sha256);
+    let optimized = wait_optimized(&reg);
+    assert_eq!(optimized.module.sha256, swapped.module.sha256);
+    assert_eq!(decide_now(&engine, &reg), swapped.module.sha256);
+
+    // Back to a module this engine has compiled before: its optimized build is
+    // cached, so it goes live optimized and nothing is upgraded.
+    put(dir.path(), "threshold-retrain");
+    let report = reg.rescan();
+    assert_eq!(report.swapped, vec!["retrain".to_owned()]);
+    assert!(report.upgrading.is_empty());
+    let back = reg.get("retrain").expect("active");
+    assert_eq!(back.module.tier, Tier::Optimized);
+    assert_eq!(back.module.sha256, first.module.sha256);
+}
+
+#[test]
+fn an_upgrade_never_replaces_a_newer_module() {
+    let engine = PolicyEngine::new(EngineSettings::default()).expect("engine");
+    let dir = tempfile::tempdir().expect("tempdir");
+    put(dir.path(), "threshold-retrain");
+    let reg = PolicyRegistry::open(
+        engine.clone(),
+        dir.path(),
+        usage(RawParams::new()),
+        Arc::new(Metrics::new()),
+    )
+    .expect("opens");
+    // Two swaps in a row: the first module's optimized compile is still running
+    // (or just done) when the second goes live.
+    put(dir.path(), "bare-guest");
+    assert_eq!(reg.rescan().swapped.len(), 1);
+    put(dir.path(), "hostile-guest");
+    assert_eq!(reg.rescan().swapped.len(), 1);
+    let hostile = reg.get("retrain").expect("active").module.sha256.clone();
+    let settled = wait_optimized(&reg);
+    // Let any straggling upgrade of the first module finish; it must not win.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(settled.module.sha256, hostile);
+    let now = reg.get("retrain").expect("active");
+    assert_eq!(now.module.sha256, hostile);
+    assert_eq!(now.module.tier, Tier::Optimized);
 }
 
 #[test]

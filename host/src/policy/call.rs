@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Store, Trap};
 
-use super::engine::PolicyEngine;
+use super::engine::{PolicyEngine, Tier};
 use super::error::CallFailure;
 use super::limits::Limits;
 use super::sandbox::{HostState, LogLine};
@@ -25,10 +25,12 @@ pub struct CallStats {
     pub guest_output: String,
 }
 
-/// Runs `f` in a fresh store with `limits`, the clock frozen at `time` and randomness
-/// seeded from `seed`. Never panics: a panic inside becomes [`CallFailure::HostPanic`].
+/// Runs `f` in a fresh store of `tier`'s engine with `limits`, the clock frozen at
+/// `time` and randomness seeded from `seed`. Never panics: a panic inside becomes
+/// [`CallFailure::HostPanic`].
 pub fn run<R>(
     engine: &PolicyEngine,
+    tier: Tier,
     limits: &Limits,
     time: SystemTime,
     seed: u64,
@@ -36,7 +38,7 @@ pub fn run<R>(
 ) -> (Result<R, CallFailure>, CallStats) {
     let started = Instant::now();
     let mut store = Store::new(
-        engine.engine(),
+        engine.engine(tier),
         HostState::new(time, seed, limits.memory_bytes),
     );
     store.limiter(|s| s);

@@ -53,9 +53,14 @@ pub fn check_use(
         }
     })?;
     let wit_params = params_to_wit(&params);
-    let (problems, _) = call::run(engine, &usage.limits, SystemTime::now(), 0, |store| {
-        module.pre.validate_params(store, &wit_params)
-    });
+    let (problems, _) = call::run(
+        engine,
+        module.tier,
+        &usage.limits,
+        SystemTime::now(),
+        0,
+        |store| module.pre.validate_params(store, &wit_params),
+    );
     let problems = problems.map_err(|failure| CheckError::Trial {
         pipeline: usage.pipeline.clone(),
         failure,

@@ -1,6 +1,8 @@
-//! The process-wide WebAssembly engine: one [`wasmtime::Engine`] configured for fuel,
-//! epoch deadlines and (by default) the pooling allocator; one [`Linker`] holding WASI
-//! and the host imports; the epoch ticker; and the compilation cache.
+//! The process-wide WebAssembly engines: an optimizing one (Cranelift, pooling
+//! allocator) that runs policies in the steady state and a baseline one (Winch) that
+//! compiles several times faster so a swapped module goes live quickly while the
+//! optimized code is compiled in the background; one [`Linker`] per engine holding
+//! WASI and the host imports; the epoch ticker; and the compilation cache.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
+};
 
 use super::bindings::retrain_world::Retrain as RetrainWorld;
 use super::error::{BoxedError, EngineError};
@@ -23,8 +27,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Decisions that may run at the same time with the pooling allocator.
 pub const POOL_CONCURRENT_DECISIONS: u32 = 64;
 
-/// Bytes of each pooled memory and table kept resident between decisions.
+/// Bytes of each pooled memory kept resident between decisions.
 pub const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+
+/// Bytes of each pooled table kept resident. One host page: wasmtime then resets a
+/// table of up to 512 entries (every policy we have seen) with a plain memset instead
+/// of one `PAGEMAP_SCAN` ioctl per table.
+pub const TABLE_KEEP_RESIDENT_BYTES: usize = 4096;
 
 /// Engine settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +46,33 @@ pub struct EngineSettings {
     /// Use on-demand allocation instead of the pooling allocator (for hosts that
     /// cannot reserve the pool's virtual memory).
     pub on_demand_allocator: bool,
+    /// Compile swapped-in modules with the optimizing compiler only. By default a
+    /// module new to the process is first compiled with the baseline compiler (Winch,
+    /// several times faster to compile, slower to run), goes live, and is replaced
+    /// by its optimized build as soon as that is ready.
+    pub single_tier: bool,
+}
+
+/// Which compiler produced a module's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// Winch: compiles quickly, runs slower. Used briefly after a swap.
+    Baseline,
+    /// Cranelift: the steady state.
+    Optimized,
+}
+
+/// Which build of a module to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// The optimized build (cached, or compiled now): start-up, `sluice policy`.
+    Optimized,
+    /// Whatever is live soonest: the optimized build if a cache has it, else a
+    /// baseline compile. Used for swaps; the registry upgrades it afterwards.
+    Quick,
+    /// A baseline compile (the optimized one where there is no baseline compiler).
+    Baseline,
 }
 
 /// Whether a module came from a cache or was compiled now.
@@ -51,101 +87,120 @@ pub enum CompileSource {
     DiskCache,
 }
 
-/// The engine shared by every policy in the process.
-pub struct PolicyEngine {
+/// A compiled component and where it came from.
+#[derive(Clone)]
+pub struct Compiled {
+    /// The component, for the engine of its tier.
+    pub component: Component,
+    /// Compiled now or found in a cache.
+    pub source: CompileSource,
+    /// Which compiler made it.
+    pub tier: Tier,
+}
+
+/// One wasmtime engine and the linker for it.
+struct TierEngine {
     engine: Engine,
     linker: Linker<HostState>,
+}
+
+/// The engines shared by every policy in the process.
+pub struct PolicyEngine {
+    optimized: TierEngine,
+    /// `None` with `single_tier`, or where Winch does not run (not x86-64/aarch64).
+    baseline: Option<TierEngine>,
     settings: EngineSettings,
+    /// Optimized builds by module sha256 (baseline builds are short-lived, not kept).
     compiled: Mutex<HashMap<String, Component>>,
     ticker: Option<EpochTicker>,
 }
 
 impl PolicyEngine {
-    /// Builds the engine, the linker and starts the epoch ticker.
+    /// Builds the engines and linkers and starts the epoch ticker.
     ///
     /// # Errors
     /// When wasmtime rejects the configuration or the cache directory cannot be made.
     pub fn new(settings: EngineSettings) -> Result<Arc<Self>, EngineError> {
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .parallel_compilation(true);
-        if !settings.on_demand_allocator {
-            let mut pool = PoolingAllocationConfig::new();
-            let n = POOL_CONCURRENT_DECISIONS;
-            pool.total_component_instances(n)
-                .total_core_instances(n * 16)
-                .total_memories(n * 2)
-                .total_tables(n * 16)
-                .max_memories_per_component(4)
-                .max_tables_per_component(16)
-                .max_core_instances_per_component(16)
-                .max_memory_size(MAX_MEMORY_BYTES as usize)
-                .total_stacks(n)
-                // A fresh instance per decision makes resetting a slot the hot path.
-                // With PAGEMAP_SCAN (Linux ≥ 6.7) only the pages a decision dirtied
-                // are reset, by memset, and stay resident: no madvise, no refaults.
-                // Elsewhere `Auto` falls back to madvise.
-                .pagemap_scan(Enabled::Auto)
-                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-                .table_keep_resident(KEEP_RESIDENT_BYTES);
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine =
-            Engine::new(&config).map_err(|e| EngineError::Config(e.into_boxed_dyn_error()))?;
+        let optimized = TierEngine::new(&optimized_config(&settings))?;
+        let baseline = if settings.single_tier {
+            None
+        } else {
+            match baseline_config() {
+                Some(config) => Some(TierEngine::new(&config)?),
+                None => None,
+            }
+        };
         if let Some(dir) = &settings.cache_dir {
             create_private_dir(dir).map_err(|source| EngineError::CacheDir {
                 path: dir.clone(),
                 source,
             })?;
         }
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
-        RetrainWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_error)?;
-        let ticker = EpochTicker::start(engine.clone()).map_err(EngineError::Ticker)?;
+        let mut engines = vec![optimized.engine.clone()];
+        engines.extend(baseline.as_ref().map(|b| b.engine.clone()));
+        let ticker = EpochTicker::start(engines).map_err(EngineError::Ticker)?;
         Ok(Arc::new(Self {
-            engine,
-            linker,
+            optimized,
+            baseline,
             settings,
             compiled: Mutex::new(HashMap::new()),
             ticker: Some(ticker),
         }))
     }
 
-    /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The wasmtime engine of `tier` (the optimized one when there is no baseline).
+    pub fn engine(&self, tier: Tier) -> &Engine {
+        &self.tier(tier).engine
     }
 
-    /// The linker with WASI and the host imports.
-    pub fn linker(&self) -> &Linker<HostState> {
-        &self.linker
+    /// The linker with WASI and the host imports for `tier`'s engine.
+    pub fn linker(&self, tier: Tier) -> &Linker<HostState> {
+        &self.tier(tier).linker
     }
 
-    /// Compiles `bytes` (whose sha256 is `sha256`), or takes it from a cache.
+    /// Whether a baseline compiler is available for quick swaps.
+    pub fn has_baseline(&self) -> bool {
+        self.baseline.is_some()
+    }
+
+    fn tier(&self, tier: Tier) -> &TierEngine {
+        match (tier, &self.baseline) {
+            (Tier::Baseline, Some(b)) => b,
+            _ => &self.optimized,
+        }
+    }
+
+    /// Compiled code for `bytes` (whose sha256 is `sha256`), as `build` asks.
     ///
     /// # Errors
     /// The bytes are not a valid component for this engine.
-    pub fn compile(
-        &self,
-        bytes: &[u8],
-        sha256: &str,
-    ) -> Result<(Component, CompileSource), BoxedError> {
-        if let Some(c) = self.lock_compiled().get(sha256) {
-            return Ok((c.clone(), CompileSource::MemoryCache));
+    pub fn build(&self, bytes: &[u8], sha256: &str, build: Build) -> Result<Compiled, BoxedError> {
+        match build {
+            Build::Optimized => self.compile(bytes, sha256),
+            Build::Quick => match self.cached(sha256) {
+                Some(found) => Ok(found),
+                None => self.build(bytes, sha256, Build::Baseline),
+            },
+            Build::Baseline => match &self.baseline {
+                Some(b) => Ok(Compiled {
+                    component: Component::new(&b.engine, bytes)
+                        .map_err(|e| e.into_boxed_dyn_error())?,
+                    source: CompileSource::Compiled,
+                    tier: Tier::Baseline,
+                }),
+                None => self.compile(bytes, sha256),
+            },
         }
-        let cached = self.cache_path(sha256);
-        if let Some(path) = &cached
-            && let Some(c) = self.load_cached(path)
-        {
-            self.lock_compiled().insert(sha256.to_owned(), c.clone());
-            return Ok((c, CompileSource::DiskCache));
+    }
+
+    /// The optimized build: from a cache, or compiled now and cached.
+    fn compile(&self, bytes: &[u8], sha256: &str) -> Result<Compiled, BoxedError> {
+        if let Some(found) = self.cached(sha256) {
+            return Ok(found);
         }
         let component =
-            Component::new(&self.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
-        if let Some(path) = cached {
+            Component::new(&self.optimized.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
+        if let Some(path) = self.cache_path(sha256) {
             // A cache write failure costs a recompile next time, nothing more.
             if let Err(e) = write_cache(&component, &path) {
                 tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
@@ -153,7 +208,27 @@ impl PolicyEngine {
         }
         self.lock_compiled()
             .insert(sha256.to_owned(), component.clone());
-        Ok((component, CompileSource::Compiled))
+        Ok(Compiled {
+            component,
+            source: CompileSource::Compiled,
+            tier: Tier::Optimized,
+        })
+    }
+
+    /// The optimized build of module `sha256` from memory or the disk cache.
+    fn cached(&self, sha256: &str) -> Option<Compiled> {
+        let found = |component, source| Compiled {
+            component,
+            source,
+            tier: Tier::Optimized,
+        };
+        if let Some(c) = self.lock_compiled().get(sha256) {
+            return Some(found(c.clone(), CompileSource::MemoryCache));
+        }
+        let path = self.cache_path(sha256)?;
+        let c = self.load_cached(&path)?;
+        self.lock_compiled().insert(sha256.to_owned(), c.clone());
+        Some(found(c, CompileSource::DiskCache))
     }
 
     /// Drops in-memory compiled modules (for measuring cold loads).
@@ -172,7 +247,10 @@ impl PolicyEngine {
         use std::hash::{DefaultHasher, Hash, Hasher};
         let dir = self.settings.cache_dir.as_ref()?;
         let mut h = DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut h);
+        self.optimized
+            .engine
+            .precompile_compatibility_hash()
+            .hash(&mut h);
         Some(dir.join(format!("{sha256}-{:016x}.cwasm", h.finish())))
     }
 
@@ -187,7 +265,7 @@ impl PolicyEngine {
         // SAFETY: the file is in sluice's private cache directory (created 0700), was
         // written by `Component::serialize` of an engine with the same compatibility
         // hash (part of its name), and wasmtime checks its header and settings again.
-        match unsafe { Component::deserialize_file(&self.engine, path) } {
+        match unsafe { Component::deserialize_file(&self.optimized.engine, path) } {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached module");
@@ -209,6 +287,67 @@ impl Drop for PolicyEngine {
             t.stop();
         }
     }
+}
+
+impl TierEngine {
+    fn new(config: &Config) -> Result<Self, EngineError> {
+        let engine =
+            Engine::new(config).map_err(|e| EngineError::Config(e.into_boxed_dyn_error()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
+        RetrainWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_error)?;
+        Ok(Self { engine, linker })
+    }
+}
+
+/// What both tiers share: the component model, fuel and epoch deadlines.
+fn common_config() -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .parallel_compilation(true);
+    config
+}
+
+/// Cranelift with (by default) the pooling allocator.
+fn optimized_config(settings: &EngineSettings) -> Config {
+    let mut config = common_config();
+    config.strategy(Strategy::Cranelift);
+    if !settings.on_demand_allocator {
+        let mut pool = PoolingAllocationConfig::new();
+        let n = POOL_CONCURRENT_DECISIONS;
+        pool.total_component_instances(n)
+            .total_core_instances(n * 16)
+            .total_memories(n * 2)
+            .total_tables(n * 16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_core_instances_per_component(16)
+            .max_memory_size(MAX_MEMORY_BYTES as usize)
+            .total_stacks(n)
+            // A fresh instance per decision makes resetting a slot the hot path.
+            // With PAGEMAP_SCAN (Linux ≥ 6.7) only the pages a decision dirtied
+            // are reset, by memset, and stay resident: no madvise, no refaults.
+            // Elsewhere `Auto` falls back to madvise.
+            .pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Winch with on-demand allocation (its modules live for one background compile,
+/// so they need no pool of their own); `None` where Winch has no backend.
+fn baseline_config() -> Option<Config> {
+    if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        return None;
+    }
+    let mut config = common_config();
+    config.strategy(Strategy::Winch);
+    Some(config)
 }
 
 fn link_error(e: wasmtime::Error) -> EngineError {
@@ -242,7 +381,7 @@ struct EpochTicker {
 }
 
 impl EpochTicker {
-    fn start(engine: Engine) -> std::io::Result<Self> {
+    fn start(engines: Vec<Engine>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -250,7 +389,9 @@ impl EpochTicker {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
+                    for engine in &engines {
+                        engine.increment_epoch();
+                    }
                 }
             })?;
         Ok(Self { stop, handle })

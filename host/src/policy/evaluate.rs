@@ -101,7 +101,7 @@ pub fn decide<P: WitPoint>(
 ) -> Evaluation<P> {
     *P::params_mut(&mut ctx) = binding.params.clone();
     let seed = call::seed_for(&module.sha256, time);
-    let (result, stats) = call::run(engine, &binding.limits, time, seed, |store| {
+    let (result, stats) = call::run(engine, module.tier, &binding.limits, time, seed, |store| {
         P::call(&module.pre, store, &ctx)
     });
     let result = result.and_then(|d| match P::validate(&ctx, &d) {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::bindings::{WorldPre, description_from_wit};
 use super::call;
-use super::engine::{CompileSource, PolicyEngine};
+use super::engine::{Build, CompileSource, PolicyEngine, Tier};
 use super::error::LoadError;
 use super::limits::Limits;
 use crate::decision::{DecisionPoint, Description};
@@ -47,6 +47,8 @@ pub struct PolicyModule {
     pub exports: Vec<String>,
     /// Whether compilation was skipped thanks to a cache.
     pub compile_source: CompileSource,
+    /// Which compiler made its code.
+    pub tier: Tier,
     /// Time to compile (or fetch) and check it.
     pub load_time: Duration,
     pub(crate) pre: WorldPre,
@@ -81,7 +83,8 @@ impl PolicyModule {
         Self::load_bytes(engine, &source_name, &bytes, expected)
     }
 
-    /// Loads a module from memory; `source_name` names it in errors.
+    /// Loads the optimized build of a module from memory; `source_name` names it in
+    /// errors.
     ///
     /// # Errors
     /// See [`LoadError`].
@@ -91,26 +94,36 @@ impl PolicyModule {
         bytes: &[u8],
         expected: Option<DecisionPoint>,
     ) -> Result<Arc<Self>, LoadError> {
+        Self::load_build(engine, source_name, bytes, expected, Build::Optimized)
+    }
+
+    /// Loads a module from memory with the code `build` asks for.
+    ///
+    /// # Errors
+    /// See [`LoadError`].
+    pub fn load_build(
+        engine: &PolicyEngine,
+        source_name: &str,
+        bytes: &[u8],
+        expected: Option<DecisionPoint>,
+        build: Build,
+    ) -> Result<Arc<Self>, LoadError> {
         let started = Instant::now();
         let name = || source_name.to_owned();
         check_header(source_name, bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let (component, compile_source) =
+        let compiled =
             engine
-                .compile(bytes, &sha256)
+                .build(bytes, &sha256, build)
                 .map_err(|source| LoadError::Compile {
                     source_name: name(),
                     source,
                 })?;
-        let ty = component.component_type();
-        let imports: Vec<String> = ty
-            .imports(engine.engine())
-            .map(|(n, _)| n.to_owned())
-            .collect();
-        let exports: Vec<String> = ty
-            .exports(engine.engine())
-            .map(|(n, _)| n.to_owned())
-            .collect();
+        let tier = compiled.tier;
+        let ty = compiled.component.component_type();
+        let wasm = engine.engine(tier);
+        let imports: Vec<String> = ty.imports(wasm).map(|(n, _)| n.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(wasm).map(|(n, _)| n.to_owned()).collect();
         let point = detect_point(source_name, &exports)?;
         if let Some(expected) = expected
             && expected != point
@@ -132,11 +145,19 @@ impl PolicyModule {
             point,
             source: e.into_boxed_dyn_error(),
         };
-        let pre = engine.linker().instantiate_pre(&component).map_err(link)?;
+        let pre = engine
+            .linker(tier)
+            .instantiate_pre(&compiled.component)
+            .map_err(link)?;
         let pre = WorldPre::new(point, pre).map_err(link)?;
-        let (described, _) = call::run(engine, &Limits::default(), SystemTime::now(), 0, |store| {
-            pre.describe(store)
-        });
+        let (described, _) = call::run(
+            engine,
+            tier,
+            &Limits::default(),
+            SystemTime::now(),
+            0,
+            |store| pre.describe(store),
+        );
         let description =
             description_from_wit(described.map_err(|failure| LoadError::Describe {
                 source_name: name(),
@@ -155,7 +176,8 @@ impl PolicyModule {
             description,
             imports,
             exports,
-            compile_source,
+            compile_source: compiled.source,
+            tier,
             load_time: started.elapsed(),
             pre,
         }))

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use super::check::{PolicyUse, check_use};
-use super::engine::PolicyEngine;
+use super::engine::{Build, PolicyEngine, Tier};
 use super::error::{CheckError, LoadError};
 use super::module::PolicyModule;
 use crate::decision::Param;
@@ -41,6 +41,9 @@ pub struct ScanReport {
     pub swapped: Vec<String>,
     /// Modules refused, with why; the previous version (if any) stays active.
     pub refused: Vec<(String, CheckError)>,
+    /// Swapped modules running baseline code whose optimized build is being compiled
+    /// in the background; it replaces them when it is ready and has passed the same checks.
+    pub upgrading: Vec<String>,
 }
 
 /// Errors opening a registry.
@@ -153,7 +156,7 @@ impl PolicyRegistry {
         }
         for (name, path, bytes) in sources {
             let active = registry
-                .load_checked(&name, &path, &bytes)
+                .load_checked(&name, &path, &bytes, Build::Optimized)
                 .map_err(|source| RegistryError::Module {
                     module: name.clone(),
                     source,
@@ -186,8 +189,10 @@ impl PolicyRegistry {
     }
 
     /// Rescans the directory: changed modules are checked and swapped in; failures
-    /// are refused, logged and counted, and the old version stays.
-    pub fn rescan(&self) -> ScanReport {
+    /// are refused, logged and counted, and the old version stays. A module new to
+    /// the process goes live with baseline code, and a background thread swaps in
+    /// its optimized build when that is compiled and checked.
+    pub fn rescan(self: &Arc<Self>) -> ScanReport {
         let mut report = ScanReport::default();
         let entries = match self.list() {
             Ok(e) => e,
@@ -205,11 +210,16 @@ impl PolicyRegistry {
                 // next event rescans.
                 Err(_) => continue,
             };
-            match self.load_checked(&name, &path, &bytes) {
+            match self.load_checked(&name, &path, &bytes, Build::Quick) {
                 Ok(active) => {
-                    tracing::info!(module = %name, sha256 = %active.module.sha256, "policy module swapped in");
+                    let tier = active.module.tier;
+                    tracing::info!(module = %name, sha256 = %active.module.sha256, ?tier, load_ms = active.module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
                     self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
                     self.write().insert(name.clone(), Arc::new(active));
+                    if tier == Tier::Baseline {
+                        self.spawn_upgrade(&name, &path, bytes);
+                        report.upgrading.push(name.clone());
+                    }
                     report.swapped.push(name);
                 }
                 Err(e) => {
@@ -274,15 +284,60 @@ impl PolicyRegistry {
         Ok(tokio::spawn(tracing::Instrument::instrument(task, span)))
     }
 
+    fn spawn_upgrade(self: &Arc<Self>, name: &str, path: &Path, bytes: Vec<u8>) {
+        let registry = Arc::clone(self);
+        let (name, path) = (name.to_owned(), path.to_owned());
+        let spawned = std::thread::Builder::new()
+            .name("sluice-policy-upgrade".into())
+            .spawn(move || registry.upgrade(&name, &path, &bytes));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the optimizing compile; the module keeps running baseline code");
+        }
+    }
+
+    /// Compiles the optimized build of module `name` (whose bytes are `bytes`), checks
+    /// it like any swap, and replaces the live baseline build with it — unless the
+    /// module changed again meanwhile. Returns whether it replaced it.
+    fn upgrade(&self, name: &str, path: &Path, bytes: &[u8]) -> bool {
+        let optimized = match self.load_checked(name, path, bytes, Build::Optimized) {
+            Ok(active) => active,
+            Err(e) => {
+                // The same module passed these checks as baseline code; failing now
+                // means the two compilers disagree. Keep what runs and say so.
+                tracing::error!(module = %name, reason = e.label(), error = %e, "the optimized build of a policy module failed its checks; the baseline build stays active");
+                self.metrics.inc(
+                    names::POLICY_REFUSALS,
+                    &[("module", name), ("reason", e.label())],
+                );
+                return false;
+            }
+        };
+        let mut active = self.write();
+        let still_baseline = active.get(name).is_some_and(|a| {
+            a.module.sha256 == optimized.module.sha256 && a.module.tier == Tier::Baseline
+        });
+        if still_baseline {
+            tracing::info!(module = %name, sha256 = %optimized.module.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
+            active.insert(name.to_owned(), Arc::new(optimized));
+        }
+        still_baseline
+    }
+
     fn load_checked(
         &self,
         name: &str,
         path: &Path,
         bytes: &[u8],
+        build: Build,
     ) -> Result<ActivePolicy, CheckError> {
         let expected = self.uses.iter().find(|u| u.module == name).map(|u| u.point);
-        let module =
-            PolicyModule::load_bytes(&self.engine, &path.display().to_string(), bytes, expected)?;
+        let module = PolicyModule::load_build(
+            &self.engine,
+            &path.display().to_string(),
+            bytes,
+            expected,
+            build,
+        )?;
         if let Some(old) = self.get(name)
             && old.module.point != module.point
         {
