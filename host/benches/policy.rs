@@ -1,11 +1,13 @@
 //! Policy engine benchmarks (results in BENCHMARKS.md):
 //! - per stock policy, one decision including a fresh store and instance, against the
-//!   same logic compiled natively (the policy crate's own `decide`), same run;
-//! - module load: cold compile vs in-memory cache vs on-disk cache;
-//! - swap: module written → rescan → first decision by the new module.
+//!   same logic compiled natively — both through sluice's decision path
+//!   (`decide_native`) and alone (the policy crate's own `decide`) — same run;
+//! - module load: cold compile (optimized and baseline) vs in-memory and disk cache;
+//! - swap: a new build written → rescan → first decision by it, tiered and
+//!   single-tier, per stock policy.
 //!
 //! `cargo bench -p sluice --bench policy` runs criterion (medians) and then prints a
-//! p50/p99 table from 5,000 timed decisions per policy.
+//! p50/p99 table from 5,000 timed decisions per policy and the swap table.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +19,8 @@ use serde_json::json;
 use sluice::decision::{self, Point, RawParams};
 use sluice::metrics::Metrics;
 use sluice::policy::{
-    Binding, EngineSettings, Limits, PolicyEngine, PolicyModule, PolicyRegistry, WitPoint, decide,
+    Binding, Build, EngineSettings, Limits, PolicyEngine, PolicyModule, PolicyRegistry, Tier,
+    WitPoint, decide, decide_native,
 };
 use sluice::stock::GUEST_DIR;
 use sluice_policy_sdk as sdk;
@@ -141,6 +144,140 @@ fn report(r: &decision::ModelReport) -> sdk::ModelReport {
     }
 }
 
+fn verdict(v: decision::Verdict) -> sdk::Verdict {
+    match v {
+        decision::Verdict::Pass => sdk::Verdict::Pass,
+        decision::Verdict::Regressed => sdk::Verdict::Regressed,
+        decision::Verdict::Inconclusive => sdk::Verdict::Inconclusive,
+    }
+}
+
+fn verdict_back(v: sdk::Verdict) -> decision::Verdict {
+    match v {
+        sdk::Verdict::Pass => decision::Verdict::Pass,
+        sdk::Verdict::Regressed => decision::Verdict::Regressed,
+        sdk::Verdict::Inconclusive => decision::Verdict::Inconclusive,
+    }
+}
+
+// Host context → SDK context and SDK decision → host decision: the work a policy
+// compiled into the host would need, done inside the timed native-path closure just as
+// the wasm path converts to and from the WIT types.
+
+fn retrain_ctx(c: &decision::RetrainContext) -> sdk::RetrainContext {
+    sdk::RetrainContext {
+        pipeline: c.pipeline.clone(),
+        params: sdk_params(&c.params),
+        new_samples: c.new_samples,
+        total_samples: c.total_samples,
+        seconds_since_last_training: c.seconds_since_last_training,
+        last_outcome: c.last_outcome.map(|o| match o {
+            decision::TrainingOutcome::Promoted => sdk::TrainingOutcome::Promoted,
+            decision::TrainingOutcome::Rejected => sdk::TrainingOutcome::Rejected,
+            decision::TrainingOutcome::Failed => sdk::TrainingOutcome::Failed,
+        }),
+        run_active: c.run_active,
+        production: c.production.as_ref().map(report),
+    }
+}
+
+fn retrain_back(d: sdk::RetrainDecision) -> decision::RetrainDecision {
+    match d {
+        sdk::RetrainDecision::Wait(reason) => decision::RetrainDecision::Wait { reason },
+        sdk::RetrainDecision::Train { reason, args } => {
+            decision::RetrainDecision::Train { reason, args }
+        }
+    }
+}
+
+fn promotion_ctx(c: &decision::PromotionContext) -> sdk::PromotionContext {
+    sdk::PromotionContext {
+        pipeline: c.pipeline.clone(),
+        params: sdk_params(&c.params),
+        candidate: report(&c.candidate),
+        production: c.production.as_ref().map(report),
+    }
+}
+
+fn promotion_back(d: sdk::PromotionDecision) -> decision::PromotionDecision {
+    match d {
+        sdk::PromotionDecision::Promote(reason) => decision::PromotionDecision::Promote { reason },
+        sdk::PromotionDecision::Reject(reason) => decision::PromotionDecision::Reject { reason },
+        sdk::PromotionDecision::AwaitApproval(reason) => {
+            decision::PromotionDecision::AwaitApproval { reason }
+        }
+    }
+}
+
+fn regression_ctx(c: &decision::RegressionContext) -> sdk::RegressionContext {
+    sdk::RegressionContext {
+        pipeline: c.pipeline.clone(),
+        params: sdk_params(&c.params),
+        metrics: c
+            .metrics
+            .iter()
+            .map(|w| sdk::MetricWindow {
+                name: w.name.clone(),
+                direction: match w.direction {
+                    decision::Direction::HigherIsBetter => sdk::Direction::HigherIsBetter,
+                    decision::Direction::LowerIsBetter => sdk::Direction::LowerIsBetter,
+                },
+                baseline: w.baseline.clone(),
+                canary: w.canary.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn regression_back(d: sdk::RegressionDecision) -> decision::RegressionDecision {
+    decision::RegressionDecision {
+        overall: verdict_back(d.overall),
+        reason: d.reason,
+        metrics: d
+            .metrics
+            .into_iter()
+            .map(|m| decision::MetricVerdict {
+                name: m.name,
+                verdict: verdict_back(m.verdict),
+                reason: m.reason,
+                statistics: m
+                    .statistics
+                    .into_iter()
+                    .map(|s| decision::Metric {
+                        name: s.name,
+                        value: s.value,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn rollout_ctx(c: &decision::RolloutContext) -> sdk::RolloutContext {
+    sdk::RolloutContext {
+        pipeline: c.pipeline.clone(),
+        params: sdk_params(&c.params),
+        stable_version: c.stable_version.clone(),
+        candidate_version: c.candidate_version.clone(),
+        current_weight: c.current_weight,
+        step_index: c.step_index,
+        seconds_at_step: c.seconds_at_step,
+        holds_at_step: c.holds_at_step,
+        verdict: c.verdict.map(verdict),
+    }
+}
+
+fn rollout_back(d: sdk::RolloutDecision) -> decision::RolloutDecision {
+    match d {
+        sdk::RolloutDecision::Advance { weight, reason } => {
+            decision::RolloutDecision::Advance { weight, reason }
+        }
+        sdk::RolloutDecision::Hold(reason) => decision::RolloutDecision::Hold { reason },
+        sdk::RolloutDecision::Rollback(reason) => decision::RolloutDecision::Rollback { reason },
+        sdk::RolloutDecision::Complete(reason) => decision::RolloutDecision::Complete { reason },
+    }
+}
+
 /// Times `f` `n` times; returns (p50, p99).
 fn percentiles(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     let mut t: Vec<Duration> = (0..n)
@@ -154,120 +291,124 @@ fn percentiles(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     (t[n / 2], t[(n * 99) / 100])
 }
 
-type Case = (&'static str, Box<dyn Fn()>, Box<dyn Fn()>);
+/// One stock policy measured three ways in the same run.
+struct Case {
+    name: &'static str,
+    /// `decide`: fresh store and instance, sandboxed call, checks, record.
+    wasm: Box<dyn Fn()>,
+    /// `decide_native`: the same path with the policy crate's logic compiled in.
+    native_path: Box<dyn Fn()>,
+    /// The policy crate's `decide` alone, on a ready SDK context.
+    native_logic: Box<dyn Fn()>,
+}
 
-fn cases(engine: &Arc<PolicyEngine>) -> Vec<Case> {
-    let i = inputs();
+fn case<P: WitPoint + SdkTypes + 'static>(
+    name: &'static str,
+    engine: &Arc<PolicyEngine>,
+    raw: &RawParams,
+    ctx: P::Context,
+    to_sdk: fn(&P::Context) -> SdkCtx<P>,
+    logic: fn(&SdkCtx<P>) -> SdkDecision<P>,
+    back: fn(SdkDecision<P>) -> <P as Point>::Decision,
+) -> Case
+where
+    P::Context: 'static,
+    SdkCtx<P>: 'static,
+{
+    let m = module(engine, name);
+    let b: Binding<P> = binding(&m, raw);
     let metrics = Arc::new(Metrics::new());
-    let mut out: Vec<Case> = Vec::new();
-    fn wasm<P: WitPoint + 'static>(
-        engine: &Arc<PolicyEngine>,
-        m: Arc<PolicyModule>,
-        b: Binding<P>,
-        ctx: P::Context,
-        metrics: Arc<Metrics>,
-    ) -> Box<dyn Fn()>
-    where
-        P::Context: 'static,
-    {
-        let engine = engine.clone();
-        Box::new(move || {
-            black_box(decide::<P>(
-                &engine,
-                &m,
+    let description = m.description.clone();
+    let mut with_params = ctx.clone();
+    *P::params_mut(&mut with_params) = b.params.clone();
+    let ready = to_sdk(&with_params);
+    let bp: Binding<P> = binding(&m, raw);
+    let (e, c, mt) = (engine.clone(), ctx.clone(), metrics.clone());
+    Case {
+        name,
+        wasm: Box::new(move || {
+            black_box(decide::<P>(&e, &m, &bp, c.clone(), SystemTime::now(), &mt));
+        }),
+        native_path: Box::new(move || {
+            black_box(decide_native::<P>(
+                &description,
                 &b,
                 ctx.clone(),
                 SystemTime::now(),
                 &metrics,
+                |c| back(logic(&to_sdk(c))),
             ));
-        })
+        }),
+        native_logic: Box::new(move || {
+            black_box(logic(black_box(&ready)));
+        }),
     }
-    // threshold-retrain
-    let m = module(engine, "threshold-retrain");
-    let b = binding::<decision::Retrain>(&m, &RawParams::new());
-    let c = &i.retrain;
-    let native_ctx = sdk::RetrainContext {
-        pipeline: c.pipeline.clone(),
-        params: sdk_params(&b.params),
-        new_samples: c.new_samples,
-        total_samples: c.total_samples,
-        seconds_since_last_training: c.seconds_since_last_training,
-        last_outcome: Some(sdk::TrainingOutcome::Promoted),
-        run_active: c.run_active,
-        production: None,
-    };
-    out.push((
-        "threshold-retrain",
-        wasm(engine, m, b, c.clone(), metrics.clone()),
-        Box::new(move || {
-            black_box(threshold_retrain::decide(black_box(&native_ctx)));
-        }),
-    ));
-    // metric-gate
-    let m = module(engine, "metric-gate");
-    let b = binding::<decision::Promotion>(&m, &gate_params());
-    let c = &i.promotion;
-    let native_ctx = sdk::PromotionContext {
-        pipeline: c.pipeline.clone(),
-        params: sdk_params(&b.params),
-        candidate: report(&c.candidate),
-        production: c.production.as_ref().map(report),
-    };
-    out.push((
-        "metric-gate",
-        wasm(engine, m, b, c.clone(), metrics.clone()),
-        Box::new(move || {
-            black_box(metric_gate::decide(black_box(&native_ctx)));
-        }),
-    ));
-    // stat-regression
-    let m = module(engine, "stat-regression");
-    let b = binding::<decision::Regression>(&m, &RawParams::new());
-    let c = &i.regression;
-    let native_ctx = sdk::RegressionContext {
-        pipeline: c.pipeline.clone(),
-        params: sdk_params(&b.params),
-        metrics: c
-            .metrics
-            .iter()
-            .map(|w| sdk::MetricWindow {
-                name: w.name.clone(),
-                direction: sdk::Direction::LowerIsBetter,
-                baseline: w.baseline.clone(),
-                canary: w.canary.clone(),
-            })
-            .collect(),
-    };
-    out.push((
-        "stat-regression",
-        wasm(engine, m, b, c.clone(), metrics.clone()),
-        Box::new(move || {
-            black_box(stat_regression::decide(black_box(&native_ctx)));
-        }),
-    ));
-    // canary-steps
-    let m = module(engine, "canary-steps");
-    let b = binding::<decision::Rollout>(&m, &RawParams::new());
-    let c = &i.rollout;
-    let native_ctx = sdk::RolloutContext {
-        pipeline: c.pipeline.clone(),
-        params: sdk_params(&b.params),
-        stable_version: c.stable_version.clone(),
-        candidate_version: c.candidate_version.clone(),
-        current_weight: c.current_weight,
-        step_index: c.step_index,
-        seconds_at_step: c.seconds_at_step,
-        holds_at_step: c.holds_at_step,
-        verdict: Some(sdk::Verdict::Pass),
-    };
-    out.push((
-        "canary-steps",
-        wasm(engine, m, b, c.clone(), metrics),
-        Box::new(move || {
-            black_box(canary_steps::decide(black_box(&native_ctx)));
-        }),
-    ));
-    out
+}
+
+/// The SDK's context and decision types for decision point `P`.
+trait SdkTypes {
+    type Ctx;
+    type SdkDecision;
+}
+impl SdkTypes for decision::Retrain {
+    type Ctx = sdk::RetrainContext;
+    type SdkDecision = sdk::RetrainDecision;
+}
+impl SdkTypes for decision::Promotion {
+    type Ctx = sdk::PromotionContext;
+    type SdkDecision = sdk::PromotionDecision;
+}
+impl SdkTypes for decision::Regression {
+    type Ctx = sdk::RegressionContext;
+    type SdkDecision = sdk::RegressionDecision;
+}
+impl SdkTypes for decision::Rollout {
+    type Ctx = sdk::RolloutContext;
+    type SdkDecision = sdk::RolloutDecision;
+}
+type SdkCtx<P> = <P as SdkTypes>::Ctx;
+type SdkDecision<P> = <P as SdkTypes>::SdkDecision;
+
+fn cases(engine: &Arc<PolicyEngine>) -> Vec<Case> {
+    let i = inputs();
+    vec![
+        case::<decision::Retrain>(
+            "threshold-retrain",
+            engine,
+            &RawParams::new(),
+            i.retrain,
+            retrain_ctx,
+            threshold_retrain::decide,
+            retrain_back,
+        ),
+        case::<decision::Promotion>(
+            "metric-gate",
+            engine,
+            &gate_params(),
+            i.promotion,
+            promotion_ctx,
+            metric_gate::decide,
+            promotion_back,
+        ),
+        case::<decision::Regression>(
+            "stat-regression",
+            engine,
+            &RawParams::new(),
+            i.regression,
+            regression_ctx,
+            stat_regression::decide,
+            regression_back,
+        ),
+        case::<decision::Rollout>(
+            "canary-steps",
+            engine,
+            &RawParams::new(),
+            i.rollout,
+            rollout_ctx,
+            canary_steps::decide,
+            rollout_back,
+        ),
+    ]
 }
 
 fn main() {
@@ -277,10 +418,11 @@ fn main() {
         .configure_from_args()
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    for (name, wasm, native) in &cases {
-        let mut g = c.benchmark_group(format!("decision/{name}"));
-        g.bench_function("wasm-fresh-instance", |b| b.iter(wasm));
-        g.bench_function("native", |b| b.iter(native));
+    for case in &cases {
+        let mut g = c.benchmark_group(format!("decision/{}", case.name));
+        g.bench_function("wasm-fresh-instance", |b| b.iter(&case.wasm));
+        g.bench_function("native-same-path", |b| b.iter(&case.native_path));
+        g.bench_function("native-logic-alone", |b| b.iter(&case.native_logic));
         g.finish();
     }
 
@@ -288,10 +430,15 @@ fn main() {
         std::fs::read(std::path::Path::new(GUEST_DIR).join("stat-regression.wasm")).expect("guest");
     let mut g = c.benchmark_group("load/stat-regression");
     g.sample_size(10);
-    g.bench_function("cold-compile", |b| {
+    g.bench_function("cold-compile-optimized", |b| {
         b.iter(|| {
             engine.forget_compiled();
             PolicyModule::load_bytes(&engine, "bench", &bytes, None).expect("load")
+        })
+    });
+    g.bench_function("cold-compile-baseline", |b| {
+        b.iter(|| {
+            PolicyModule::load_build(&engine, "bench", &bytes, None, Build::Baseline).expect("load")
         })
     });
     g.bench_function("memory-cache", |b| {
@@ -300,8 +447,7 @@ fn main() {
     let cache = tempfile::tempdir().expect("tempdir");
     let disk = PolicyEngine::new(EngineSettings {
         cache_dir: Some(cache.path().to_owned()),
-        on_demand_allocator: false,
-        single_tier: false,
+        ..EngineSettings::default()
     })
     .expect("engine");
     PolicyModule::load_bytes(&disk, "bench", &bytes, None).expect("warm disk cache");
@@ -314,96 +460,159 @@ fn main() {
     g.finish();
     c.final_summary();
 
-    println!("\n== p50/p99 over 5000 decisions (fresh instance each) vs native, same run");
+    println!("\n== p50/p99 over 5000 decisions each, same run (µs)");
     println!(
-        "{:<18} {:>10} {:>10} {:>12} {:>12} {:>8}",
-        "policy", "wasm p50", "wasm p99", "native p50", "native p99", "ratio"
+        "{:<18} {:>16} {:>16} {:>16} {:>10} {:>10}",
+        "policy", "wasm p50 (p99)", "native path", "native logic", "÷ path", "÷ logic"
     );
-    for (name, wasm, native) in &cases {
-        let (wp50, wp99) = percentiles(5000, wasm);
-        let (np50, np99) = percentiles(5000, native);
+    for case in &cases {
+        let (wp50, wp99) = percentiles(5000, &case.wasm);
+        let (pp50, pp99) = percentiles(5000, &case.native_path);
+        let (lp50, lp99) = percentiles(5000, &case.native_logic);
         println!(
-            "{name:<18} {:>8.1}µs {:>8.1}µs {:>10.2}µs {:>10.2}µs {:>7.1}x",
+            "{:<18} {:>7.1} ({:>6.1}) {:>7.2} ({:>6.2}) {:>7.2} ({:>6.2}) {:>9.1}x {:>9.1}x",
+            case.name,
             us(wp50),
             us(wp99),
-            us(np50),
-            us(np99),
-            us(wp50) / us(np50).max(1e-3)
+            us(pp50),
+            us(pp99),
+            us(lp50),
+            us(lp99),
+            us(wp50) / us(pp50).max(1e-3),
+            us(wp50) / us(lp50).max(1e-3)
         );
     }
 
-    println!(
-        "\n== swap: module written → rescan → first decision by it (threshold-retrain ⇄ bare-guest, 20 rounds)"
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let guest = |n: &str| std::path::Path::new(GUEST_DIR).join(format!("{n}.wasm"));
-    std::fs::copy(guest("threshold-retrain"), dir.path().join("retrain.wasm")).expect("copy");
-    let use_ = sluice::policy::PolicyUse {
-        pipeline: "bench".into(),
-        module: "retrain".into(),
-        point: decision::DecisionPoint::Retrain,
-        params: RawParams::new(),
+    swap_latency(&engine);
+}
+
+/// A new build of the same module: `bytes` with a custom section appended (valid
+/// anywhere in a component), so its sha256 — and so its cache key — is new.
+fn rebuilt(bytes: &[u8], n: usize) -> Vec<u8> {
+    let name = format!("sluice-bench-build-{n}");
+    let payload_len = 1 + name.len();
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section id
+    out.push(u8::try_from(payload_len).expect("short section")); // LEB128, < 128
+    out.push(u8::try_from(name.len()).expect("short name"));
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+/// The first decision by the live module `name`, which must not fail.
+fn first_decision<P: WitPoint>(engine: &PolicyEngine, reg: &PolicyRegistry, name: &str) {
+    let active = reg.get(name).expect("active");
+    let b = Binding::<P> {
+        params: active.params["bench"].clone(),
         limits: Limits::default(),
+        fail_safe: Default::default(),
     };
-    let reg = PolicyRegistry::open(
-        engine.clone(),
-        dir.path(),
-        vec![use_],
-        Arc::new(Metrics::new()),
-    )
-    .expect("registry");
-    let mut times = Vec::new();
-    for round in 0..20 {
-        let next = if round % 2 == 0 {
-            "bare-guest"
-        } else {
-            "threshold-retrain"
-        };
-        if round == 0 {
-            // Both modules are new to the engine once: rounds 0 and 1 compile.
-            engine.forget_compiled();
-        }
-        let started = Instant::now();
-        std::fs::copy(guest(next), dir.path().join("retrain.wasm")).expect("copy");
-        let r = reg.rescan();
-        assert_eq!(r.swapped.len(), 1, "swapped");
-        let active = reg.get("retrain").expect("active");
-        let b = Binding::<decision::Retrain> {
-            params: active.params["bench"].clone(),
-            limits: Limits::default(),
-            fail_safe: Default::default(),
-        };
-        let e = decide::<decision::Retrain>(
-            &engine,
-            &active.module,
-            &b,
-            decision::Retrain::trial_context("bench", vec![]),
-            SystemTime::now(),
-            &Metrics::new(),
-        );
-        assert!(e.failure.is_none());
-        times.push((round, started.elapsed()));
-    }
-    let cold: Vec<f64> = times
-        .iter()
-        .filter(|(r, _)| *r < 2)
-        .map(|(_, t)| us(*t) / 1000.0)
-        .collect();
-    let mut warm: Vec<f64> = times
-        .iter()
-        .filter(|(r, _)| *r >= 2)
-        .map(|(_, t)| us(*t) / 1000.0)
-        .collect();
-    warm.sort_by(f64::total_cmp);
-    println!(
-        "first swap to each module (compile): {cold:.1?} ms; later swaps (compiled module cached): p50 {:.2} ms, max {:.2} ms",
-        warm[warm.len() / 2],
-        warm[warm.len() - 1]
+    let e = decide::<P>(
+        engine,
+        &active.module,
+        &b,
+        P::trial_context("bench", vec![]),
+        SystemTime::now(),
+        &Metrics::new(),
     );
+    assert!(e.failure.is_none(), "{:?}", e.failure);
+}
+
+/// Swap latency per stock policy: a new build of it written → rescan → first decision
+/// by it, both with tiering (baseline code first) and single-tier (Cranelift only);
+/// plus how long until the optimized build replaces the baseline one.
+fn swap_latency(engine: &Arc<PolicyEngine>) {
     println!(
-        "(the directory watcher adds its {} ms debounce before the rescan)",
+        "\n== swap: new build written → rescan → first decision by it (median of 5, ms; debounce {} ms not included)",
         sluice::policy::registry::DEBOUNCE.as_millis()
     );
+    println!(
+        "{:<18} {:>8} {:>12} {:>14} {:>14}",
+        "policy", "size", "tiered", "→ optimized", "single-tier"
+    );
+    let single = PolicyEngine::new(EngineSettings {
+        single_tier: true,
+        ..EngineSettings::default()
+    })
+    .expect("engine");
+    let stock = [
+        (
+            "threshold-retrain",
+            decision::DecisionPoint::Retrain,
+            RawParams::new(),
+        ),
+        (
+            "metric-gate",
+            decision::DecisionPoint::Promotion,
+            gate_params(),
+        ),
+        (
+            "stat-regression",
+            decision::DecisionPoint::Regression,
+            RawParams::new(),
+        ),
+        (
+            "canary-steps",
+            decision::DecisionPoint::Rollout,
+            RawParams::new(),
+        ),
+    ];
+    let mut build = 0;
+    for (name, point, params) in stock {
+        let original = std::fs::read(std::path::Path::new(GUEST_DIR).join(format!("{name}.wasm")))
+            .expect("guest");
+        let mut measured = Vec::new();
+        for engine in [engine, &single] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let file = dir.path().join(format!("{name}.wasm"));
+            std::fs::write(&file, &original).expect("write");
+            let use_ = sluice::policy::PolicyUse {
+                pipeline: "bench".into(),
+                module: name.into(),
+                point,
+                params: params.clone(),
+                limits: Limits::default(),
+            };
+            let reg = PolicyRegistry::open(
+                engine.clone(),
+                dir.path(),
+                vec![use_],
+                Arc::new(Metrics::new()),
+            )
+            .expect("registry");
+            let mut live = Vec::new();
+            let mut optimized = Vec::new();
+            for _ in 0..5 {
+                build += 1;
+                let started = Instant::now();
+                std::fs::write(&file, rebuilt(&original, build)).expect("write");
+                assert_eq!(reg.rescan().swapped.len(), 1, "swapped");
+                sluice::for_point!(point, P => first_decision::<P>(engine, &reg, name));
+                live.push(ms(started.elapsed()));
+                while reg.get(name).expect("active").module.tier != Tier::Optimized {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                optimized.push(ms(started.elapsed()));
+            }
+            measured.push((median(live), median(optimized)));
+        }
+        println!(
+            "{name:<18} {:>6}KB {:>10.1}ms {:>12.1}ms {:>12.1}ms",
+            original.len() / 1000,
+            measured[0].0,
+            measured[0].1,
+            measured[1].0
+        );
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn us(d: Duration) -> f64 {

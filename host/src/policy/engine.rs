@@ -27,13 +27,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Decisions that may run at the same time with the pooling allocator.
 pub const POOL_CONCURRENT_DECISIONS: u32 = 64;
 
-/// Bytes of each pooled memory kept resident between decisions.
+/// Bytes of each pooled memory and table kept resident between decisions.
 pub const KEEP_RESIDENT_BYTES: usize = 4 << 20;
-
-/// Bytes of each pooled table kept resident. One host page: wasmtime then resets a
-/// table of up to 512 entries (every policy we have seen) with a plain memset instead
-/// of one `PAGEMAP_SCAN` ioctl per table.
-pub const TABLE_KEEP_RESIDENT_BYTES: usize = 4096;
 
 /// Engine settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -333,7 +328,7 @@ fn optimized_config(settings: &EngineSettings) -> Config {
             // Elsewhere `Auto` falls back to madvise.
             .pagemap_scan(Enabled::Auto)
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-            .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
+            .table_keep_resident(KEEP_RESIDENT_BYTES);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config

@@ -104,6 +104,60 @@ pub fn decide<P: WitPoint>(
     let (result, stats) = call::run(engine, module.tier, &binding.limits, time, seed, |store| {
         P::call(&module.pre, store, &ctx)
     });
+    let identity = Identity {
+        description: &module.description,
+        sha256: &module.sha256,
+    };
+    conclude(identity, binding, ctx, result, stats, time, metrics)
+}
+
+/// The same decision path as [`decide`] — parameters, validation, fail-safe, metrics,
+/// audit record — with `logic` compiled into the host instead of a sandboxed module.
+/// The benchmarks compare [`decide`] against it to price the sandbox alone; the
+/// record names `description`'s policy with the module digest `native`.
+pub fn decide_native<P: WitPoint>(
+    description: &Description,
+    binding: &Binding<P>,
+    mut ctx: P::Context,
+    time: SystemTime,
+    metrics: &Metrics,
+    logic: impl FnOnce(&P::Context) -> P::Decision,
+) -> Evaluation<P> {
+    *P::params_mut(&mut ctx) = binding.params.clone();
+    let started = std::time::Instant::now();
+    let decision = logic(&ctx);
+    let stats = CallStats {
+        fuel_used: 0,
+        wall: started.elapsed(),
+        logs: Vec::new(),
+        logs_dropped: 0,
+        guest_output: String::new(),
+    };
+    let identity = Identity {
+        description,
+        sha256: "native",
+    };
+    conclude(identity, binding, ctx, Ok(decision), stats, time, metrics)
+}
+
+/// Which policy made a decision, for its record.
+#[derive(Clone, Copy)]
+struct Identity<'a> {
+    description: &'a Description,
+    sha256: &'a str,
+}
+
+/// Checks the policy's answer, falls back to the fail-safe, counts, logs, and builds
+/// the audit record.
+fn conclude<P: WitPoint>(
+    policy: Identity<'_>,
+    binding: &Binding<P>,
+    ctx: P::Context,
+    result: Result<P::Decision, CallFailure>,
+    stats: CallStats,
+    time: SystemTime,
+    metrics: &Metrics,
+) -> Evaluation<P> {
     let result = result.and_then(|d| match P::validate(&ctx, &d) {
         Ok(()) => Ok(d),
         Err(problem) => Err(CallFailure::InvalidDecision { problem }),
@@ -116,6 +170,7 @@ pub fn decide<P: WitPoint>(
         }
     };
     let point = P::POINT.as_str();
+    let name = &policy.description.name;
     metrics.inc(
         names::DECISIONS,
         &[("point", point), ("outcome", P::outcome_label(&decision))],
@@ -123,30 +178,26 @@ pub fn decide<P: WitPoint>(
     if let Some(f) = &failure {
         metrics.inc(
             names::POLICY_FAILURES,
-            &[
-                ("point", point),
-                ("policy", &module.description.name),
-                ("kind", f.label()),
-            ],
+            &[("point", point), ("policy", name), ("kind", f.label())],
         );
         tracing::warn!(
             point,
-            policy = %module.description.name,
-            module_sha256 = %module.sha256,
+            policy = %name,
+            module_sha256 = %policy.sha256,
             kind = f.label(),
             error = %f,
             "policy failed; using the fail-safe decision"
         );
     }
     for line in &stats.logs {
-        tracing::info!(point, policy = %module.description.name, level = line.level, "policy log: {}", line.message);
+        tracing::info!(point, policy = %name, level = line.level, "policy log: {}", line.message);
     }
     let record = DecisionRecord {
         pipeline: P::pipeline(&ctx).to_owned(),
         point: P::POINT,
-        policy: module.description.name.clone(),
-        policy_version: module.description.version.clone(),
-        module_sha256: module.sha256.clone(),
+        policy: name.clone(),
+        policy_version: policy.description.version.clone(),
+        module_sha256: policy.sha256.to_owned(),
         outcome: P::outcome_label(&decision),
         input: to_json(&ctx),
         output: to_json(&decision),
@@ -178,4 +229,80 @@ fn to_json<T: Serialize>(v: &T) -> Box<RawValue> {
         let note = serde_json::json!({ "unserializable": e.to_string() }).to_string();
         RawValue::from_string(note).unwrap_or_else(|_| unreachable!("json! output is valid JSON"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{Rollout, RolloutDecision};
+
+    fn description() -> Description {
+        Description {
+            name: "steps".into(),
+            version: "1".into(),
+            summary: "test".into(),
+            params: vec![],
+        }
+    }
+
+    fn binding() -> Binding<Rollout> {
+        Binding {
+            params: vec![],
+            limits: Limits::default(),
+            fail_safe: Default::default(),
+        }
+    }
+
+    #[test]
+    fn native_logic_goes_through_the_same_checks_and_record() {
+        let metrics = Metrics::new();
+        let ctx = Rollout::trial_context("p", vec![]);
+        let bad = decide_native::<Rollout>(
+            &description(),
+            &binding(),
+            ctx.clone(),
+            SystemTime::now(),
+            &metrics,
+            |_| RolloutDecision::Advance {
+                weight: 101,
+                reason: "too far".into(),
+            },
+        );
+        assert!(
+            matches!(bad.failure, Some(CallFailure::InvalidDecision { .. })),
+            "{:?}",
+            bad.failure
+        );
+        assert!(
+            matches!(bad.decision, RolloutDecision::Hold { .. }),
+            "{:?}",
+            bad.decision
+        );
+        assert_eq!(bad.record.module_sha256, "native");
+        assert_eq!(bad.record.policy, "steps");
+        assert_eq!(
+            metrics.get(
+                names::POLICY_FAILURES,
+                &[
+                    ("point", "rollout"),
+                    ("policy", "steps"),
+                    ("kind", "invalid-decision")
+                ]
+            ),
+            1
+        );
+        let good = decide_native::<Rollout>(
+            &description(),
+            &binding(),
+            ctx,
+            SystemTime::now(),
+            &metrics,
+            |c| RolloutDecision::Advance {
+                weight: c.current_weight + 1,
+                reason: "next".into(),
+            },
+        );
+        assert_eq!(good.failure, None);
+        assert_eq!(good.record.outcome, "advance");
+    }
 }

@@ -25,7 +25,7 @@ pub use call::CallStats;
 pub use check::{PolicyUse, check_use};
 pub use engine::{Build, CompileSource, EngineSettings, PolicyEngine, Tier};
 pub use error::{CallFailure, CheckError, EngineError, LoadError};
-pub use evaluate::{Binding, DecisionRecord, Evaluation, decide};
+pub use evaluate::{Binding, DecisionRecord, Evaluation, decide, decide_native};
 pub use limits::Limits;
 pub use module::PolicyModule;
 pub use registry::{ActivePolicy, PolicyRegistry, RegistryError, ScanReport};
