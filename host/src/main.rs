@@ -28,36 +28,33 @@ fn main() -> anyhow::Result<()> {
         _ => "warn,sluice=info",
     };
     init_logging(cli.log_format, default_filter);
-    // One engine, configured as the config file (if the command has one) says.
-    let settings = match &cli.command {
-        Command::Run { config }
-        | Command::Status { config, .. }
-        | Command::Decisions { config, .. }
-        | Command::Approve { config, .. }
-        | Command::Config(ConfigCommand::Check { file: config }) => {
-            sluice::config::engine_settings(config)
-        }
-        _ => sluice::policy::EngineSettings::default(),
+    // One engine per process, configured as the config file (if the command has one)
+    // says; built only by the commands that run policies.
+    let engine = |config: Option<&std::path::Path>| {
+        let settings = config
+            .map(sluice::config::engine_settings)
+            .unwrap_or_default();
+        sluice::policy::PolicyEngine::new(settings).context("starting the WebAssembly engine")
     };
-    let engine =
-        sluice::policy::PolicyEngine::new(settings).context("starting the WebAssembly engine")?;
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")
     };
-    // The commands that read sluice's store: check the config, open the store, run.
+    // The commands that only read sluice's store: check the config (its policy modules
+    // are not compiled for this), open the store.
     let with_store = |config: &std::path::Path| -> anyhow::Result<_> {
-        let loaded = sluice::config::load(config, &engine)?;
+        let loaded = sluice::config::load_without_policies(config)?;
         let rt = runtime()?;
         let store = rt.block_on(ops::open_store(&loaded))?;
         Ok((rt, store))
     };
     match cli.command {
         Command::DemoTrainer => {}
-        Command::Demo { keep } => runtime()?.block_on(demo::run(engine, keep))?,
+        Command::Demo { keep } => runtime()?.block_on(demo::run(engine(None)?, keep))?,
         Command::Run { config } => {
+            let engine = engine(Some(&config))?;
             let loaded = sluice::config::load(&config, &engine)?;
             let listen = loaded.config.host.listen.clone();
             runtime()?.block_on(async {
@@ -88,7 +85,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", rt.block_on(ops::approve(&store, &pipeline, reject))?);
         }
         Command::Config(ConfigCommand::Check { file }) => {
-            let loaded = sluice::config::load(&file, &engine)?;
+            let loaded = sluice::config::load(&file, &*engine(Some(&file))?)?;
             println!(
                 "{}: ok — {} pipelines, {} policy uses, policy directory {}",
                 file.display(),
@@ -100,35 +97,38 @@ fn main() -> anyhow::Result<()> {
                 println!("  {:<20} {:<10} {}", u.pipeline, u.point.as_str(), u.module);
             }
         }
-        Command::Policy(cmd) => match cmd {
-            PolicyCommand::Check { module, json } => {
-                println!("{}", policy::check(&*policy::load(&engine, &module)?, json));
+        Command::Policy(cmd) => {
+            let engine = engine(None)?;
+            match cmd {
+                PolicyCommand::Check { module, json } => {
+                    println!("{}", policy::check(&*policy::load(&engine, &module)?, json));
+                }
+                PolicyCommand::Eval { module, input } => {
+                    let m = policy::load(&engine, &module)?;
+                    println!("{}", policy::eval(&engine, &m, &input)?);
+                }
+                PolicyCommand::Test { module, cases } => {
+                    let m = policy::load(&engine, &module)?;
+                    policy::test(&engine, &m, &cases)?;
+                }
+                PolicyCommand::Bench {
+                    module,
+                    input,
+                    iterations,
+                } => {
+                    let m = policy::load(&engine, &module)?;
+                    let r = policy::bench(&engine, &m, input.as_ref(), iterations)?;
+                    println!(
+                        "{}: {} decisions, p50 {:.1} µs, p99 {:.1} µs, {} fuel each",
+                        m.source,
+                        r.iterations,
+                        r.p50.as_secs_f64() * 1e6,
+                        r.p99.as_secs_f64() * 1e6,
+                        r.fuel
+                    );
+                }
             }
-            PolicyCommand::Eval { module, input } => {
-                let m = policy::load(&engine, &module)?;
-                println!("{}", policy::eval(&engine, &m, &input)?);
-            }
-            PolicyCommand::Test { module, cases } => {
-                let m = policy::load(&engine, &module)?;
-                policy::test(&engine, &m, &cases)?;
-            }
-            PolicyCommand::Bench {
-                module,
-                input,
-                iterations,
-            } => {
-                let m = policy::load(&engine, &module)?;
-                let r = policy::bench(&engine, &m, input.as_ref(), iterations)?;
-                println!(
-                    "{}: {} decisions, p50 {:.1} µs, p99 {:.1} µs, {} fuel each",
-                    m.source,
-                    r.iterations,
-                    r.p50.as_secs_f64() * 1e6,
-                    r.p99.as_secs_f64() * 1e6,
-                    r.fuel
-                );
-            }
-        },
+        }
     }
     Ok(())
 }

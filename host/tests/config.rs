@@ -151,6 +151,26 @@ pipelines:
     assert!(text.contains("no stock policy `nope`"), "{text}");
     assert!(text.contains("the URL contains a credential"), "{text}");
     assert!(!text.contains("pw@"), "the password is not echoed: {text}");
+
+    // The store commands' lighter load reports the same problems except the policy
+    // modules' own (which it does not load).
+    let e = config::load_without_policies(&path).expect_err("still invalid");
+    let got: Vec<(usize, &str)> = e
+        .problems
+        .iter()
+        .map(|p| (p.line, p.field.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "pipelines[0].name"),
+            (17, "pipelines[1].policies.promotion.limits"),
+            (18, "pipelines[2].name"),
+            (20, "pipelines[2].gitops.repo"),
+            (20, "pipelines[2].gitops.targets[0].field"),
+        ],
+        "{e}"
+    );
 }
 
 #[test]

@@ -208,6 +208,21 @@ pub fn engine_settings(path: &Path) -> EngineSettings {
 /// # Errors
 /// Every problem found, each with file, line, column and field path.
 pub fn load(path: &Path, engine: &PolicyEngine) -> Result<LoadedConfig, ConfigError> {
+    load_checking(path, Some(engine))
+}
+
+/// Reads, parses and checks the config at `path` like [`load`] but without loading its
+/// policy modules (no compilation, no trial decisions): for the commands that only
+/// read sluice's store (`status`, `decisions`, `approve`). Module and parameter
+/// problems go unreported here; `sluice config check` and `sluice run` find them.
+///
+/// # Errors
+/// Every problem found outside the policy modules, with file, line, column and field.
+pub fn load_without_policies(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    load_checking(path, None)
+}
+
+fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedConfig, ConfigError> {
     let file = path.display().to_string();
     let one = |line, column, field: &str, message: String| ConfigError {
         problems: vec![ConfigProblem {
@@ -319,12 +334,14 @@ pub fn load(path: &Path, engine: &PolicyEngine) -> Result<LoadedConfig, ConfigEr
             add(DecisionPoint::Rollout, &r.module, &r.params, &r.limits);
         }
     }
-    for (field, u) in &uses {
-        match module_for(engine, &policy_dir, &u.module, u.point) {
-            Err(message) => at(format!("{field}.module"), message),
-            Ok(module) => {
-                if let Err(e) = check_use(engine, &module, u) {
-                    at(format!("{field}.params"), e.to_string());
+    if let Some(engine) = engine {
+        for (field, u) in &uses {
+            match module_for(engine, &policy_dir, &u.module, u.point) {
+                Err(message) => at(format!("{field}.module"), message),
+                Ok(module) => {
+                    if let Err(e) = check_use(engine, &module, u) {
+                        at(format!("{field}.params"), e.to_string());
+                    }
                 }
             }
         }
