@@ -79,6 +79,14 @@ fn unknown_fields_name_line_column_and_field() {
     );
 }
 
+/// (line, field) of every problem, in the order reported.
+fn places(e: &config::ConfigError) -> Vec<(usize, &str)> {
+    e.problems
+        .iter()
+        .map(|p| (p.line, p.field.as_str()))
+        .collect()
+}
+
 #[test]
 fn every_semantic_problem_is_reported_at_its_place() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -109,13 +117,8 @@ pipelines:
 ";
     let path = write(dir.path(), text);
     let e = config::load(&path, &common::engine()).expect_err("invalid");
-    let got: Vec<(usize, &str)> = e
-        .problems
-        .iter()
-        .map(|p| (p.line, p.field.as_str()))
-        .collect();
     assert_eq!(
-        got,
+        places(&e),
         vec![
             (3, "pipelines[0].name"),
             (10, "pipelines[0].policies.retrain.params"),
@@ -155,13 +158,8 @@ pipelines:
     // The store commands' lighter load reports the same problems except the policy
     // modules' own (which it does not load).
     let e = config::load_without_policies(&path).expect_err("still invalid");
-    let got: Vec<(usize, &str)> = e
-        .problems
-        .iter()
-        .map(|p| (p.line, p.field.as_str()))
-        .collect();
     assert_eq!(
-        got,
+        places(&e),
         vec![
             (3, "pipelines[0].name"),
             (17, "pipelines[1].policies.promotion.limits"),

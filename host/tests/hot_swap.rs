@@ -99,14 +99,10 @@ fn wait_optimized(reg: &PolicyRegistry) -> Arc<sluice::policy::ActivePolicy> {
     }
 }
 
-#[test]
-fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
-    // A fresh engine: every module is new to it.
+/// A registry on a fresh engine (every module is new to it) over a directory holding
+/// threshold-retrain as `retrain`.
+fn fresh_registry() -> (Arc<PolicyEngine>, tempfile::TempDir, Arc<PolicyRegistry>) {
     let engine = PolicyEngine::new(EngineSettings::default()).expect("engine");
-    if !engine.has_baseline() {
-        eprintln!("no baseline compiler on this architecture; nothing to test");
-        return;
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     put(dir.path(), "threshold-retrain");
     let reg = PolicyRegistry::open(
@@ -116,6 +112,16 @@ fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
         Arc::new(Metrics::new()),
     )
     .expect("opens");
+    (engine, dir, reg)
+}
+
+#[test]
+fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
+    let (engine, dir, reg) = fresh_registry();
+    if !engine.has_baseline() {
+        eprintln!("no baseline compiler on this architecture; nothing to test");
+        return;
+    }
     // Start-up loads optimized code directly.
     let first = reg.get("retrain").expect("active");
     assert_eq!(first.module.tier, Tier::Optimized);
@@ -146,16 +152,7 @@ fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
 
 #[test]
 fn an_upgrade_never_replaces_a_newer_module() {
-    let engine = PolicyEngine::new(EngineSettings::default()).expect("engine");
-    let dir = tempfile::tempdir().expect("tempdir");
-    put(dir.path(), "threshold-retrain");
-    let reg = PolicyRegistry::open(
-        engine.clone(),
-        dir.path(),
-        usage(RawParams::new()),
-        Arc::new(Metrics::new()),
-    )
-    .expect("opens");
+    let (_engine, dir, reg) = fresh_registry();
     // Two swaps in a row: the first module's optimized compile is still running
     // (or just done) when the second goes live.
     put(dir.path(), "bare-guest");
