@@ -63,7 +63,8 @@ fn a_good_module_swaps_in_and_decisions_in_flight_keep_the_old_one() {
 }
 
 /// One decision by the live `retrain` module; returns the sha256 of the module that
-/// made it, after checking it did not fail.
+/// made it, after checking it did not fail and that its record names the code tier
+/// that ran.
 fn decide_now(engine: &PolicyEngine, reg: &PolicyRegistry) -> String {
     let active = reg.get("retrain").expect("active");
     let binding = Binding::<Retrain> {
@@ -80,6 +81,7 @@ fn decide_now(engine: &PolicyEngine, reg: &PolicyRegistry) -> String {
         &Metrics::new(),
     );
     assert_eq!(e.failure, None, "{:?}", e.record);
+    assert_eq!(e.record.tier, Some(active.module.tier));
     e.record.module_sha256
 }
 

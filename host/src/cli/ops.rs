@@ -157,6 +157,7 @@ pub async fn decisions(
                     "input": parse(&d.input), "output": parse(&d.output),
                     "failure": d.failure.as_deref().map(parse), "logs": parse(&d.logs),
                     "fuel_used": d.fuel_used, "wall_micros": d.wall_micros, "decided_ms": d.decided_ms,
+                    "code_tier": d.code_tier,
                 })
             })
             .collect();
@@ -166,7 +167,7 @@ pub async fn decisions(
     for d in &list {
         let _ = writeln!(
             out,
-            "#{} {} {} {:<10} {:<15} {}@{} sha256 {}… fuel {} {} µs{}\n    {}",
+            "#{} {} {} {:<10} {:<15} {}@{} sha256 {}… fuel {} {} µs{}{}\n    {}",
             d.id,
             ago(u64::try_from(d.decided_ms).unwrap_or(0)),
             d.pipeline,
@@ -177,6 +178,12 @@ pub async fn decisions(
             d.module_sha256.get(..12).unwrap_or(&d.module_sha256),
             d.fuel_used,
             d.wall_micros,
+            // Baseline code is the exception (the first ~0.1 s after a swap): say so.
+            if d.code_tier == "optimized" {
+                String::new()
+            } else {
+                format!(" ({} code)", d.code_tier)
+            },
             d.failure
                 .as_deref()
                 .map(|f| format!(" FAIL-SAFE {f}"))

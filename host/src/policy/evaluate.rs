@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 
 use super::bindings::WitPoint;
 use super::call::{self, CallStats};
-use super::engine::PolicyEngine;
+use super::engine::{PolicyEngine, Tier};
 use super::error::CallFailure;
 use super::limits::Limits;
 use super::module::PolicyModule;
@@ -43,6 +43,9 @@ pub struct DecisionRecord {
     pub fuel_used: u64,
     /// Wall time in microseconds, including instantiation.
     pub wall_micros: u64,
+    /// Which compiler's code decided; `None` for logic compiled into the host
+    /// ([`decide_native`]). Fuel counts differ by a few percent between tiers.
+    pub tier: Option<Tier>,
     /// Messages the policy logged.
     pub logs: Vec<LogLine>,
     /// When the decision was made (the policy's frozen clock), Unix milliseconds.
@@ -60,6 +63,17 @@ pub struct Evaluation<P: Point> {
     pub stats: CallStats,
     /// The audit record.
     pub record: DecisionRecord,
+}
+
+impl DecisionRecord {
+    /// The tier as the audit log stores it: `optimized`, `baseline` or `native`.
+    pub fn code_tier(&self) -> &'static str {
+        match self.tier {
+            Some(Tier::Optimized) => "optimized",
+            Some(Tier::Baseline) => "baseline",
+            None => "native",
+        }
+    }
 }
 
 /// How one pipeline uses a module at one decision point.
@@ -107,6 +121,7 @@ pub fn decide<P: WitPoint>(
     let identity = Identity {
         description: &module.description,
         sha256: &module.sha256,
+        tier: Some(module.tier),
     };
     conclude(identity, binding, ctx, result, stats, time, metrics)
 }
@@ -136,6 +151,7 @@ pub fn decide_native<P: WitPoint>(
     let identity = Identity {
         description,
         sha256: "native",
+        tier: None,
     };
     conclude(identity, binding, ctx, Ok(decision), stats, time, metrics)
 }
@@ -145,6 +161,7 @@ pub fn decide_native<P: WitPoint>(
 struct Identity<'a> {
     description: &'a Description,
     sha256: &'a str,
+    tier: Option<Tier>,
 }
 
 /// Checks the policy's answer, falls back to the fail-safe, counts, logs, and builds
@@ -204,6 +221,7 @@ fn conclude<P: WitPoint>(
         failure: failure.clone(),
         fuel_used: stats.fuel_used,
         wall_micros: u64::try_from(stats.wall.as_micros()).unwrap_or(u64::MAX),
+        tier: policy.tier,
         logs: stats.logs.clone(),
         decided_at_unix_ms: u64::try_from(
             time.duration_since(UNIX_EPOCH)
@@ -279,6 +297,7 @@ mod tests {
             bad.decision
         );
         assert_eq!(bad.record.module_sha256, "native");
+        assert_eq!(bad.record.code_tier(), "native");
         assert_eq!(bad.record.policy, "steps");
         assert_eq!(
             metrics.get(

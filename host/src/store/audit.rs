@@ -37,6 +37,8 @@ pub struct StoredDecision {
     pub fuel_used: i64,
     /// Wall time in µs.
     pub wall_micros: i64,
+    /// Which compiler's code decided: `optimized`, `baseline` or `native`.
+    pub code_tier: String,
     /// When (Unix ms).
     pub decided_ms: i64,
 }
@@ -79,8 +81,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO sluice_decisions (pipeline, run_id, point, outcome, policy, \
              policy_version, module_sha256, input, output, failure, logs, fuel_used, \
-             wall_micros, decided_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             wall_micros, decided_ms, code_tier) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&record.pipeline)
         .bind(run_id)
@@ -96,6 +98,7 @@ impl Store {
         .bind(ms(record.fuel_used))
         .bind(ms(record.wall_micros))
         .bind(ms(record.decided_at_unix_ms))
+        .bind(record.code_tier())
         .execute(&self.pool)
         .await
         .map_err(query_err(format!(
@@ -117,7 +120,7 @@ impl Store {
     ) -> Result<Vec<StoredDecision>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, pipeline, run_id, point, outcome, policy, policy_version, module_sha256, \
-             input, output, failure, logs, fuel_used, wall_micros, decided_ms \
+             input, output, failure, logs, fuel_used, wall_micros, decided_ms, code_tier \
              FROM sluice_decisions WHERE ($1 IS NULL OR pipeline = $1) ORDER BY id DESC LIMIT $2",
         )
         .bind(pipeline)
@@ -143,6 +146,7 @@ impl Store {
                     logs: r.try_get("logs")?,
                     fuel_used: r.try_get("fuel_used")?,
                     wall_micros: r.try_get("wall_micros")?,
+                    code_tier: r.try_get("code_tier")?,
                     decided_ms: r.try_get("decided_ms")?,
                 })
             })

@@ -6,16 +6,30 @@ use sqlx::AnyPool;
 use super::{Backend, StoreError, query_err};
 
 /// `(version, name, sql)` for each backend, oldest first.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_init.sql",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_init.sql",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_init.sql",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "0002_decision_code_tier.sql",
+        include_str!("../../migrations/sqlite/0002_decision_code_tier.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_init.sql",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "0002_decision_code_tier.sql",
+        include_str!("../../migrations/postgres/0002_decision_code_tier.sql"),
+    ),
+];
 
 /// Applies every migration newer than the database's version.
 pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {

@@ -1,4 +1,5 @@
-//! Store tests against SQLite (PostgreSQL is covered by `tests/store_pg.rs`).
+//! Store tests against SQLite (PostgreSQL is covered by the end-to-end tests in
+//! `host/tests/loop_e2e.rs` and `kube_e2e.rs`, which run on a real server).
 
 use super::*;
 use crate::controller::phase::{Event, RunRef, apply};
@@ -110,4 +111,32 @@ async fn a_bad_url_says_what_is_supported() {
         text.contains("mysql://u:***@h/db") && text.contains("sqlite:"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_audit_log_from_before_tiering_upgrades_and_reads_as_optimized() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("old.db").display());
+    // A database as the previous release left it: only migration 1, one decision.
+    let (pool, _) = pool(&url, 1).await.expect("pool");
+    sqlx::raw_sql(include_str!("../../migrations/sqlite/0001_init.sql"))
+        .execute(&pool)
+        .await
+        .expect("0001");
+    sqlx::raw_sql(
+        "CREATE TABLE sluice_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL); \
+         INSERT INTO sluice_schema_migrations VALUES (1, '0001_init.sql', 0); \
+         INSERT INTO sluice_decisions (pipeline, point, outcome, policy, policy_version, module_sha256, \
+         input, output, logs, fuel_used, wall_micros, decided_ms) \
+         VALUES ('fraud', 'retrain', 'wait', 'p', '1', 'abc', '{}', '{}', '[]', 1, 2, 3)",
+    )
+    .execute(&pool)
+    .await
+    .expect("old rows");
+    pool.close().await;
+
+    let store = Store::open(&url).await.expect("migrates");
+    let old = store.decisions(Some("fraud"), 10).await.expect("read");
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].code_tier, "optimized");
 }
