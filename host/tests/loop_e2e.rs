@@ -103,7 +103,10 @@ async fn forty_nine_rows_wait_fifty_train_once_and_promote_through_git() {
         promotion.input
     );
     assert!(promotion.fuel_used > 0);
-    assert_eq!(promotion.code_tier, "optimized", "start-up loads optimized code");
+    assert_eq!(
+        promotion.code_tier, "optimized",
+        "start-up loads optimized code"
+    );
     let runs = h.ctx.store.runs(Some("fraud"), 10).await.expect("runs");
     assert_eq!(runs[0].status, "promoted");
     assert_eq!(runs[0].claimed_rows, 50);
