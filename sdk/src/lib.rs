@@ -64,6 +64,11 @@
 //! sluice policy check target/wasm32-wasip2/release/my_retrain.wasm
 //! ```
 //!
+//! With several policies in one workspace, build each for `wasm32-wasip2` with its own
+//! `cargo build -p <policy>`: cargo merges the world features of packages it builds
+//! together, and the SDK's build script refuses a WebAssembly build with none or
+//! several worlds, saying so.
+//!
 //! # std or no_std
 //!
 //! With `default-features = false` and `#![cfg_attr(target_arch = "wasm32", no_std)]`
@@ -123,20 +128,8 @@ pub fn no_extra_validation(_: &Params) -> alloc::vec::Vec<alloc::string::String>
     alloc::vec::Vec::new()
 }
 
-#[cfg(target_arch = "wasm32")]
-mod world_check {
-    const WORLDS: usize = cfg!(feature = "retrain") as usize
-        + cfg!(feature = "promotion") as usize
-        + cfg!(feature = "regression") as usize
-        + cfg!(feature = "rollout") as usize;
-    const _: () = assert!(
-        WORLDS == 1,
-        "sluice-policy-sdk: enable exactly one of the features `retrain`, `promotion`, \
-         `regression`, `rollout` — a policy module targets one world"
-    );
-}
-
-/// The generated bindings for the world selected by the crate feature.
+/// The generated bindings for the world selected by the crate feature (`build.rs`
+/// refuses a WebAssembly build with none or several).
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 #[allow(
