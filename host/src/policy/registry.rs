@@ -5,12 +5,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak, mpsc};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc as async_mpsc, watch};
 
 use super::check::{PolicyUse, check_use};
 use super::engine::{Build, PolicyEngine, Tier};
@@ -95,6 +95,17 @@ pub struct PolicyRegistry {
     uses: Vec<PolicyUse>,
     active: RwLock<HashMap<String, Arc<ActivePolicy>>>,
     metrics: Arc<Metrics>,
+    /// The queue of the one background thread that compiles optimized builds, one at a
+    /// time (Cranelift already uses every core per module); started on first use.
+    upgrades: OnceLock<mpsc::Sender<Upgrade>>,
+}
+
+/// A module live on baseline code whose optimized build is wanted.
+struct Upgrade {
+    name: String,
+    path: PathBuf,
+    sha256: String,
+    bytes: Vec<u8>,
 }
 
 impl PolicyRegistry {
@@ -117,6 +128,7 @@ impl PolicyRegistry {
             uses,
             active: RwLock::new(HashMap::new()),
             metrics,
+            upgrades: OnceLock::new(),
         };
         // Every module to load: the stock ones the uses name (embedded in the binary,
         // they never change while it runs) and the directory's.
@@ -212,12 +224,12 @@ impl PolicyRegistry {
             };
             match self.load_checked(&name, &path, &bytes, Build::Quick) {
                 Ok(active) => {
-                    let tier = active.module.tier;
+                    let (tier, sha256) = (active.module.tier, active.module.sha256.clone());
                     tracing::info!(module = %name, sha256 = %active.module.sha256, ?tier, load_ms = active.module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
                     self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
                     self.write().insert(name.clone(), Arc::new(active));
                     if tier == Tier::Baseline {
-                        self.spawn_upgrade(&name, &path, bytes);
+                        self.queue_upgrade(&name, &path, &sha256, bytes);
                         report.upgrading.push(name.clone());
                     }
                     report.swapped.push(name);
@@ -243,7 +255,7 @@ impl PolicyRegistry {
         self: &Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<tokio::task::JoinHandle<()>, RegistryError> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let (tx, mut rx) = async_mpsc::unbounded_channel::<()>();
         let mut watcher =
             notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
                 let _ = tx.send(());
@@ -284,43 +296,56 @@ impl PolicyRegistry {
         Ok(tokio::spawn(tracing::Instrument::instrument(task, span)))
     }
 
-    fn spawn_upgrade(self: &Arc<Self>, name: &str, path: &Path, bytes: Vec<u8>) {
-        let registry = Arc::clone(self);
-        let (name, path) = (name.to_owned(), path.to_owned());
-        let spawned = std::thread::Builder::new()
-            .name("sluice-policy-upgrade".into())
-            .spawn(move || registry.upgrade(&name, &path, &bytes));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start the optimizing compile; the module keeps running baseline code");
+    /// Queues the optimized build of module `name`, live on baseline code as `sha256`.
+    fn queue_upgrade(self: &Arc<Self>, name: &str, path: &Path, sha256: &str, bytes: Vec<u8>) {
+        let job = Upgrade {
+            name: name.to_owned(),
+            path: path.to_owned(),
+            sha256: sha256.to_owned(),
+            bytes,
+        };
+        let queued = self
+            .upgrades
+            .get_or_init(|| start_upgrader(Arc::downgrade(self)))
+            .send(job);
+        if queued.is_err() {
+            tracing::warn!(module = %name, "the optimizing compiler thread is gone; the module keeps running baseline code");
         }
     }
 
-    /// Compiles the optimized build of module `name` (whose bytes are `bytes`), checks
-    /// it like any swap, and replaces the live baseline build with it — unless the
-    /// module changed again meanwhile. Returns whether it replaced it.
-    fn upgrade(&self, name: &str, path: &Path, bytes: &[u8]) -> bool {
-        let optimized = match self.load_checked(name, path, bytes, Build::Optimized) {
+    /// Compiles the optimized build of `job`, checks it like any swap, and replaces the
+    /// live baseline build with it — unless the module changed again meanwhile (then
+    /// nothing is compiled). Returns whether it replaced it.
+    fn upgrade(&self, job: &Upgrade) -> bool {
+        let still_baseline = |active: &HashMap<String, Arc<ActivePolicy>>| {
+            active
+                .get(&job.name)
+                .is_some_and(|a| a.module.sha256 == job.sha256 && a.module.tier == Tier::Baseline)
+        };
+        if !still_baseline(&self.read()) {
+            return false;
+        }
+        let optimized = match self.load_checked(&job.name, &job.path, &job.bytes, Build::Optimized)
+        {
             Ok(active) => active,
             Err(e) => {
                 // The same module passed these checks as baseline code; failing now
                 // means the two compilers disagree. Keep what runs and say so.
-                tracing::error!(module = %name, reason = e.label(), error = %e, "the optimized build of a policy module failed its checks; the baseline build stays active");
+                tracing::error!(module = %job.name, reason = e.label(), error = %e, "the optimized build of a policy module failed its checks; the baseline build stays active");
                 self.metrics.inc(
                     names::POLICY_REFUSALS,
-                    &[("module", name), ("reason", e.label())],
+                    &[("module", &job.name), ("reason", e.label())],
                 );
                 return false;
             }
         };
         let mut active = self.write();
-        let still_baseline = active.get(name).is_some_and(|a| {
-            a.module.sha256 == optimized.module.sha256 && a.module.tier == Tier::Baseline
-        });
-        if still_baseline {
-            tracing::info!(module = %name, sha256 = %optimized.module.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
-            active.insert(name.to_owned(), Arc::new(optimized));
+        let replace = still_baseline(&active);
+        if replace {
+            tracing::info!(module = %job.name, sha256 = %job.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
+            active.insert(job.name.clone(), Arc::new(optimized));
         }
-        still_baseline
+        replace
     }
 
     fn load_checked(
@@ -385,4 +410,24 @@ impl PolicyRegistry {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<ActivePolicy>>> {
         self.active.write().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Starts the thread that works through the upgrade queue; it ends with the registry.
+fn start_upgrader(registry: Weak<PolicyRegistry>) -> mpsc::Sender<Upgrade> {
+    let (tx, rx) = mpsc::channel::<Upgrade>();
+    let spawned = std::thread::Builder::new()
+        .name("sluice-policy-upgrade".into())
+        .spawn(move || {
+            while let Ok(job) = rx.recv() {
+                let Some(registry) = registry.upgrade() else {
+                    break;
+                };
+                registry.upgrade(&job);
+            }
+        });
+    if let Err(e) = spawned {
+        // The receiver is dropped with the closure, so every send reports the failure.
+        tracing::warn!(error = %e, "cannot start the optimizing compiler thread");
+    }
+    tx
 }
