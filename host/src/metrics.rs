@@ -13,6 +13,9 @@ pub mod names {
     pub const POLICY_FAILURES: &str = "sluice_policy_failures_total";
     /// Modules swapped in, by `module`.
     pub const POLICY_SWAPS: &str = "sluice_policy_swaps_total";
+    /// Modules swapped in on baseline code whose optimized build then replaced them, by
+    /// `module` (a failed optimized build counts as a refusal instead).
+    pub const POLICY_UPGRADES: &str = "sluice_policy_upgrades_total";
     /// Modules refused by the pre-swap checks, by `module` and `reason`.
     pub const POLICY_REFUSALS: &str = "sluice_policy_refusals_total";
     /// Training runs by `pipeline` and `outcome` (`started`, `promoted`, `rejected`, `failed`).

@@ -103,23 +103,29 @@ fn wait_optimized(reg: &PolicyRegistry) -> Arc<sluice::policy::ActivePolicy> {
 
 /// A registry on a fresh engine (every module is new to it) over a directory holding
 /// threshold-retrain as `retrain`.
-fn fresh_registry() -> (Arc<PolicyEngine>, tempfile::TempDir, Arc<PolicyRegistry>) {
+fn fresh_registry() -> (
+    Arc<PolicyEngine>,
+    tempfile::TempDir,
+    Arc<PolicyRegistry>,
+    Arc<Metrics>,
+) {
     let engine = PolicyEngine::new(EngineSettings::default()).expect("engine");
     let dir = tempfile::tempdir().expect("tempdir");
     put(dir.path(), "threshold-retrain");
+    let metrics = Arc::new(Metrics::new());
     let reg = PolicyRegistry::open(
         engine.clone(),
         dir.path(),
         usage(RawParams::new()),
-        Arc::new(Metrics::new()),
+        metrics.clone(),
     )
     .expect("opens");
-    (engine, dir, reg)
+    (engine, dir, reg, metrics)
 }
 
 #[test]
 fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
-    let (engine, dir, reg) = fresh_registry();
+    let (engine, dir, reg, metrics) = fresh_registry();
     if !engine.has_baseline() {
         eprintln!("no baseline compiler on this architecture; nothing to test");
         return;
@@ -139,6 +145,10 @@ fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
     assert_eq!(decide_now(&engine, &reg), swapped.module.sha256);
     let optimized = wait_optimized(&reg);
     assert_eq!(optimized.module.sha256, swapped.module.sha256);
+    assert_eq!(
+        metrics.get(names::POLICY_UPGRADES, &[("module", "retrain")]),
+        1
+    );
     assert_eq!(decide_now(&engine, &reg), swapped.module.sha256);
 
     // Back to a module this engine has compiled before: its optimized build is
@@ -154,7 +164,7 @@ fn a_new_module_goes_live_on_baseline_code_then_runs_optimized() {
 
 #[test]
 fn an_upgrade_never_replaces_a_newer_module() {
-    let (_engine, dir, reg) = fresh_registry();
+    let (_engine, dir, reg, _metrics) = fresh_registry();
     // Two swaps in a row: the first module's optimized compile is still running
     // (or just done) when the second goes live.
     put(dir.path(), "bare-guest");

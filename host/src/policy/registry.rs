@@ -344,6 +344,8 @@ impl PolicyRegistry {
         if replace {
             tracing::info!(module = %job.name, sha256 = %job.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
             active.insert(job.name.clone(), Arc::new(optimized));
+            self.metrics
+                .inc(names::POLICY_UPGRADES, &[("module", &job.name)]);
         }
         replace
     }
