@@ -6,11 +6,45 @@
 # Idempotent: installs only what is missing, starts only what is not running.
 # Writes what the tests need to know to target/test-services/env.json.
 # Needs root (apt, a system user, sshd). Debian 12.
+#
+#   scripts/test-services.sh          install (if needed) and start
+#   scripts/test-services.sh --stop   stop this checkout's sshd, nginx and fcgiwrap
+#                                     (PostgreSQL is the system cluster; it stays)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD/target/test-services"
 mkdir -p "$ROOT"
 log() { printf 'test-services: %s\n' "$*" >&2; }
+
+# Whether the process in pid file $1 is alive.
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+if [ "${1:-}" = "--stop" ]; then
+    running "$ROOT/ssh/sshd.pid" && kill "$(cat "$ROOT/ssh/sshd.pid")" && log "stopping sshd"
+    running "$ROOT/http/nginx.pid" && nginx -c "$ROOT/http/nginx.conf" -p "$ROOT/http" -s stop 2>/dev/null && log "stopping nginx"
+    pkill -f "fcgiwrap.*$ROOT/http" && log "stopping fcgiwrap" || true
+    # Return once the ports are free, so a start right after this finds them free.
+    for _ in $(seq 50); do
+        running "$ROOT/ssh/sshd.pid" || running "$ROOT/http/nginx.pid" || break
+        sleep 0.1
+    done
+    log "stopped"
+    exit 0
+fi
+
+# Fails unless nothing listens on 127.0.0.1:$1, naming what does: the tests would
+# otherwise talk to that server and fail on keys or passwords, far from the cause.
+port_free() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || return 0
+    local holder=""
+    if command -v ss >/dev/null; then
+        holder=$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'users:(("[^"]*",pid=[0-9]*' | head -1 |
+            sed -E 's/users:\(\("([^"]*)",pid=([0-9]*)/\1 (pid \2)/')
+    fi
+    log "127.0.0.1:$1 is taken${holder:+ by $holder}, so $2 cannot start here and the tests would reach that server instead."
+    log "If it is another checkout's test services, run \`scripts/test-services.sh --stop\` there; otherwise stop it. Then run this again."
+    exit 1
+}
 
 need=()
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
@@ -75,7 +109,8 @@ UsePAM no
 AllowUsers git
 StrictModes no
 EOF
-if ! { [ -f "$SSH/sshd.pid" ] && kill -0 "$(cat "$SSH/sshd.pid")" 2>/dev/null; }; then
+if ! running "$SSH/sshd.pid"; then
+    port_free 2222 sshd
     log "starting sshd on 127.0.0.1:2222"
     /usr/sbin/sshd -f "$SSH/sshd_config" -E "$SSH/sshd.log"
 fi
@@ -137,9 +172,11 @@ if ! [ -S "$HTTP/fcgiwrap.sock" ] || ! pgrep -f "fcgiwrap.*$HTTP" >/dev/null; th
     nohup fcgiwrap -c 2 -s "unix:$HTTP/fcgiwrap.sock" >"$HTTP/fcgiwrap.log" 2>&1 &
     for _ in $(seq 50); do [ -S "$HTTP/fcgiwrap.sock" ] && break; sleep 0.1; done
 fi
-if { [ -f "$HTTP/nginx.pid" ] && kill -0 "$(cat "$HTTP/nginx.pid")" 2>/dev/null; }; then
+if running "$HTTP/nginx.pid"; then
     nginx -c "$HTTP/nginx.conf" -p "$HTTP" -s reload
 else
+    port_free 8418 nginx
+    port_free 8419 nginx
     log "starting nginx on 127.0.0.1:8418"
     nginx -c "$HTTP/nginx.conf" -p "$HTTP"
 fi
