@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use serde_json::json;
 use sluice::decision::{DecisionPoint, RawParams};
-use sluice::policy::{CheckError, Limits, LoadError, PolicyModule, PolicyUse, check_use};
+use sluice::policy::{Build, CheckError, Limits, LoadError, PolicyModule, PolicyUse, check_use};
 
 fn load_bytes(bytes: &[u8]) -> (String, LoadError) {
     let mut f = tempfile::Builder::new()
@@ -177,4 +177,50 @@ fn a_module_that_traps_on_its_trial_decision_is_refused() {
     .expect_err("trial fails");
     assert!(matches!(e, CheckError::Trial { .. }), "{e}");
     assert!(e.to_string().contains("deliberate trap"), "{e}");
+}
+
+/// A component whose one core module makes a tail call — valid WebAssembly that
+/// Cranelift compiles and Winch does not support.
+fn tail_call_component() -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
+        TypeSection,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    funcs.function(0);
+    let mut code = CodeSection::new();
+    let mut caller = Function::new([]);
+    caller.instruction(&Instruction::ReturnCall(1));
+    caller.instruction(&Instruction::End);
+    code.function(&caller);
+    let mut callee = Function::new([]);
+    callee.instruction(&Instruction::End);
+    code.function(&callee);
+    let mut module = Module::new();
+    module.section(&types).section(&funcs).section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
+#[test]
+fn a_module_the_baseline_compiler_refuses_is_swapped_in_optimized() {
+    let engine = common::engine();
+    if !engine.has_baseline() {
+        eprintln!("no baseline compiler on this architecture; nothing to test");
+        return;
+    }
+    let bytes = tail_call_component();
+    // Winch refuses it …
+    let strict = PolicyModule::load_build(&engine, "tail.wasm", &bytes, None, Build::Baseline)
+        .expect_err("Winch has no tail calls");
+    assert!(matches!(strict, LoadError::Compile { .. }), "{strict}");
+    // … so a swap compiles it with Cranelift instead of refusing it: loading gets past
+    // compilation and stops only because this component exports no decision.
+    let quick = PolicyModule::load_build(&engine, "tail.wasm", &bytes, None, Build::Quick)
+        .expect_err("not a policy");
+    assert!(matches!(quick, LoadError::NotAPolicy { .. }), "{quick}");
 }

@@ -64,7 +64,8 @@ pub enum Build {
     /// The optimized build (cached, or compiled now): start-up, `sluice policy`.
     Optimized,
     /// Whatever is live soonest: the optimized build if a cache has it, else a
-    /// baseline compile. Used for swaps; the registry upgrades it afterwards.
+    /// baseline compile (or an optimized one if the baseline compiler refuses the
+    /// module). Used for swaps; the registry upgrades a baseline build afterwards.
     Quick,
     /// A baseline compile (the optimized one where there is no baseline compiler).
     Baseline,
@@ -174,7 +175,15 @@ impl PolicyEngine {
             Build::Optimized => self.compile(bytes, sha256),
             Build::Quick => match self.cached(sha256) {
                 Some(found) => Ok(found),
-                None => self.build(bytes, sha256, Build::Baseline),
+                None if self.baseline.is_none() => self.compile(bytes, sha256),
+                // Winch lacks some proposals Cranelift supports (tail calls, GC,
+                // exceptions): such a module is compiled optimized, not refused.
+                None => self
+                    .build(bytes, sha256, Build::Baseline)
+                    .or_else(|baseline_error| {
+                        tracing::debug!(error = %baseline_error, "the baseline compiler refused the module; compiling it optimized");
+                        self.compile(bytes, sha256)
+                    }),
             },
             Build::Baseline => match &self.baseline {
                 Some(b) => Ok(Compiled {
