@@ -105,6 +105,11 @@ fn status_body(code: u16, reason: &str, message: String, kind: Kind, name: &str)
     })
 }
 
+/// A `Status` failure response, its code given once for the HTTP status and the body.
+fn failure(code: u16, reason: &str, message: String, kind: Kind, name: &str) -> Response<Body> {
+    respond(code, &status_body(code, reason, message, kind, name))
+}
+
 fn respond(status: u16, body: &Value) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())).boxed());
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -317,43 +322,34 @@ impl FakeKube {
                 (Kind::Pod, *ns, rest.first().copied(), rest.get(1).copied())
             }
             _ => {
-                return respond(
+                return failure(
                     404,
-                    &status_body(
-                        404,
-                        "NotFound",
-                        "the server could not find the requested resource".into(),
-                        Kind::Job,
-                        "",
-                    ),
+                    "NotFound",
+                    "the server could not find the requested resource".into(),
+                    Kind::Job,
+                    "",
                 );
             }
         };
         if let Some(f) = &fault
             && !f.apply
         {
-            return respond(
+            return failure(
                 f.status,
-                &status_body(
-                    f.status,
-                    "InternalError",
-                    "Internal error occurred: injected fault".into(),
-                    kind,
-                    name.unwrap_or(""),
-                ),
+                "InternalError",
+                "Internal error occurred: injected fault".into(),
+                kind,
+                name.unwrap_or(""),
             );
         }
         let response = self.serve(&method, kind, ns, name, sub, &query, &body);
         match fault {
-            Some(f) => respond(
+            Some(f) => failure(
                 f.status,
-                &status_body(
-                    f.status,
-                    "InternalError",
-                    "Internal error occurred: injected fault after the change was applied".into(),
-                    kind,
-                    name.unwrap_or(""),
-                ),
+                "InternalError",
+                "Internal error occurred: injected fault after the change was applied".into(),
+                kind,
+                name.unwrap_or(""),
             ),
             None => response,
         }
@@ -371,23 +367,20 @@ impl FakeKube {
         body: &[u8],
     ) -> Response<Body> {
         let not_found = |n: &str| {
-            respond(
+            failure(
                 404,
-                &status_body(
-                    404,
-                    "NotFound",
-                    format!(
-                        "{}{} \"{n}\" not found",
-                        kind.plural(),
-                        if kind.group().is_empty() {
-                            String::new()
-                        } else {
-                            format!(".{}", kind.group())
-                        }
-                    ),
-                    kind,
-                    n,
+                "NotFound",
+                format!(
+                    "{}{} \"{n}\" not found",
+                    kind.plural(),
+                    if kind.group().is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{}", kind.group())
+                    }
                 ),
+                kind,
+                n,
             )
         };
         let mut st = self.lock();
@@ -460,24 +453,18 @@ impl FakeKube {
             }
             ("POST", None, None) => {
                 let Ok(obj) = serde_json::from_slice::<Value>(body) else {
-                    return respond(
-                        400,
-                        &status_body(400, "BadRequest", "the body is not JSON".into(), kind, ""),
-                    );
+                    return failure(400, "BadRequest", "the body is not JSON".into(), kind, "");
                 };
                 let Some(n) = obj["metadata"]["name"].as_str().map(str::to_owned) else {
-                    return respond(
+                    return failure(
                         422,
-                        &status_body(
-                            422,
-                            "Invalid",
-                            format!(
-                                "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
-                                kind.kind()
-                            ),
-                            kind,
-                            "",
+                        "Invalid",
+                        format!(
+                            "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                            kind.kind()
                         ),
+                        kind,
+                        "",
                     );
                 };
                 // Validation the real API server does that matters here: label
@@ -490,31 +477,25 @@ impl FakeKube {
                     .chain((kind == Kind::Job).then_some(n.as_str()))
                     .find(|v| v.len() > 63);
                 if let Some(v) = too_long {
-                    return respond(
+                    return failure(
                         422,
-                        &status_body(
-                            422,
-                            "Invalid",
-                            format!(
-                                "{}.{} \"{n}\" is invalid: metadata.labels: Invalid value: \"{v}\": must be no more than 63 characters",
-                                kind.kind(),
-                                kind.group()
-                            ),
-                            kind,
-                            &n,
+                        "Invalid",
+                        format!(
+                            "{}.{} \"{n}\" is invalid: metadata.labels: Invalid value: \"{v}\": must be no more than 63 characters",
+                            kind.kind(),
+                            kind.group()
                         ),
+                        kind,
+                        &n,
                     );
                 }
                 if st.objects.contains_key(&(kind, ns.into(), n.clone())) {
-                    return respond(
+                    return failure(
                         409,
-                        &status_body(
-                            409,
-                            "AlreadyExists",
-                            format!("{}.{} \"{n}\" already exists", kind.plural(), kind.group()),
-                            kind,
-                            &n,
-                        ),
+                        "AlreadyExists",
+                        format!("{}.{} \"{n}\" already exists", kind.plural(), kind.group()),
+                        kind,
+                        &n,
                     );
                 }
                 let mut obj = obj;
@@ -535,27 +516,21 @@ impl FakeKube {
                     return not_found(n);
                 };
                 let Ok(obj) = serde_json::from_slice::<Value>(body) else {
-                    return respond(
-                        400,
-                        &status_body(400, "BadRequest", "the body is not JSON".into(), kind, n),
-                    );
+                    return failure(400, "BadRequest", "the body is not JSON".into(), kind, n);
                 };
                 if obj["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
                     && !obj["metadata"]["resourceVersion"].is_null()
                 {
-                    return respond(
+                    return failure(
                         409,
-                        &status_body(
-                            409,
-                            "Conflict",
-                            format!(
-                                "Operation cannot be fulfilled on {}.{} \"{n}\": the object has been modified; please apply your changes to the latest version and try again",
-                                kind.plural(),
-                                kind.group()
-                            ),
-                            kind,
-                            n,
+                        "Conflict",
+                        format!(
+                            "Operation cannot be fulfilled on {}.{} \"{n}\": the object has been modified; please apply your changes to the latest version and try again",
+                            kind.plural(),
+                            kind.group()
                         ),
+                        kind,
+                        n,
                     );
                 }
                 let mut next = current;
@@ -573,15 +548,12 @@ impl FakeKube {
                 }
                 None => not_found(n),
             },
-            _ => respond(
+            _ => failure(
                 405,
-                &status_body(
-                    405,
-                    "MethodNotAllowed",
-                    format!("{method} is not supported here"),
-                    kind,
-                    name.unwrap_or(""),
-                ),
+                "MethodNotAllowed",
+                format!("{method} is not supported here"),
+                kind,
+                name.unwrap_or(""),
             ),
         }
     }
