@@ -75,12 +75,18 @@ fn start(dir: &Path, failpoint: Option<&str>) -> Child {
 }
 
 fn status(dir: &Path) -> String {
+    sluice_stdout(&["status", "--json"], &dir.join("sluice.yaml"))
+}
+
+/// What `sluice ARGS --config CONFIG` prints on stdout.
+fn sluice_stdout(args: &[&str], config: &Path) -> String {
     let out = Command::new(BIN)
-        .args(["status", "--json", "--config"])
-        .arg(dir.join("sluice.yaml"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
         .env("RUST_LOG", "error")
         .output()
-        .expect("status runs");
+        .unwrap_or_else(|e| panic!("sluice {args:?} runs: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -254,25 +260,13 @@ fn run_serves_health_readiness_metrics_and_the_audit_log() {
     ] {
         assert!(metrics.contains(m), "missing {m} in\n{metrics}");
     }
-    let out = Command::new(BIN)
-        .args(["decisions", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("decisions");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sluice_stdout(&["decisions"], &config);
     assert!(
         text.contains("promotion  promote") && text.contains("metric-gate@"),
         "{text}"
     );
     assert!(text.contains("rules hold"), "reasons are shown: {text}");
-    let out = Command::new(BIN)
-        .args(["status", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("status");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sluice_stdout(&["status"], &config);
     assert!(
         text.contains("fraud: idle") && text.contains("production v2"),
         "{text}"

@@ -177,16 +177,17 @@ fn a_push_that_loses_a_race_is_reapplied_on_the_new_head() {
     assert!(readme.contains("edited concurrently"));
 }
 
+/// The URL under which the HTTP(S) server at `prefix` serves the bare repo `bare`.
+fn served_url(prefix: &str, bare: &Path) -> String {
+    let name = bare.file_name().expect("name").to_string_lossy();
+    format!("{prefix}/{name}")
+}
+
 #[test]
 fn http_basic_auth_with_a_token() {
     let s = services();
     let bare = bare_repo(&s.http_repos, "deploy", None);
-    let name = bare
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
-    let url = format!("{}/{name}", s.http_url_prefix);
+    let url = served_url(&s.http_url_prefix, &bare);
     let dir = tempfile::tempdir().expect("tempdir");
     let token = |t: &str| GitAuth::Token {
         username: "sluice".into(),
@@ -229,12 +230,7 @@ fn an_unreachable_remote_is_retried_with_backoff_then_reported() {
 fn https_with_a_token_and_a_private_ca() {
     let s = services();
     let bare = bare_repo(&s.http_repos, "deploy", None);
-    let name = bare
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
-    let url = format!("{}/{name}", s.https_url_prefix);
+    let url = served_url(&s.https_url_prefix, &bare);
     let dir = tempfile::tempdir().expect("tempdir");
     let auth = || GitAuth::Token {
         username: "sluice".into(),
