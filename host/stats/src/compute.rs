@@ -3,6 +3,8 @@
 mod mann_whitney;
 mod outliers;
 
+use std::borrow::Cow;
+
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::{Alternative, Interval, Summary, TestResult};
@@ -10,11 +12,15 @@ use crate::{Alternative, Interval, Summary, TestResult};
 pub use mann_whitney::mann_whitney_u;
 pub use outliers::{filter_outliers_iqr, filter_outliers_mad};
 
-/// Finite values of `samples`, and how many were not finite.
-pub(crate) fn finite(samples: &[f64]) -> (Vec<f64>, u32) {
+/// Finite values of `samples`, and how many were not finite. Borrows `samples` when
+/// every value is finite (the usual case), so a clean window is never copied.
+pub(crate) fn finite(samples: &[f64]) -> (Cow<'_, [f64]>, u32) {
+    if samples.iter().all(|x| x.is_finite()) {
+        return (Cow::Borrowed(samples), 0);
+    }
     let kept: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
     let dropped = count_u32(samples.len() - kept.len());
-    (kept, dropped)
+    (Cow::Owned(kept), dropped)
 }
 
 /// Converts a length to `u32`, saturating (sample windows never approach 2³²).
@@ -29,13 +35,19 @@ fn mean(xs: &[f64]) -> f64 {
     xs.iter().sum::<f64>() / xs.len() as f64
 }
 
-/// Sample variance with the n − 1 denominator; NaN below two values.
-fn variance(xs: &[f64]) -> f64 {
+/// Sample variance with the n − 1 denominator about the mean `m` of `xs` (two-pass,
+/// for accuracy); NaN below two values.
+fn variance_about(xs: &[f64], m: f64) -> f64 {
     if xs.len() < 2 {
         return f64::NAN;
     }
-    let m = mean(xs);
     xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
+}
+
+/// Mean and sample variance of `xs`.
+fn moments(xs: &[f64]) -> (f64, f64) {
+    let m = mean(xs);
+    (m, variance_about(xs, m))
 }
 
 /// Percentile `q` in [0, 1] of an ascending slice, interpolating linearly between
@@ -53,18 +65,34 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-pub(crate) fn sorted(mut xs: Vec<f64>) -> Vec<f64> {
-    xs.sort_by(f64::total_cmp);
-    xs
+/// An ascending copy of `xs` (in IEEE 754 total order).
+pub(crate) fn sorted(xs: &[f64]) -> Vec<f64> {
+    // Sorting integer keys with the same order as `f64::total_cmp` is 2–3× faster than
+    // sorting the floats with it; unstable is enough, as equal keys are equal values.
+    let mut keys: Vec<i64> = xs.iter().map(|&x| total_order_key(x)).collect();
+    keys.sort_unstable();
+    keys.into_iter().map(from_total_order_key).collect()
+}
+
+/// An integer whose order is `f64::total_cmp`'s: negative floats have their magnitude
+/// bits flipped, so they order below positive ones and among themselves in reverse.
+fn total_order_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+/// The float whose key is `key` (the mapping is its own inverse).
+fn from_total_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
 }
 
 /// Summary statistics of the finite values in `samples`.
 pub fn summarize(samples: &[f64]) -> Summary {
     let (xs, non_finite) = finite(samples);
     let n = count_u32(xs.len());
-    let mean = mean(&xs);
-    let sd = variance(&xs).sqrt();
-    let s = sorted(xs);
+    let (mean, variance) = moments(&xs);
+    let sd = variance.sqrt();
+    let s = sorted(&xs);
     Summary {
         n,
         non_finite,
@@ -92,12 +120,12 @@ pub fn welch_t_test(a: &[f64], b: &[f64], alternative: Alternative) -> TestResul
     let (xa, da) = finite(a);
     let (xb, db) = finite(b);
     let (na, nb) = (xa.len() as f64, xb.len() as f64);
-    let (va, vb) = (variance(&xa), variance(&xb));
+    let ((ma, va), (mb, vb)) = (moments(&xa), moments(&xb));
     let se2 = va / na + vb / nb;
     let (statistic, df, p_value) = if xa.len() < 2 || xb.len() < 2 || se2 <= 0.0 {
         (f64::NAN, f64::NAN, f64::NAN)
     } else {
-        let t = (mean(&xa) - mean(&xb)) / se2.sqrt();
+        let t = (ma - mb) / se2.sqrt();
         let df = se2 * se2 / ((va / na).powi(2) / (na - 1.0) + (vb / nb).powi(2) / (nb - 1.0));
         let p = students_t(df).map_or(f64::NAN, |dist| match alternative {
             Alternative::TwoSided => (2.0 * dist.sf(t.abs())).min(1.0),
@@ -127,12 +155,12 @@ pub fn cohens_d(a: &[f64], b: &[f64]) -> f64 {
         return f64::NAN;
     }
     let (na, nb) = (xa.len() as f64, xb.len() as f64);
-    let pooled =
-        (((na - 1.0) * variance(&xa) + (nb - 1.0) * variance(&xb)) / (na + nb - 2.0)).sqrt();
+    let ((ma, va), (mb, vb)) = (moments(&xa), moments(&xb));
+    let pooled = (((na - 1.0) * va + (nb - 1.0) * vb) / (na + nb - 2.0)).sqrt();
     if pooled == 0.0 {
         return f64::NAN;
     }
-    (mean(&xa) - mean(&xb)) / pooled
+    (ma - mb) / pooled
 }
 
 /// Two-sided confidence interval for the mean with Student's t (n − 1 df).
@@ -140,7 +168,7 @@ pub fn cohens_d(a: &[f64], b: &[f64]) -> f64 {
 /// NaN bounds when fewer than two finite values or `level` is outside (0, 1).
 pub fn mean_confidence_interval(samples: &[f64], level: f64) -> Interval {
     let (xs, _) = finite(samples);
-    let m = mean(&xs);
+    let (m, variance) = moments(&xs);
     let nan = Interval {
         mean: m,
         low: f64::NAN,
@@ -152,10 +180,48 @@ pub fn mean_confidence_interval(samples: &[f64], level: f64) -> Interval {
     let Some(dist) = students_t((xs.len() - 1) as f64) else {
         return nan;
     };
-    let half = dist.inverse_cdf(0.5 + level / 2.0) * (variance(&xs) / xs.len() as f64).sqrt();
+    let half = dist.inverse_cdf(0.5 + level / 2.0) * (variance / xs.len() as f64).sqrt();
     Interval {
         mean: m,
         low: m - half,
         high: m + half,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_integer_key_is_total_cmp_order() {
+        let xs = [
+            3.5,
+            -0.0,
+            f64::INFINITY,
+            0.0,
+            -1e-310,
+            f64::MIN,
+            1e-310,
+            -2.25,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            -f64::NAN,
+            f64::NAN,
+            7.0,
+            -2.25,
+        ];
+        let mut expected = xs.to_vec();
+        expected.sort_by(f64::total_cmp);
+        let got = sorted(&xs);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&expected));
+    }
+
+    #[test]
+    fn a_clean_window_is_borrowed_and_a_dirty_one_copied_without_the_bad_values() {
+        let clean = [1.0, 2.0];
+        assert!(matches!(finite(&clean), (Cow::Borrowed(_), 0)));
+        let (kept, dropped) = finite(&[1.0, f64::NAN, 2.0, f64::INFINITY]);
+        assert_eq!((&*kept, dropped), (&[1.0, 2.0][..], 2));
     }
 }

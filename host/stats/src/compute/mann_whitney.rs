@@ -64,7 +64,7 @@ fn rank_sum_and_ties(a: &[f64], b: &[f64]) -> (f64, f64) {
         .map(|&x| (x, true))
         .chain(b.iter().map(|&x| (x, false)))
         .collect();
-    pooled.sort_by(|l, r| l.0.total_cmp(&r.0));
+    pooled.sort_unstable_by(|l, r| l.0.total_cmp(&r.0));
     let (mut rank_sum_a, mut tie_term) = (0.0, 0.0);
     let mut start = 0;
     while start < pooled.len() {

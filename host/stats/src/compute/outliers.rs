@@ -12,12 +12,13 @@ const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 pub fn filter_outliers_iqr(samples: &[f64], k: f64) -> Vec<f64> {
     let (xs, _) = finite(samples);
     if xs.len() < 2 || !k.is_finite() || k < 0.0 {
-        return xs;
+        return xs.into_owned();
     }
-    let s = sorted(xs.clone());
+    let s = sorted(&xs);
     let (q1, q3) = (percentile_sorted(&s, 0.25), percentile_sorted(&s, 0.75));
     let (low, high) = (q1 - k * (q3 - q1), q3 + k * (q3 - q1));
-    xs.into_iter()
+    xs.iter()
+        .copied()
         .filter(|x| (low..=high).contains(x))
         .collect()
 }
@@ -29,15 +30,16 @@ pub fn filter_outliers_iqr(samples: &[f64], k: f64) -> Vec<f64> {
 pub fn filter_outliers_mad(samples: &[f64], threshold: f64) -> Vec<f64> {
     let (xs, _) = finite(samples);
     if xs.len() < 2 || !threshold.is_finite() || threshold < 0.0 {
-        return xs;
+        return xs.into_owned();
     }
-    let median = percentile_sorted(&sorted(xs.clone()), 0.5);
-    let deviations = sorted(xs.iter().map(|x| (x - median).abs()).collect());
-    let scale = MAD_TO_SIGMA * percentile_sorted(&deviations, 0.5);
+    let median = percentile_sorted(&sorted(&xs), 0.5);
+    let deviations: Vec<f64> = xs.iter().map(|x| (x - median).abs()).collect();
+    let scale = MAD_TO_SIGMA * percentile_sorted(&sorted(&deviations), 0.5);
     if scale == 0.0 {
-        return xs;
+        return xs.into_owned();
     }
-    xs.into_iter()
+    xs.iter()
+        .copied()
         .filter(|x| (x - median).abs() / scale <= threshold)
         .collect()
 }
