@@ -96,9 +96,9 @@ pub fn run<P: WitPoint>(
             );
             let mismatch = match &eval.failure {
                 Some(f) => Some(format!("the policy failed: {f}")),
-                None => match serde_json::from_str(eval.record.output.get()) {
+                None => match serde_json::to_value(&eval.record.output) {
                     Ok(output) => compare(&case.expect, &output, P::outcome_label(&eval.decision)),
-                    Err(e) => Some(format!("the recorded decision is not JSON: {e}")),
+                    Err(e) => Some(format!("the decision cannot be written as JSON: {e}")),
                 },
             };
             CaseResult {

@@ -4,6 +4,7 @@
 
 mod params;
 mod promotion;
+mod recorded;
 mod regression;
 mod retrain;
 mod rollout;
@@ -15,6 +16,7 @@ pub use params::{
     resolve_params,
 };
 pub use promotion::{Promotion, PromotionContext, PromotionDecision, PromotionFailSafe};
+pub use recorded::{AnyContext, AnyDecision};
 pub use regression::{
     Direction, MetricVerdict, MetricWindow, Regression, RegressionContext, RegressionDecision,
     RegressionFailSafe,
@@ -152,9 +154,15 @@ pub trait Point {
     /// Which point this is.
     const POINT: DecisionPoint;
     /// What the policy is asked.
-    type Context: Serialize + for<'de> Deserialize<'de> + Clone + std::fmt::Debug + Send + Sync;
+    type Context: Serialize
+        + for<'de> Deserialize<'de>
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + Into<AnyContext>;
     /// What it answers.
-    type Decision: Serialize + Clone + std::fmt::Debug + PartialEq + Send + Sync;
+    type Decision: Serialize + Clone + std::fmt::Debug + PartialEq + Send + Sync + Into<AnyDecision>;
     /// The configured fail-safe choice.
     type FailSafe: Copy + std::fmt::Debug + Default + Send + Sync;
 

@@ -4,7 +4,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use super::bindings::WitPoint;
 use super::call::{self, CallStats};
@@ -14,7 +13,8 @@ use super::limits::Limits;
 use super::module::PolicyModule;
 use super::sandbox::LogLine;
 use crate::decision::{
-    DecisionPoint, Description, Param, ParamError, Point, RawParams, resolve_params,
+    AnyContext, AnyDecision, DecisionPoint, Description, Param, ParamError, Point, RawParams,
+    resolve_params,
 };
 use crate::metrics::{Metrics, names};
 
@@ -33,10 +33,10 @@ pub struct DecisionRecord {
     pub module_sha256: String,
     /// The decision's variant (`train`, `wait`, `promote`, …).
     pub outcome: &'static str,
-    /// The full input (context with parameters), as JSON.
-    pub input: Box<RawValue>,
-    /// The decision that was acted on (the fail-safe if the policy failed), as JSON.
-    pub output: Box<RawValue>,
+    /// The full input (context with parameters); JSON only when written.
+    pub input: AnyContext,
+    /// The decision that was acted on (the fail-safe if the policy failed).
+    pub output: AnyDecision,
     /// Why the policy's own answer was not used, if it was not.
     pub failure: Option<CallFailure>,
     /// Fuel consumed.
@@ -216,8 +216,8 @@ fn conclude<P: WitPoint>(
         policy_version: policy.description.version.clone(),
         module_sha256: policy.sha256.to_owned(),
         outcome: P::outcome_label(&decision),
-        input: to_json(&ctx),
-        output: to_json(&decision),
+        input: ctx.into(),
+        output: decision.clone().into(),
         failure: failure.clone(),
         fuel_used: stats.fuel_used,
         wall_micros: u64::try_from(stats.wall.as_micros()).unwrap_or(u64::MAX),
@@ -236,17 +236,6 @@ fn conclude<P: WitPoint>(
         stats,
         record,
     }
-}
-
-/// JSON text of `v`. Text rather than a `serde_json::Value` tree: it is built for every
-/// decision and is what the audit log stores.
-fn to_json<T: Serialize>(v: &T) -> Box<RawValue> {
-    // Serializing these plain data types cannot fail (no maps with non-string keys);
-    // should it, the record says so instead of losing the decision.
-    serde_json::value::to_raw_value(v).unwrap_or_else(|e| {
-        let note = serde_json::json!({ "unserializable": e.to_string() }).to_string();
-        RawValue::from_string(note).unwrap_or_else(|_| unreachable!("json! output is valid JSON"))
-    })
 }
 
 #[cfg(test)]

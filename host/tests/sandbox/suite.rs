@@ -152,7 +152,7 @@ fn a_huge_answer_is_an_invalid_decision() {
     }
     assert_fail_safe(&e);
     assert!(
-        e.record.output.to_string().len() < 10_000,
+        e.record.output.to_json().len() < 10_000,
         "the record stays small"
     );
     next_decision_succeeds();
