@@ -90,6 +90,7 @@ extern crate alloc;
 
 mod decisions;
 pub mod log;
+mod number;
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 mod runtime;
 pub mod stats;
@@ -100,6 +101,7 @@ pub use decisions::{
     RegressionDecision, RetrainContext, RetrainDecision, RolloutContext, RolloutDecision,
     TrainingOutcome,
 };
+pub use number::{Fixed, MAX_DECIMALS, fixed};
 pub use types::{
     Description, FromParam, Metric, ModelReport, ParamError, ParamSpec, ParamType, ParamValue,
     Params, Verdict,

@@ -11,6 +11,7 @@
 
 use sluice_policy_sdk::prelude::*;
 
+use sluice_policy_sdk::fixed;
 use sluice_policy_sdk::stats::{self, Alternative};
 use sluice_policy_sdk::{
     Description, Direction, Metric, MetricVerdict, MetricWindow, ParamSpec, ParamValue, Params,
@@ -174,10 +175,10 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
         verdict(
             Verdict::Regressed,
             format!(
-                "canary worse: p = {:.4} < alpha {}, |d| = {:.3} ≥ {}",
-                result.p_value,
+                "canary worse: p = {} < alpha {}, |d| = {} ≥ {}",
+                fixed(result.p_value, 4),
                 s.alpha,
-                d.abs(),
+                fixed(d.abs(), 3),
                 s.min_effect
             ),
             statistics,
@@ -186,10 +187,10 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
         verdict(
             Verdict::Pass,
             format!(
-                "no significant regression: p = {:.4} (alpha {}), |d| = {:.3} (min {})",
-                result.p_value,
+                "no significant regression: p = {} (alpha {}), |d| = {} (min {})",
+                fixed(result.p_value, 4),
                 s.alpha,
-                d.abs(),
+                fixed(d.abs(), 3),
                 s.min_effect
             ),
             statistics,
