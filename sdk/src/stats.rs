@@ -6,12 +6,14 @@
 
 use alloc::vec::Vec;
 
-pub use sluice_stats::{Alternative, Interval, Summary, TestResult};
+pub use sluice_stats::{
+    Alternative, Comparison, Interval, OutlierFilter, Summary, TestKind, TestResult,
+};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
     pub use sluice_stats::{
-        cohens_d, filter_outliers_iqr, filter_outliers_mad, mann_whitney_u,
+        cohens_d, compare, filter_outliers_iqr, filter_outliers_mad, mann_whitney_u,
         mean_confidence_interval, summarize, welch_t_test,
     };
 }
@@ -20,7 +22,7 @@ mod imp {
 mod imp {
     use alloc::vec::Vec;
 
-    use super::{Alternative, Interval, Summary, TestResult};
+    use super::{Alternative, Comparison, Interval, OutlierFilter, Summary, TestKind, TestResult};
     use crate::bindings::sluice::policy::stats as host;
 
     fn alt(a: Alternative) -> host::Alternative {
@@ -43,8 +45,7 @@ mod imp {
         }
     }
 
-    pub fn summarize(samples: &[f64]) -> Summary {
-        let s = host::summarize(samples);
+    fn summary(s: host::Summary) -> Summary {
         Summary {
             n: s.n,
             non_finite: s.non_finite,
@@ -56,6 +57,37 @@ mod imp {
             p90: s.p90,
             p95: s.p95,
             p99: s.p99,
+        }
+    }
+
+    pub fn summarize(samples: &[f64]) -> Summary {
+        summary(host::summarize(samples))
+    }
+
+    pub fn compare(
+        a: &[f64],
+        b: &[f64],
+        filter: OutlierFilter,
+        kind: TestKind,
+        alternative: Alternative,
+    ) -> Comparison {
+        let filter = match filter {
+            OutlierFilter::None => host::OutlierFilter::None,
+            OutlierFilter::Iqr(k) => host::OutlierFilter::Iqr(k),
+            OutlierFilter::Mad(t) => host::OutlierFilter::Mad(t),
+        };
+        let kind = match kind {
+            TestKind::Welch => host::TestKind::Welch,
+            TestKind::MannWhitney => host::TestKind::MannWhitney,
+        };
+        let c = host::compare(a, b, filter, kind, alt(alternative));
+        Comparison {
+            a: summary(c.a),
+            b: summary(c.b),
+            outliers_a: c.outliers_a,
+            outliers_b: c.outliers_b,
+            significance: test(c.significance),
+            cohens_d: c.cohens_d,
         }
     }
 
@@ -87,6 +119,21 @@ mod imp {
     pub fn filter_outliers_mad(samples: &[f64], threshold: f64) -> Vec<f64> {
         host::filter_outliers_mad(samples, threshold)
     }
+}
+
+/// Canary against baseline in one host call: each window filtered with `filter`, both
+/// summarized, then the test of kind `test` and Cohen's d of `a` against `b` on what
+/// survived. The same numbers as the filter, [`summarize`], the test and [`cohens_d`]
+/// called one by one (each summary's `non_finite` counts the window's non-finite
+/// values), at a fraction of the cost: the windows cross into the host once.
+pub fn compare(
+    a: &[f64],
+    b: &[f64],
+    filter: OutlierFilter,
+    test: TestKind,
+    alternative: Alternative,
+) -> Comparison {
+    imp::compare(a, b, filter, test, alternative)
 }
 
 /// Summary statistics (n, mean, sd, min, max, p50, p90, p95, p99) of the finite values.

@@ -25,24 +25,55 @@ fn test_result(r: sluice_stats::TestResult) -> stats::TestResult {
     }
 }
 
+fn summary(s: sluice_stats::Summary) -> stats::Summary {
+    stats::Summary {
+        n: s.n,
+        non_finite: s.non_finite,
+        mean: s.mean,
+        sd: s.sd,
+        min: s.min,
+        max: s.max,
+        p50: s.p50,
+        p90: s.p90,
+        p95: s.p95,
+        p99: s.p99,
+    }
+}
+
 /// `types` declares no functions.
 impl types::Host for HostState {}
 
 impl stats::Host for HostState {
-    fn summarize(&mut self, samples: Vec<f64>) -> stats::Summary {
-        let s = sluice_stats::summarize(&samples);
-        stats::Summary {
-            n: s.n,
-            non_finite: s.non_finite,
-            mean: s.mean,
-            sd: s.sd,
-            min: s.min,
-            max: s.max,
-            p50: s.p50,
-            p90: s.p90,
-            p95: s.p95,
-            p99: s.p99,
+    fn compare(
+        &mut self,
+        a: Vec<f64>,
+        b: Vec<f64>,
+        filter: stats::OutlierFilter,
+        test: stats::TestKind,
+        alt: stats::Alternative,
+    ) -> stats::Comparison {
+        let filter = match filter {
+            stats::OutlierFilter::None => sluice_stats::OutlierFilter::None,
+            stats::OutlierFilter::Iqr(k) => sluice_stats::OutlierFilter::Iqr(k),
+            stats::OutlierFilter::Mad(t) => sluice_stats::OutlierFilter::Mad(t),
+        };
+        let test = match test {
+            stats::TestKind::Welch => sluice_stats::TestKind::Welch,
+            stats::TestKind::MannWhitney => sluice_stats::TestKind::MannWhitney,
+        };
+        let c = sluice_stats::compare(&a, &b, filter, test, alternative(alt));
+        stats::Comparison {
+            a: summary(c.a),
+            b: summary(c.b),
+            outliers_a: c.outliers_a,
+            outliers_b: c.outliers_b,
+            significance: test_result(c.significance),
+            cohens_d: c.cohens_d,
         }
+    }
+
+    fn summarize(&mut self, samples: Vec<f64>) -> stats::Summary {
+        summary(sluice_stats::summarize(&samples))
     }
 
     fn welch_t_test(

@@ -1,5 +1,6 @@
 //! The functions, computed with statrs distributions.
 
+mod compare;
 mod mann_whitney;
 mod outliers;
 
@@ -9,6 +10,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::{Alternative, Interval, Summary, TestResult};
 
+pub use compare::compare;
 pub use mann_whitney::mann_whitney_u;
 pub use outliers::{filter_outliers_iqr, filter_outliers_mad};
 
@@ -89,10 +91,15 @@ fn from_total_order_key(key: i64) -> f64 {
 /// Summary statistics of the finite values in `samples`.
 pub fn summarize(samples: &[f64]) -> Summary {
     let (xs, non_finite) = finite(samples);
+    summary_of(&xs, &sorted(&xs), non_finite)
+}
+
+/// The summary of finite values `xs` (moments in their order) whose ascending copy is
+/// `s`, reporting `non_finite` ignored values.
+pub(crate) fn summary_of(xs: &[f64], s: &[f64], non_finite: u32) -> Summary {
     let n = count_u32(xs.len());
-    let (mean, variance) = moments(&xs);
+    let (mean, variance) = moments(xs);
     let sd = variance.sqrt();
-    let s = sorted(&xs);
     Summary {
         n,
         non_finite,
@@ -100,10 +107,10 @@ pub fn summarize(samples: &[f64]) -> Summary {
         sd,
         min: s.first().copied().unwrap_or(f64::NAN),
         max: s.last().copied().unwrap_or(f64::NAN),
-        p50: percentile_sorted(&s, 0.50),
-        p90: percentile_sorted(&s, 0.90),
-        p95: percentile_sorted(&s, 0.95),
-        p99: percentile_sorted(&s, 0.99),
+        p50: percentile_sorted(s, 0.50),
+        p90: percentile_sorted(s, 0.90),
+        p95: percentile_sorted(s, 0.95),
+        p99: percentile_sorted(s, 0.99),
     }
 }
 

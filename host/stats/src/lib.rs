@@ -88,3 +88,41 @@ pub struct Interval {
     /// Upper bound.
     pub high: f64,
 }
+
+/// How [`compare`] filters outliers out of each window before comparing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutlierFilter {
+    /// Keep every finite value.
+    None,
+    /// Tukey's fences with factor `k`, as `filter_outliers_iqr`.
+    Iqr(f64),
+    /// Robust z-score at most `threshold`, as `filter_outliers_mad`.
+    Mad(f64),
+}
+
+/// Which two-sample test [`compare`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestKind {
+    /// Welch's unequal-variance t-test.
+    Welch,
+    /// Mann–Whitney U.
+    MannWhitney,
+}
+
+/// What [`compare`] found: both windows after filtering, the test and the effect size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// Summary of `a`'s values that survived the filter; its `non_finite` counts the
+    /// non-finite values of `a` (never used).
+    pub a: Summary,
+    /// The same for `b`.
+    pub b: Summary,
+    /// Finite values of `a` the filter removed.
+    pub outliers_a: u32,
+    /// Finite values of `b` the filter removed.
+    pub outliers_b: u32,
+    /// The test of filtered `a` against filtered `b`.
+    pub significance: TestResult,
+    /// Cohen's d of filtered `a` against filtered `b`.
+    pub cohens_d: f64,
+}

@@ -173,3 +173,98 @@ fn non_finite_and_empty_inputs_have_defined_results() {
         vec![1.0, 2.0]
     );
 }
+
+/// Exact equality, NaN equal to NaN.
+fn same(got: f64, want: f64, what: &str) {
+    assert!(
+        got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+        "{what}: got {got}, want {want}"
+    );
+}
+
+#[test]
+fn compare_gives_the_numbers_of_the_functions_one_by_one() {
+    let f = fixture();
+    let mut with_bad = data(&f, "outliers");
+    with_bad.extend([f64::NAN, f64::INFINITY]);
+    let pairs = [
+        (data(&f, "a"), data(&f, "b")),
+        (data(&f, "big_a"), data(&f, "big_b")),
+        (data(&f, "ties_a"), data(&f, "ties_b")),
+        (with_bad, data(&f, "big_a")),
+        (vec![1.0], vec![]),
+    ];
+    let filters = [
+        OutlierFilter::None,
+        OutlierFilter::Iqr(1.5),
+        OutlierFilter::Iqr(0.0),
+        OutlierFilter::Mad(3.5),
+        OutlierFilter::Mad(0.5),
+        OutlierFilter::Iqr(f64::NAN),
+    ];
+    for (a, b) in &pairs {
+        for filter in filters {
+            for test in [TestKind::Welch, TestKind::MannWhitney] {
+                for (alt_name, alt) in ALTS {
+                    let what = format!("{filter:?} {test:?} {alt_name}");
+                    let keep = |xs: &[f64]| -> Vec<f64> {
+                        match filter {
+                            OutlierFilter::None => {
+                                xs.iter().copied().filter(|x| x.is_finite()).collect()
+                            }
+                            OutlierFilter::Iqr(k) => filter_outliers_iqr(xs, k),
+                            OutlierFilter::Mad(t) => filter_outliers_mad(xs, t),
+                        }
+                    };
+                    let (ka, kb) = (keep(a), keep(b));
+                    let c = compare(a, b, filter, test, alt);
+                    let non_finite =
+                        |xs: &[f64]| xs.iter().filter(|x| !x.is_finite()).count() as u32;
+                    let mut sa = summarize(&ka);
+                    sa.non_finite = non_finite(a);
+                    let mut sb = summarize(&kb);
+                    sb.non_finite = non_finite(b);
+                    for (got, want, side) in [(c.a, sa, "a"), (c.b, sb, "b")] {
+                        assert_eq!(
+                            (got.n, got.non_finite),
+                            (want.n, want.non_finite),
+                            "{what} {side}"
+                        );
+                        for (g, w, field) in [
+                            (got.mean, want.mean, "mean"),
+                            (got.sd, want.sd, "sd"),
+                            (got.min, want.min, "min"),
+                            (got.max, want.max, "max"),
+                            (got.p50, want.p50, "p50"),
+                            (got.p90, want.p90, "p90"),
+                            (got.p95, want.p95, "p95"),
+                            (got.p99, want.p99, "p99"),
+                        ] {
+                            same(g, w, &format!("{what} {side}.{field}"));
+                        }
+                    }
+                    let finite_len = |xs: &[f64]| xs.len() as u32 - non_finite(xs);
+                    assert_eq!(c.outliers_a, finite_len(a) - ka.len() as u32, "{what}");
+                    assert_eq!(c.outliers_b, finite_len(b) - kb.len() as u32, "{what}");
+                    let t = match test {
+                        TestKind::Welch => welch_t_test(&ka, &kb, alt),
+                        TestKind::MannWhitney => mann_whitney_u(&ka, &kb, alt),
+                    };
+                    same(
+                        c.significance.statistic,
+                        t.statistic,
+                        &format!("{what} statistic"),
+                    );
+                    same(c.significance.p_value, t.p_value, &format!("{what} p"));
+                    same(c.significance.df, t.df, &format!("{what} df"));
+                    assert_eq!(
+                        (c.significance.n_a, c.significance.n_b, c.significance.exact),
+                        (t.n_a, t.n_b, t.exact),
+                        "{what}"
+                    );
+                    same(c.cohens_d, cohens_d(&ka, &kb), &format!("{what} d"));
+                }
+            }
+        }
+    }
+}

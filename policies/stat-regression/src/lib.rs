@@ -12,7 +12,7 @@
 use sluice_policy_sdk::prelude::*;
 
 use sluice_policy_sdk::fixed;
-use sluice_policy_sdk::stats::{self, Alternative};
+use sluice_policy_sdk::stats::{self, Alternative, OutlierFilter, TestKind};
 use sluice_policy_sdk::{
     Description, Direction, Metric, MetricVerdict, MetricWindow, ParamSpec, ParamValue, Params,
     RegressionContext, RegressionDecision, Verdict,
@@ -90,8 +90,8 @@ struct Settings {
     alpha: f64,
     min_samples: u32,
     min_effect: f64,
-    filter: String,
-    test: String,
+    filter: OutlierFilter,
+    test: TestKind,
 }
 
 fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
@@ -110,14 +110,15 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
             vec![],
         );
     }
-    let filter = |xs: &[f64]| match s.filter.as_str() {
-        "iqr" => stats::filter_outliers_iqr(xs, 1.5),
-        "mad" => stats::filter_outliers_mad(xs, 3.5),
-        _ => xs.to_vec(),
+    // "Worse" is lower for higher-is-better metrics, higher for lower-is-better ones.
+    let alternative = match w.direction {
+        Direction::HigherIsBetter => Alternative::Less,
+        Direction::LowerIsBetter => Alternative::Greater,
     };
-    let (base, canary) = (filter(&w.baseline), filter(&w.canary));
-    let removed = (w.baseline.len() - base.len() + w.canary.len() - canary.len()) as f64;
-    let (sb, sc) = (stats::summarize(&base), stats::summarize(&canary));
+    // One host call: filter, summaries, test and effect size of canary against baseline.
+    let c = stats::compare(&w.canary, &w.baseline, s.filter, s.test, alternative);
+    let (sc, sb) = (c.a, c.b);
+    let removed = f64::from(c.outliers_a) + f64::from(c.outliers_b);
     let mut statistics = vec![
         Metric::new("n_baseline", f64::from(sb.n)),
         Metric::new("n_canary", f64::from(sc.n)),
@@ -135,10 +136,9 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
             statistics,
         );
     }
-    // "Worse" is lower for higher-is-better metrics, higher for lower-is-better ones.
-    let (alternative, worse) = match w.direction {
-        Direction::HigherIsBetter => (Alternative::Less, sc.mean < sb.mean),
-        Direction::LowerIsBetter => (Alternative::Greater, sc.mean > sb.mean),
+    let worse = match w.direction {
+        Direction::HigherIsBetter => sc.mean < sb.mean,
+        Direction::LowerIsBetter => sc.mean > sb.mean,
     };
     if sb.sd == 0.0 && sc.sd == 0.0 {
         let v = if worse {
@@ -155,12 +155,7 @@ fn judge(w: &MetricWindow, s: &Settings) -> MetricVerdict {
             statistics,
         );
     }
-    let result = if s.test == "mann-whitney" {
-        stats::mann_whitney_u(&canary, &base, alternative)
-    } else {
-        stats::welch_t_test(&canary, &base, alternative)
-    };
-    let d = stats::cohens_d(&canary, &base);
+    let (result, d) = (c.significance, c.cohens_d);
     statistics.push(Metric::new("statistic", result.statistic));
     statistics.push(Metric::new("p_value", result.p_value));
     statistics.push(Metric::new("cohens_d", d));
@@ -205,8 +200,19 @@ pub fn decide(ctx: &RegressionContext) -> RegressionDecision {
         min_samples: u32::try_from(ctx.param_or::<i64>("min_samples", 30).max(2))
             .unwrap_or(u32::MAX),
         min_effect: ctx.param_or("min_effect", 0.2),
-        filter: ctx.param_or("outlier_filter", "iqr".into()),
-        test: ctx.param_or("test", "welch".into()),
+        filter: match ctx
+            .param_or::<String>("outlier_filter", "iqr".into())
+            .as_str()
+        {
+            "iqr" => OutlierFilter::Iqr(1.5),
+            "mad" => OutlierFilter::Mad(3.5),
+            _ => OutlierFilter::None,
+        },
+        test: if ctx.param_or::<String>("test", "welch".into()) == "mann-whitney" {
+            TestKind::MannWhitney
+        } else {
+            TestKind::Welch
+        },
     };
     let metrics: Vec<MetricVerdict> = ctx.metrics.iter().map(|w| judge(w, &s)).collect();
     let named = |v: Verdict| -> Vec<&str> {

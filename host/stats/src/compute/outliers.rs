@@ -11,16 +11,10 @@ const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 /// A non-finite or negative `k` keeps every finite value.
 pub fn filter_outliers_iqr(samples: &[f64], k: f64) -> Vec<f64> {
     let (xs, _) = finite(samples);
-    if xs.len() < 2 || !k.is_finite() || k < 0.0 {
-        return xs.into_owned();
+    match iqr_rule(&sorted(&xs), k) {
+        Some(keep) => xs.iter().copied().filter(|&x| keep.keeps(x)).collect(),
+        None => xs.into_owned(),
     }
-    let s = sorted(&xs);
-    let (q1, q3) = (percentile_sorted(&s, 0.25), percentile_sorted(&s, 0.75));
-    let (low, high) = (q1 - k * (q3 - q1), q3 + k * (q3 - q1));
-    xs.iter()
-        .copied()
-        .filter(|x| (low..=high).contains(x))
-        .collect()
 }
 
 /// Keeps values whose robust z-score |x − median| / (1.4826 · MAD) is ≤ `threshold`.
@@ -29,17 +23,68 @@ pub fn filter_outliers_iqr(samples: &[f64], k: f64) -> Vec<f64> {
 /// non-finite or negative `threshold` keeps every finite value too.
 pub fn filter_outliers_mad(samples: &[f64], threshold: f64) -> Vec<f64> {
     let (xs, _) = finite(samples);
-    if xs.len() < 2 || !threshold.is_finite() || threshold < 0.0 {
-        return xs.into_owned();
+    match mad_rule(&xs, &sorted(&xs), threshold) {
+        Some(keep) => xs.iter().copied().filter(|&x| keep.keeps(x)).collect(),
+        None => xs.into_owned(),
     }
-    let median = percentile_sorted(&sorted(&xs), 0.5);
+}
+
+/// Which finite values an outlier filter keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Keep {
+    /// Values in [low, high].
+    Between { low: f64, high: f64 },
+    /// Values with |x − median| / scale ≤ threshold.
+    NearMedian {
+        median: f64,
+        scale: f64,
+        threshold: f64,
+    },
+}
+
+impl Keep {
+    /// Whether `x` survives the filter.
+    pub(crate) fn keeps(self, x: f64) -> bool {
+        match self {
+            Keep::Between { low, high } => (low..=high).contains(&x),
+            Keep::NearMedian {
+                median,
+                scale,
+                threshold,
+            } => (x - median).abs() / scale <= threshold,
+        }
+    }
+}
+
+/// Tukey's fences for the ascending finite values `s`; `None` keeps everything (fewer
+/// than two values, or a non-finite or negative `k`).
+pub(crate) fn iqr_rule(s: &[f64], k: f64) -> Option<Keep> {
+    if s.len() < 2 || !k.is_finite() || k < 0.0 {
+        return None;
+    }
+    let (q1, q3) = (percentile_sorted(s, 0.25), percentile_sorted(s, 0.75));
+    Some(Keep::Between {
+        low: q1 - k * (q3 - q1),
+        high: q3 + k * (q3 - q1),
+    })
+}
+
+/// The robust z-score rule for finite values `xs` with ascending copy `s`; `None`
+/// keeps everything (fewer than two values, a zero MAD, or a non-finite or negative
+/// `threshold`).
+pub(crate) fn mad_rule(xs: &[f64], s: &[f64], threshold: f64) -> Option<Keep> {
+    if xs.len() < 2 || !threshold.is_finite() || threshold < 0.0 {
+        return None;
+    }
+    let median = percentile_sorted(s, 0.5);
     let deviations: Vec<f64> = xs.iter().map(|x| (x - median).abs()).collect();
     let scale = MAD_TO_SIGMA * percentile_sorted(&sorted(&deviations), 0.5);
     if scale == 0.0 {
-        return xs.into_owned();
+        return None;
     }
-    xs.iter()
-        .copied()
-        .filter(|x| (x - median).abs() / scale <= threshold)
-        .collect()
+    Some(Keep::NearMedian {
+        median,
+        scale,
+        threshold,
+    })
 }

@@ -1,0 +1,70 @@
+//! Canary against baseline in one call: filter, summarize, test, effect size.
+
+use super::outliers::{iqr_rule, mad_rule};
+use super::{cohens_d, count_u32, finite, mann_whitney_u, sorted, summary_of, welch_t_test};
+use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
+
+/// Filters each window with `filter`, then summarizes both and runs `test` and Cohen's
+/// d of `a` against `b` on what survived.
+///
+/// The numbers are those of calling the filter, `summarize`, the test and `cohens_d`
+/// one by one, except that each summary's `non_finite` counts the window's non-finite
+/// values (the filters drop them). Each window is sorted once: the survivors of either
+/// filter are a run of the sorted window, so their percentiles need no second sort.
+pub fn compare(
+    a: &[f64],
+    b: &[f64],
+    filter: OutlierFilter,
+    test: TestKind,
+    alternative: Alternative,
+) -> Comparison {
+    let (wa, wb) = (Window::new(a, filter), Window::new(b, filter));
+    let significance = match test {
+        TestKind::Welch => welch_t_test(&wa.kept, &wb.kept, alternative),
+        TestKind::MannWhitney => mann_whitney_u(&wa.kept, &wb.kept, alternative),
+    };
+    Comparison {
+        a: wa.summary,
+        b: wb.summary,
+        outliers_a: wa.outliers,
+        outliers_b: wb.outliers,
+        significance,
+        cohens_d: cohens_d(&wa.kept, &wb.kept),
+    }
+}
+
+/// One window after filtering.
+struct Window {
+    /// The finite values that survived, in input order.
+    kept: Vec<f64>,
+    summary: Summary,
+    outliers: u32,
+}
+
+impl Window {
+    fn new(samples: &[f64], filter: OutlierFilter) -> Self {
+        let (xs, non_finite) = finite(samples);
+        let ascending = sorted(&xs);
+        let rule = match filter {
+            OutlierFilter::None => None,
+            OutlierFilter::Iqr(k) => iqr_rule(&ascending, k),
+            OutlierFilter::Mad(threshold) => mad_rule(&xs, &ascending, threshold),
+        };
+        let Some(keep) = rule else {
+            let summary = summary_of(&xs, &ascending, non_finite);
+            return Self {
+                kept: xs.into_owned(),
+                summary,
+                outliers: 0,
+            };
+        };
+        let kept: Vec<f64> = xs.iter().copied().filter(|&x| keep.keeps(x)).collect();
+        // Filtering an ascending list keeps it ascending.
+        let kept_ascending: Vec<f64> = ascending.into_iter().filter(|&x| keep.keeps(x)).collect();
+        Self {
+            summary: summary_of(&kept, &kept_ascending, non_finite),
+            outliers: count_u32(xs.len() - kept.len()),
+            kept,
+        }
+    }
+}
