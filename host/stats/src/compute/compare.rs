@@ -58,9 +58,9 @@ impl Window {
                 outliers: 0,
             };
         };
-        let kept: Vec<f64> = xs.iter().copied().filter(|&x| keep.keeps(x)).collect();
+        let kept = keep.apply(&xs);
         // Filtering an ascending list keeps it ascending.
-        let kept_ascending: Vec<f64> = ascending.into_iter().filter(|&x| keep.keeps(x)).collect();
+        let kept_ascending = keep.apply(&ascending);
         Self {
             summary: summary_of(&kept, &kept_ascending, non_finite),
             outliers: count_u32(xs.len() - kept.len()),
