@@ -7,7 +7,8 @@
 //!   single-tier, per stock policy.
 //!
 //! `cargo bench -p sluice --bench policy` runs criterion (medians) and then prints a
-//! p50/p99 table from 5,000 timed decisions per policy and the swap table.
+//! p50/p99 table from 5,000 timed decisions per policy and the swap table. Each
+//! decision's input is built before its timed span, as the caller builds it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -278,12 +279,14 @@ fn rollout_back(d: sdk::RolloutDecision) -> decision::RolloutDecision {
     }
 }
 
-/// Times `f` `n` times; returns (p50, p99).
-fn percentiles(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+/// Times `n` runs, each prepared by `prepare` outside the timed span (the decision's
+/// input is the caller's, not part of the decision); returns (p50, p99).
+fn percentiles(n: usize, prepare: &dyn Fn() -> Run) -> (Duration, Duration) {
     let mut t: Vec<Duration> = (0..n)
         .map(|_| {
+            let run = prepare();
             let s = Instant::now();
-            f();
+            run();
             s.elapsed()
         })
         .collect();
@@ -291,15 +294,18 @@ fn percentiles(n: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     (t[n / 2], t[(n * 99) / 100])
 }
 
+/// One decision, its input already built.
+type Run = Box<dyn FnOnce()>;
+
 /// One stock policy measured three ways in the same run.
 struct Case {
     name: &'static str,
     /// `decide`: fresh store and instance, sandboxed call, checks, record.
-    wasm: Box<dyn Fn()>,
+    wasm: Box<dyn Fn() -> Run>,
     /// `decide_native`: the same path with the policy crate's logic compiled in.
-    native_path: Box<dyn Fn()>,
+    native_path: Box<dyn Fn() -> Run>,
     /// The policy crate's `decide` alone, on a ready SDK context.
-    native_logic: Box<dyn Fn()>,
+    native_logic: Box<dyn Fn() -> Run>,
 }
 
 fn case<P: WitPoint + SdkTypes + 'static>(
@@ -316,32 +322,40 @@ where
     SdkCtx<P>: 'static,
 {
     let m = module(engine, name);
-    let b: Binding<P> = binding(&m, raw);
+    let b: Arc<Binding<P>> = Arc::new(binding(&m, raw));
     let metrics = Arc::new(Metrics::new());
-    let description = m.description.clone();
+    let description = Arc::new(m.description.clone());
     let mut with_params = ctx.clone();
     *P::params_mut(&mut with_params) = b.params.clone();
-    let ready = to_sdk(&with_params);
-    let bp: Binding<P> = binding(&m, raw);
-    let (e, c, mt) = (engine.clone(), ctx.clone(), metrics.clone());
+    let ready = Arc::new(to_sdk(&with_params));
+    let wasm = {
+        let (e, b, mt, c) = (engine.clone(), b.clone(), metrics.clone(), ctx.clone());
+        Box::new(move || -> Run {
+            let (e, m, b, mt, c) = (e.clone(), m.clone(), b.clone(), mt.clone(), c.clone());
+            Box::new(move || {
+                black_box(decide::<P>(&e, &m, &b, c, SystemTime::now(), &mt));
+            })
+        })
+    };
+    let native_path = Box::new(move || -> Run {
+        let (d, b, mt, c) = (description.clone(), b.clone(), metrics.clone(), ctx.clone());
+        Box::new(move || {
+            black_box(decide_native::<P>(&d, &b, c, SystemTime::now(), &mt, |c| {
+                back(logic(&to_sdk(c)))
+            }));
+        })
+    });
+    let native_logic = Box::new(move || -> Run {
+        let r = ready.clone();
+        Box::new(move || {
+            black_box(logic(black_box(&r)));
+        })
+    });
     Case {
         name,
-        wasm: Box::new(move || {
-            black_box(decide::<P>(&e, &m, &bp, c.clone(), SystemTime::now(), &mt));
-        }),
-        native_path: Box::new(move || {
-            black_box(decide_native::<P>(
-                &description,
-                &b,
-                ctx.clone(),
-                SystemTime::now(),
-                &metrics,
-                |c| back(logic(&to_sdk(c))),
-            ));
-        }),
-        native_logic: Box::new(move || {
-            black_box(logic(black_box(&ready)));
-        }),
+        wasm,
+        native_path,
+        native_logic,
     }
 }
 
@@ -420,9 +434,16 @@ fn main() {
         .warm_up_time(Duration::from_secs(1));
     for case in &cases {
         let mut g = c.benchmark_group(format!("decision/{}", case.name));
-        g.bench_function("wasm-fresh-instance", |b| b.iter(&case.wasm));
-        g.bench_function("native-same-path", |b| b.iter(&case.native_path));
-        g.bench_function("native-logic-alone", |b| b.iter(&case.native_logic));
+        let small = criterion::BatchSize::SmallInput;
+        g.bench_function("wasm-fresh-instance", |b| {
+            b.iter_batched(&case.wasm, |run| run(), small)
+        });
+        g.bench_function("native-same-path", |b| {
+            b.iter_batched(&case.native_path, |run| run(), small)
+        });
+        g.bench_function("native-logic-alone", |b| {
+            b.iter_batched(&case.native_logic, |run| run(), small)
+        });
         g.finish();
     }
 
