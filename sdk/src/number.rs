@@ -67,6 +67,14 @@ mod tests {
     use super::*;
     use alloc::format;
 
+    fn assert_agrees(v: f64, d: u8) {
+        assert_eq!(
+            format!("{}", fixed(v, d)),
+            format!("{:.*}", usize::from(d), v),
+            "value {v}, {d} decimals"
+        );
+    }
+
     #[test]
     fn agrees_with_core_formatting_away_from_ties() {
         let values = [
@@ -88,11 +96,7 @@ mod tests {
         ];
         for &v in &values {
             for d in [0u8, 1, 3, 4, 6] {
-                assert_eq!(
-                    format!("{}", fixed(v, d)),
-                    format!("{:.*}", usize::from(d), v),
-                    "value {v}, {d} decimals"
-                );
+                assert_agrees(v, d);
             }
         }
     }
@@ -108,12 +112,7 @@ mod tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
             let v = (unit - 0.5) * 10f64.powi(i % 9 - 3);
-            let d = (i % 7) as u8;
-            assert_eq!(
-                format!("{}", fixed(v, d)),
-                format!("{:.*}", usize::from(d), v),
-                "value {v}, {d} decimals"
-            );
+            assert_agrees(v, (i % 7) as u8);
         }
     }
 
