@@ -213,64 +213,6 @@ pub trait WitPoint: Point {
     ) -> wasmtime::Result<Self::Decision>;
 }
 
-impl<Pre: PreInstance, Decide: DecideIndices> Ready<Pre, Decide> {
-    /// A fresh instance in `store`, with its `decide` export type-checked.
-    fn decide(&self, store: &mut Store<HostState>) -> wasmtime::Result<Decide::Guest> {
-        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
-        self.decide.load(&mut *store, &instance)
-    }
-}
-
-/// The generated `*Pre` types, seen through their `InstancePre` (implemented for the
-/// four generated types only).
-pub trait PreInstance {
-    /// The component, linked and ready to instantiate.
-    fn instance_pre(&self) -> &InstancePre<HostState>;
-}
-
-/// The generated indices of a `decide-*` export (implemented for the four generated
-/// types only).
-pub trait DecideIndices {
-    /// The instance's typed `decide` export.
-    type Guest;
-    /// Type-checks and fetches `decide` from `instance`.
-    ///
-    /// # Errors
-    /// When the export does not have the world's type.
-    fn load(
-        &self,
-        store: &mut Store<HostState>,
-        instance: &wasmtime::component::Instance,
-    ) -> wasmtime::Result<Self::Guest>;
-}
-
-macro_rules! generated {
-    ($($world:ident :: $pre:ident, $iface:ident);+ $(;)?) => {$(
-        impl PreInstance for $world::$pre<HostState> {
-            fn instance_pre(&self) -> &InstancePre<HostState> {
-                $world::$pre::instance_pre(self)
-            }
-        }
-        impl DecideIndices for $world::exports::sluice::policy::$iface::GuestIndices {
-            type Guest = $world::exports::sluice::policy::$iface::Guest;
-            fn load(
-                &self,
-                store: &mut Store<HostState>,
-                instance: &wasmtime::component::Instance,
-            ) -> wasmtime::Result<Self::Guest> {
-                $world::exports::sluice::policy::$iface::GuestIndices::load(self, store, instance)
-            }
-        }
-    )+};
-}
-
-generated! {
-    retrain_world::RetrainPre, decide_retrain;
-    promotion_world::PromotionPre, decide_promotion;
-    regression_world::RegressionPre, decide_regression;
-    rollout_world::RolloutPre, decide_rollout;
-}
-
 fn world_mismatch(expected: decision::DecisionPoint) -> wasmtime::Error {
     wasmtime::Error::msg(format!("the module is not a {expected} policy"))
 }
@@ -407,7 +349,11 @@ impl WitPoint for decision::Retrain {
             run_active: ctx.run_active,
             production: ctx.production.as_ref().map(report_to_wit),
         };
-        let out = pre.decide(store)?.call_decide(store, &input)?;
+        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let out = pre
+            .decide
+            .load(&mut *store, &instance)?
+            .call_decide(store, &input)?;
         Ok(match out {
             w::Decision::Wait(reason) => decision::RetrainDecision::Wait { reason },
             w::Decision::Train(t) => decision::RetrainDecision::Train {
@@ -434,7 +380,11 @@ impl WitPoint for decision::Promotion {
             candidate: report_to_wit(&ctx.candidate),
             production: ctx.production.as_ref().map(report_to_wit),
         };
-        let out = pre.decide(store)?.call_decide(store, &input)?;
+        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let out = pre
+            .decide
+            .load(&mut *store, &instance)?
+            .call_decide(store, &input)?;
         Ok(match out {
             w::Decision::Promote(reason) => decision::PromotionDecision::Promote { reason },
             w::Decision::Reject(reason) => decision::PromotionDecision::Reject { reason },
@@ -472,7 +422,11 @@ impl WitPoint for decision::Regression {
                 })
                 .collect(),
         };
-        let out = pre.decide(store)?.call_decide(store, &input)?;
+        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let out = pre
+            .decide
+            .load(&mut *store, &instance)?
+            .call_decide(store, &input)?;
         Ok(decision::RegressionDecision {
             overall: verdict_from_wit(out.overall),
             reason: out.reason,
@@ -518,7 +472,11 @@ impl WitPoint for decision::Rollout {
             holds_at_step: ctx.holds_at_step,
             verdict: ctx.verdict.map(verdict_to_wit),
         };
-        let out = pre.decide(store)?.call_decide(store, &input)?;
+        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let out = pre
+            .decide
+            .load(&mut *store, &instance)?
+            .call_decide(store, &input)?;
         Ok(match out {
             w::Decision::Advance(a) => decision::RolloutDecision::Advance {
                 weight: a.weight,
