@@ -46,10 +46,25 @@ fn variance_about(xs: &[f64], m: f64) -> f64 {
     xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() - 1) as f64
 }
 
-/// Mean and sample variance of `xs`.
-fn moments(xs: &[f64]) -> (f64, f64) {
-    let m = mean(xs);
-    (m, variance_about(xs, m))
+/// Size, mean and sample variance of a group of finite values: what the summary, the
+/// t-test and Cohen's d share, computed once per group.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moments {
+    len: usize,
+    mean: f64,
+    variance: f64,
+}
+
+impl Moments {
+    /// The moments of finite values `xs`.
+    pub(crate) fn of(xs: &[f64]) -> Self {
+        let mean = mean(xs);
+        Self {
+            len: xs.len(),
+            mean,
+            variance: variance_about(xs, mean),
+        }
+    }
 }
 
 /// Percentile `q` in [0, 1] of an ascending slice, interpolating linearly between
@@ -91,20 +106,17 @@ fn from_total_order_key(key: i64) -> f64 {
 /// Summary statistics of the finite values in `samples`.
 pub fn summarize(samples: &[f64]) -> Summary {
     let (xs, non_finite) = finite(samples);
-    summary_of(&xs, &sorted(&xs), non_finite)
+    summary_of(Moments::of(&xs), &sorted(&xs), non_finite)
 }
 
-/// The summary of finite values `xs` (moments in their order) whose ascending copy is
-/// `s`, reporting `non_finite` ignored values.
-pub(crate) fn summary_of(xs: &[f64], s: &[f64], non_finite: u32) -> Summary {
-    let n = count_u32(xs.len());
-    let (mean, variance) = moments(xs);
-    let sd = variance.sqrt();
+/// The summary of a group with moments `m` whose ascending finite values are `s`,
+/// reporting `non_finite` ignored values.
+pub(crate) fn summary_of(m: Moments, s: &[f64], non_finite: u32) -> Summary {
     Summary {
-        n,
+        n: count_u32(m.len),
         non_finite,
-        mean,
-        sd,
+        mean: m.mean,
+        sd: m.variance.sqrt(),
         min: s.first().copied().unwrap_or(f64::NAN),
         max: s.last().copied().unwrap_or(f64::NAN),
         p50: percentile_sorted(s, 0.50),
@@ -126,10 +138,20 @@ fn students_t(df: f64) -> Option<StudentsT> {
 pub fn welch_t_test(a: &[f64], b: &[f64], alternative: Alternative) -> TestResult {
     let (xa, da) = finite(a);
     let (xb, db) = finite(b);
-    let (na, nb) = (xa.len() as f64, xb.len() as f64);
-    let ((ma, va), (mb, vb)) = (moments(&xa), moments(&xb));
+    welch_of(Moments::of(&xa), Moments::of(&xb), da + db, alternative)
+}
+
+/// Welch's t-test of groups with moments `a` and `b`; `dropped` non-finite values.
+pub(crate) fn welch_of(
+    a: Moments,
+    b: Moments,
+    dropped: u32,
+    alternative: Alternative,
+) -> TestResult {
+    let (na, nb) = (a.len as f64, b.len as f64);
+    let (ma, va, mb, vb) = (a.mean, a.variance, b.mean, b.variance);
     let se2 = va / na + vb / nb;
-    let (statistic, df, p_value) = if xa.len() < 2 || xb.len() < 2 || se2 <= 0.0 {
+    let (statistic, df, p_value) = if a.len < 2 || b.len < 2 || se2 <= 0.0 {
         (f64::NAN, f64::NAN, f64::NAN)
     } else {
         let t = (ma - mb) / se2.sqrt();
@@ -145,9 +167,9 @@ pub fn welch_t_test(a: &[f64], b: &[f64], alternative: Alternative) -> TestResul
         statistic,
         p_value,
         df,
-        n_a: count_u32(xa.len()),
-        n_b: count_u32(xb.len()),
-        dropped: da + db,
+        n_a: count_u32(a.len),
+        n_b: count_u32(b.len),
+        dropped,
         exact: false,
     }
 }
@@ -158,16 +180,20 @@ pub fn welch_t_test(a: &[f64], b: &[f64], alternative: Alternative) -> TestResul
 pub fn cohens_d(a: &[f64], b: &[f64]) -> f64 {
     let (xa, _) = finite(a);
     let (xb, _) = finite(b);
-    if xa.len() < 2 || xb.len() < 2 {
+    cohens_d_of(Moments::of(&xa), Moments::of(&xb))
+}
+
+/// Cohen's d of groups with moments `a` and `b`.
+pub(crate) fn cohens_d_of(a: Moments, b: Moments) -> f64 {
+    if a.len < 2 || b.len < 2 {
         return f64::NAN;
     }
-    let (na, nb) = (xa.len() as f64, xb.len() as f64);
-    let ((ma, va), (mb, vb)) = (moments(&xa), moments(&xb));
-    let pooled = (((na - 1.0) * va + (nb - 1.0) * vb) / (na + nb - 2.0)).sqrt();
+    let (na, nb) = (a.len as f64, b.len as f64);
+    let pooled = (((na - 1.0) * a.variance + (nb - 1.0) * b.variance) / (na + nb - 2.0)).sqrt();
     if pooled == 0.0 {
         return f64::NAN;
     }
-    (ma - mb) / pooled
+    (a.mean - b.mean) / pooled
 }
 
 /// Two-sided confidence interval for the mean with Student's t (n − 1 df).
@@ -175,7 +201,9 @@ pub fn cohens_d(a: &[f64], b: &[f64]) -> f64 {
 /// NaN bounds when fewer than two finite values or `level` is outside (0, 1).
 pub fn mean_confidence_interval(samples: &[f64], level: f64) -> Interval {
     let (xs, _) = finite(samples);
-    let (m, variance) = moments(&xs);
+    let Moments {
+        mean: m, variance, ..
+    } = Moments::of(&xs);
     let nan = Interval {
         mean: m,
         low: f64::NAN,

@@ -1,7 +1,9 @@
 //! Canary against baseline in one call: filter, summarize, test, effect size.
 
 use super::outliers::{iqr_rule, mad_rule};
-use super::{cohens_d, count_u32, finite, mann_whitney_u, sorted, summary_of, welch_t_test};
+use super::{
+    Moments, cohens_d_of, count_u32, finite, mann_whitney_u, sorted, summary_of, welch_of,
+};
 use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
 
 /// Filters each window with `filter`, then summarizes both and runs `test` and Cohen's
@@ -9,8 +11,9 @@ use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
 ///
 /// The numbers are those of calling the filter, `summarize`, the test and `cohens_d`
 /// one by one, except that each summary's `non_finite` counts the window's non-finite
-/// values (the filters drop them). Each window is sorted once: the survivors of either
-/// filter are a run of the sorted window, so their percentiles need no second sort.
+/// values (the filters drop them). Each window is sorted once (the survivors of either
+/// filter are a run of the sorted window, so their percentiles need no second sort) and
+/// its moments are computed once for the summary, the t-test and Cohen's d.
 pub fn compare(
     a: &[f64],
     b: &[f64],
@@ -20,7 +23,8 @@ pub fn compare(
 ) -> Comparison {
     let (wa, wb) = (Window::new(a, filter), Window::new(b, filter));
     let significance = match test {
-        TestKind::Welch => welch_t_test(&wa.kept, &wb.kept, alternative),
+        // 0 dropped: the windows' non-finite values were removed before the moments.
+        TestKind::Welch => welch_of(wa.moments, wb.moments, 0, alternative),
         TestKind::MannWhitney => mann_whitney_u(&wa.kept, &wb.kept, alternative),
     };
     Comparison {
@@ -29,7 +33,7 @@ pub fn compare(
         outliers_a: wa.outliers,
         outliers_b: wb.outliers,
         significance,
-        cohens_d: cohens_d(&wa.kept, &wb.kept),
+        cohens_d: cohens_d_of(wa.moments, wb.moments),
     }
 }
 
@@ -37,6 +41,7 @@ pub fn compare(
 struct Window {
     /// The finite values that survived, in input order.
     kept: Vec<f64>,
+    moments: Moments,
     summary: Summary,
     outliers: u32,
 }
@@ -51,20 +56,23 @@ impl Window {
             OutlierFilter::Mad(threshold) => mad_rule(&xs, &ascending, threshold),
         };
         let Some(keep) = rule else {
-            let summary = summary_of(&xs, &ascending, non_finite);
+            let moments = Moments::of(&xs);
             return Self {
+                summary: summary_of(moments, &ascending, non_finite),
                 kept: xs.into_owned(),
-                summary,
+                moments,
                 outliers: 0,
             };
         };
         let kept = keep.apply(&xs);
         // Filtering an ascending list keeps it ascending.
         let kept_ascending = keep.apply(&ascending);
+        let moments = Moments::of(&kept);
         Self {
-            summary: summary_of(&kept, &kept_ascending, non_finite),
+            summary: summary_of(moments, &kept_ascending, non_finite),
             outliers: count_u32(xs.len() - kept.len()),
             kept,
+            moments,
         }
     }
 }
