@@ -65,6 +65,12 @@ impl std::fmt::Debug for PolicyModule {
     }
 }
 
+/// The sha256 of a module's bytes, lower-case hex: the identity every decision
+/// record names its module by.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 impl PolicyModule {
     /// Loads the module at `path`; `expected` requires a particular world.
     ///
@@ -108,10 +114,30 @@ impl PolicyModule {
         expected: Option<DecisionPoint>,
         build: Build,
     ) -> Result<Arc<Self>, LoadError> {
+        Self::load_hashed(
+            engine,
+            source_name,
+            bytes,
+            sha256_hex(bytes),
+            expected,
+            build,
+        )
+    }
+
+    /// [`Self::load_build`] for bytes whose digest the caller already computed with
+    /// [`sha256_hex`] (the registry hashes a file to see whether it changed, and a swap
+    /// should not hash it twice).
+    pub(crate) fn load_hashed(
+        engine: &PolicyEngine,
+        source_name: &str,
+        bytes: &[u8],
+        sha256: String,
+        expected: Option<DecisionPoint>,
+        build: Build,
+    ) -> Result<Arc<Self>, LoadError> {
         let started = Instant::now();
         let name = || source_name.to_owned();
         check_header(source_name, bytes)?;
-        let sha256 = hex::encode(Sha256::digest(bytes));
         let compiled =
             engine
                 .build(bytes, &sha256, build)

@@ -9,13 +9,12 @@ use std::sync::{Arc, OnceLock, RwLock, Weak, mpsc};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc as async_mpsc, watch};
 
 use super::check::{PolicyUse, check_use};
 use super::engine::{Build, PolicyEngine, Tier};
 use super::error::{CheckError, LoadError};
-use super::module::PolicyModule;
+use super::module::{PolicyModule, sha256_hex};
 use crate::decision::Param;
 use crate::metrics::{Metrics, names};
 
@@ -168,7 +167,7 @@ impl PolicyRegistry {
         }
         for (name, path, bytes) in sources {
             let active = registry
-                .load_checked(&name, &path, &bytes, Build::Optimized)
+                .load_checked(&name, &path, &bytes, sha256_hex(&bytes), Build::Optimized)
                 .map_err(|source| RegistryError::Module {
                     module: name.clone(),
                     source,
@@ -215,14 +214,16 @@ impl PolicyRegistry {
         };
         for (name, path) in entries {
             let current = self.get(&name).map(|a| a.module.sha256.clone());
-            let bytes = match std::fs::read(&path) {
-                Ok(bytes) if Some(hex::encode(Sha256::digest(&bytes))) == current => continue,
-                Ok(bytes) => bytes,
-                // A file may vanish between listing and reading during a swap; the
-                // next event rescans.
-                Err(_) => continue,
+            // A file may vanish between listing and reading during a swap; the next
+            // event rescans.
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
             };
-            match self.load_checked(&name, &path, &bytes, Build::Quick) {
+            let sha256 = sha256_hex(&bytes);
+            if current.as_ref() == Some(&sha256) {
+                continue;
+            }
+            match self.load_checked(&name, &path, &bytes, sha256, Build::Quick) {
                 Ok(active) => {
                     let (tier, sha256) = (active.module.tier, active.module.sha256.clone());
                     tracing::info!(module = %name, sha256 = %active.module.sha256, ?tier, load_ms = active.module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
@@ -325,8 +326,13 @@ impl PolicyRegistry {
         if !still_baseline(&self.read()) {
             return false;
         }
-        let optimized = match self.load_checked(&job.name, &job.path, &job.bytes, Build::Optimized)
-        {
+        let optimized = match self.load_checked(
+            &job.name,
+            &job.path,
+            &job.bytes,
+            job.sha256.clone(),
+            Build::Optimized,
+        ) {
             Ok(active) => active,
             Err(e) => {
                 // The same module passed these checks as baseline code; failing now
@@ -355,13 +361,15 @@ impl PolicyRegistry {
         name: &str,
         path: &Path,
         bytes: &[u8],
+        sha256: String,
         build: Build,
     ) -> Result<ActivePolicy, CheckError> {
         let expected = self.uses.iter().find(|u| u.module == name).map(|u| u.point);
-        let module = PolicyModule::load_build(
+        let module = PolicyModule::load_hashed(
             &self.engine,
             &path.display().to_string(),
             bytes,
+            sha256,
             expected,
             build,
         )?;
