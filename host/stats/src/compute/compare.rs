@@ -1,5 +1,7 @@
 //! Canary against baseline in one call: filter, summarize, test, effect size.
 
+use std::borrow::Cow;
+
 use super::outliers::{iqr_rule, mad_rule};
 use super::{
     Moments, cohens_d_of, count_u32, finite, mann_whitney_u, sorted, summary_of, welch_of,
@@ -38,16 +40,17 @@ pub fn compare(
 }
 
 /// One window after filtering.
-struct Window {
-    /// The finite values that survived, in input order.
-    kept: Vec<f64>,
+struct Window<'a> {
+    /// The finite values that survived, in input order (borrowed when nothing was
+    /// removed from a clean window).
+    kept: Cow<'a, [f64]>,
     moments: Moments,
     summary: Summary,
     outliers: u32,
 }
 
-impl Window {
-    fn new(samples: &[f64], filter: OutlierFilter) -> Self {
+impl<'a> Window<'a> {
+    fn new(samples: &'a [f64], filter: OutlierFilter) -> Self {
         let (xs, non_finite) = finite(samples);
         let ascending = sorted(&xs);
         let rule = match filter {
@@ -59,19 +62,18 @@ impl Window {
             let moments = Moments::of(&xs);
             return Self {
                 summary: summary_of(moments, &ascending, non_finite),
-                kept: xs.into_owned(),
+                kept: xs,
                 moments,
                 outliers: 0,
             };
         };
+        // Input order for the moments, as the one-by-one functions sum them.
         let kept = keep.apply(&xs);
-        // Filtering an ascending list keeps it ascending.
-        let kept_ascending = keep.apply(&ascending);
         let moments = Moments::of(&kept);
         Self {
-            summary: summary_of(moments, &kept_ascending, non_finite),
+            summary: summary_of(moments, keep.run(&ascending), non_finite),
             outliers: count_u32(xs.len() - kept.len()),
-            kept,
+            kept: Cow::Owned(kept),
             moments,
         }
     }

@@ -52,6 +52,19 @@ impl Keep {
         kept
     }
 
+    /// The survivors within the ascending values `s`, without copying: they are one
+    /// run of `s`, as each rule keeps an interval. For `NearMedian` that holds in
+    /// floating point too: rounding is monotone, so |x − median| / scale does not
+    /// decrease moving away from the median on either side.
+    pub(crate) fn run(self, s: &[f64]) -> &[f64] {
+        let start = s.iter().position(|&x| self.keeps(x)).unwrap_or(s.len());
+        let end = s
+            .iter()
+            .rposition(|&x| self.keeps(x))
+            .map_or(start, |i| i + 1);
+        &s[start..end]
+    }
+
     /// Whether `x` survives the filter.
     fn keeps(self, x: f64) -> bool {
         match self {
@@ -96,4 +109,55 @@ pub(crate) fn mad_rule(xs: &[f64], s: &[f64], threshold: f64) -> Option<Keep> {
         scale,
         threshold,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run found in the sorted window is exactly what filtering it keeps.
+    fn assert_run_is_filter(keep: Keep, xs: &[f64]) {
+        let s = sorted(xs);
+        assert_eq!(
+            keep.run(&s),
+            keep.apply(&s).as_slice(),
+            "{keep:?} on {xs:?}"
+        );
+    }
+
+    #[test]
+    fn survivors_of_a_sorted_window_are_one_run() {
+        // Deterministic pseudo-random windows (an LCG), skewed and with planted outliers.
+        let mut state: u64 = 7;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for round in 0..200 {
+            let n = 2 + round % 60;
+            let mut xs: Vec<f64> = (0..n).map(|_| (next() * 10.0).powi(3) - 50.0).collect();
+            xs[round % n] = 1e6 * (next() - 0.5);
+            for keep in [
+                iqr_rule(&sorted(&xs), 1.5),
+                mad_rule(&xs, &sorted(&xs), 3.5),
+                mad_rule(&xs, &sorted(&xs), 0.1),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert_run_is_filter(keep, &xs);
+            }
+        }
+        // Ties, and rules that keep nothing.
+        let ties = [3.0, 1.0, 3.0, 3.0, 2.0, 3.0, 9.0];
+        assert_run_is_filter(iqr_rule(&sorted(&ties), 0.0).expect("a rule"), &ties);
+        let none = Keep::Between {
+            low: 100.0,
+            high: 200.0,
+        };
+        assert_run_is_filter(none, &ties);
+        assert!(none.run(&sorted(&ties)).is_empty());
+    }
 }
