@@ -7,8 +7,10 @@
 //!   single-tier, per stock policy.
 //!
 //! `cargo bench -p sluice --bench policy` runs criterion (medians) and then prints a
-//! p50/p99 table from 5,000 timed decisions per policy and the swap table. Each
-//! decision's input is built before its timed span, as the caller builds it.
+//! p50/p99 table from 5,000 timed decisions per policy and way (the three ways of a
+//! policy alternating in blocks, so the VM's spells of contention hit them alike) and
+//! the swap table. Each decision's input is built before its timed span, as the
+//! caller builds it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -279,19 +281,34 @@ fn rollout_back(d: sdk::RolloutDecision) -> decision::RolloutDecision {
     }
 }
 
-/// Times `n` runs, each prepared by `prepare` outside the timed span (the decision's
-/// input is the caller's, not part of the decision); returns (p50, p99).
-fn percentiles(n: usize, prepare: &dyn Fn() -> Run) -> (Duration, Duration) {
-    let mut t: Vec<Duration> = (0..n)
-        .map(|_| {
-            let run = prepare();
-            let s = Instant::now();
-            run();
-            s.elapsed()
-        })
-        .collect();
-    t.sort();
-    (t[n / 2], t[(n * 99) / 100])
+/// Decisions per way in the p50/p99 pass.
+const TIMED_DECISIONS: usize = 5000;
+/// The p50/p99 pass alternates the three ways in blocks of this many decisions.
+const BLOCK: usize = 50;
+
+/// Times [`TIMED_DECISIONS`] runs of each of `ways`, each run prepared outside the
+/// timed span (the decision's input is the caller's, not part of the decision), and
+/// returns (p50, p99) per way. The ways take turns in blocks of [`BLOCK`], so a spell of
+/// contention on the VM slows all of them alike and their ratios stay comparable.
+fn interleaved_percentiles<const N: usize>(
+    ways: [&dyn Fn() -> Run; N],
+) -> [(Duration, Duration); N] {
+    let mut times: [Vec<Duration>; N] =
+        std::array::from_fn(|_| Vec::with_capacity(TIMED_DECISIONS));
+    for _ in 0..TIMED_DECISIONS / BLOCK {
+        for (prepare, t) in ways.iter().zip(times.iter_mut()) {
+            for _ in 0..BLOCK {
+                let run = prepare();
+                let s = Instant::now();
+                run();
+                t.push(s.elapsed());
+            }
+        }
+    }
+    times.map(|mut t| {
+        t.sort();
+        (t[t.len() / 2], t[(t.len() * 99) / 100])
+    })
 }
 
 /// One decision, its input already built.
@@ -481,15 +498,16 @@ fn main() {
     g.finish();
     c.final_summary();
 
-    println!("\n== p50/p99 over 5000 decisions each, same run (µs)");
+    println!(
+        "\n== p50/p99 over {TIMED_DECISIONS} decisions each, the three ways alternating in blocks of {BLOCK} (µs)"
+    );
     println!(
         "{:<18} {:>16} {:>16} {:>16} {:>10} {:>10}",
         "policy", "wasm p50 (p99)", "native path", "native logic", "÷ path", "÷ logic"
     );
     for case in &cases {
-        let (wp50, wp99) = percentiles(5000, &case.wasm);
-        let (pp50, pp99) = percentiles(5000, &case.native_path);
-        let (lp50, lp99) = percentiles(5000, &case.native_logic);
+        let [(wp50, wp99), (pp50, pp99), (lp50, lp99)] =
+            interleaved_percentiles([&case.wasm, &case.native_path, &case.native_logic]);
         println!(
             "{:<18} {:>7.1} ({:>6.1}) {:>7.2} ({:>6.2}) {:>7.2} ({:>6.2}) {:>9.1}x {:>9.1}x",
             case.name,
