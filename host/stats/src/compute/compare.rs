@@ -41,8 +41,8 @@ pub fn compare(
 
 /// One window after filtering.
 struct Window<'a> {
-    /// The finite values that survived, in input order (borrowed when nothing was
-    /// removed from a clean window).
+    /// The finite values that survived, in input order (borrowed when a window without
+    /// non-finite values lost nothing to the filter).
     kept: Cow<'a, [f64]>,
     moments: Moments,
     summary: Summary,
@@ -67,13 +67,20 @@ impl<'a> Window<'a> {
                 outliers: 0,
             };
         };
-        // Input order for the moments, as the one-by-one functions sum them.
-        let kept = keep.apply(&xs);
+        let survivors = keep.run(&ascending);
+        let outliers = count_u32(xs.len() - survivors.len());
+        // Input order for the moments, as the one-by-one functions sum them; a window
+        // the rule left whole is used as it is, not copied.
+        let kept = if survivors.len() == xs.len() {
+            xs
+        } else {
+            Cow::Owned(keep.apply(&xs))
+        };
         let moments = Moments::of(&kept);
         Self {
-            summary: summary_of(moments, keep.run(&ascending), non_finite),
-            outliers: count_u32(xs.len() - kept.len()),
-            kept: Cow::Owned(kept),
+            summary: summary_of(moments, survivors, non_finite),
+            outliers,
+            kept,
             moments,
         }
     }
