@@ -178,11 +178,16 @@ impl PolicyEngine {
                 None if self.baseline.is_none() => self.compile(bytes, sha256),
                 // Winch lacks some proposals Cranelift supports (tail calls, GC,
                 // exceptions): such a module is compiled optimized, not refused.
+                // Bytes that are invalid whatever the proposals are refused at once:
+                // Cranelift would refuse them too, after compiling the valid part.
                 None => self
                     .build(bytes, sha256, Build::Baseline)
-                    .or_else(|baseline_error| {
-                        tracing::debug!(error = %baseline_error, "the baseline compiler refused the module; compiling it optimized");
-                        self.compile(bytes, sha256)
+                    .or_else(|baseline_error| match after_baseline_refusal(bytes) {
+                        Fallback::Refuse => Err(baseline_error),
+                        Fallback::Optimize => {
+                            tracing::debug!(error = %baseline_error, "the baseline compiler refused the module; compiling it optimized");
+                            self.compile(bytes, sha256)
+                        }
                     }),
             },
             Build::Baseline => match &self.baseline {
@@ -354,6 +359,26 @@ fn baseline_config() -> Option<Config> {
     Some(config)
 }
 
+/// What a quick swap does with bytes the baseline compiler refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback {
+    /// Valid WebAssembly that needs a proposal Winch lacks: compile it optimized.
+    Optimize,
+    /// Invalid with every proposal enabled: no compiler can take it.
+    Refuse,
+}
+
+/// Decides [`Fallback`] by validating `bytes` with every WebAssembly proposal
+/// enabled. Validation stops at the first error and compiles nothing, whereas the
+/// optimizing compiler validates function bodies while compiling them in parallel.
+fn after_baseline_refusal(bytes: &[u8]) -> Fallback {
+    use wasmtime::wasmparser::{Validator, WasmFeatures};
+    match Validator::new_with_features(WasmFeatures::all()).validate_all(bytes) {
+        Ok(_) => Fallback::Optimize,
+        Err(_) => Fallback::Refuse,
+    }
+}
+
 fn link_error(e: wasmtime::Error) -> EngineError {
     EngineError::Link(e.into_boxed_dyn_error())
 }
@@ -406,5 +431,56 @@ impl EpochTicker {
         if self.handle.join().is_err() {
             tracing::error!("the epoch ticker thread panicked");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Fallback, after_baseline_refusal};
+
+    /// A component whose one core module has a function that adds with nothing on
+    /// the stack: it parses, but no compiler may accept it.
+    fn invalid_body_component() -> Vec<u8> {
+        use wasm_encoder::{
+            CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
+            TypeSection,
+        };
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        let mut funcs = FunctionSection::new();
+        funcs.function(0);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instruction(&Instruction::I32Add);
+        body.instruction(&Instruction::End);
+        code.function(&body);
+        let mut module = Module::new();
+        module.section(&types).section(&funcs).section(&code);
+        let mut component = Component::new();
+        component.section(&ModuleSection(&module));
+        component.finish()
+    }
+
+    #[test]
+    fn invalid_bytes_are_refused_without_an_optimized_compile() {
+        assert_eq!(
+            after_baseline_refusal(&invalid_body_component()),
+            Fallback::Refuse
+        );
+        assert_eq!(
+            after_baseline_refusal(b"\0asm\x0d\0\x01\0junk"),
+            Fallback::Refuse
+        );
+    }
+
+    #[test]
+    fn valid_bytes_go_on_to_the_optimizing_compiler() {
+        let bytes = crate::stock::find("canary-steps").expect("stock").wasm;
+        assert_eq!(after_baseline_refusal(bytes), Fallback::Optimize);
+        // Truncated, the same component is invalid whatever the proposals.
+        assert_eq!(
+            after_baseline_refusal(&bytes[..bytes.len() / 2]),
+            Fallback::Refuse
+        );
     }
 }
