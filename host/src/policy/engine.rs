@@ -438,49 +438,47 @@ impl EpochTicker {
 mod tests {
     use super::{Fallback, after_baseline_refusal};
 
-    /// A component whose one core module has a function that adds with nothing on
-    /// the stack: it parses, but no compiler may accept it.
-    fn invalid_body_component() -> Vec<u8> {
-        use wasm_encoder::{
-            CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
-            TypeSection,
-        };
-        let mut types = TypeSection::new();
-        types.ty().function([], []);
-        let mut funcs = FunctionSection::new();
-        funcs.function(0);
-        let mut code = CodeSection::new();
-        let mut body = Function::new([]);
-        body.instruction(&Instruction::I32Add);
-        body.instruction(&Instruction::End);
-        code.function(&body);
-        let mut module = Module::new();
-        module.section(&types).section(&funcs).section(&code);
-        let mut component = Component::new();
-        component.section(&ModuleSection(&module));
-        component.finish()
+    /// A component holding one core module with one `[] -> []` function whose body
+    /// is the single instruction `op`.
+    fn component_with_body(op: u8) -> Vec<u8> {
+        let module: [u8; 25] = [
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // core module, version 1
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // types: one func type [] -> []
+            0x03, 0x02, 0x01, 0x00, // functions: one, of type 0
+            0x0a, 0x05, 0x01, 0x03, 0x00, op, 0x0b, // code: no locals, `op`, end
+        ];
+        let mut component = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        component.extend([0x01, 25]); // a core module section of 25 bytes
+        component.extend(module);
+        component
     }
 
     #[test]
-    fn invalid_bytes_are_refused_without_an_optimized_compile() {
+    fn a_body_that_does_not_validate_is_refused() {
+        const I32_ADD: u8 = 0x6a; // with nothing on the stack
         assert_eq!(
-            after_baseline_refusal(&invalid_body_component()),
+            after_baseline_refusal(&component_with_body(I32_ADD)),
             Fallback::Refuse
         );
         assert_eq!(
             after_baseline_refusal(b"\0asm\x0d\0\x01\0junk"),
             Fallback::Refuse
         );
+        let stock = crate::stock::find("canary-steps").expect("stock").wasm;
+        assert_eq!(
+            after_baseline_refusal(&stock[..stock.len() / 2]),
+            Fallback::Refuse
+        );
     }
 
     #[test]
     fn valid_bytes_go_on_to_the_optimizing_compiler() {
-        let bytes = crate::stock::find("canary-steps").expect("stock").wasm;
-        assert_eq!(after_baseline_refusal(bytes), Fallback::Optimize);
-        // Truncated, the same component is invalid whatever the proposals.
+        const NOP: u8 = 0x01;
         assert_eq!(
-            after_baseline_refusal(&bytes[..bytes.len() / 2]),
-            Fallback::Refuse
+            after_baseline_refusal(&component_with_body(NOP)),
+            Fallback::Optimize
         );
+        let stock = crate::stock::find("canary-steps").expect("stock").wasm;
+        assert_eq!(after_baseline_refusal(stock), Fallback::Optimize);
     }
 }
