@@ -3,6 +3,8 @@
 //!   same logic compiled natively — both through sluice's decision path
 //!   (`decide_native`) and alone (the policy crate's own `decide`) — same run;
 //! - module load: cold compile (optimized and baseline) vs in-memory and disk cache;
+//!   refusing a module with one invalid function body on the swap path, against the
+//!   optimizing compiler's refusal of it (what the swap path used to add);
 //! - swap: a new build written → rescan → first decision by it, tiered and
 //!   single-tier, per stock policy.
 //!
@@ -27,6 +29,9 @@ use sluice::policy::{
 };
 use sluice::stock::GUEST_DIR;
 use sluice_policy_sdk as sdk;
+
+#[path = "../tests/common/wasm_bytes.rs"]
+mod wasm_bytes;
 
 fn engine() -> Arc<PolicyEngine> {
     PolicyEngine::new(EngineSettings::default()).expect("engine")
@@ -493,6 +498,25 @@ fn main() {
         b.iter(|| {
             disk.forget_compiled();
             PolicyModule::load_bytes(&disk, "bench", &bytes, None).expect("load")
+        })
+    });
+    g.finish();
+
+    // A swap of a module whose last body is invalid: refused after the baseline
+    // compile and a validation pass, against the optimizing compiler's own refusal.
+    let bad = wasm_bytes::with_an_invalid_last_body(&bytes);
+    let mut g = c.benchmark_group("refuse-invalid-body/stat-regression");
+    g.sample_size(10);
+    g.bench_function("swap-path", |b| {
+        b.iter(|| {
+            let refused = PolicyModule::load_build(&engine, "bench", &bad, None, Build::Quick);
+            assert!(refused.is_err(), "an invalid body must be refused");
+        })
+    });
+    g.bench_function("optimizing-compiler", |b| {
+        b.iter(|| {
+            let refused = PolicyModule::load_build(&engine, "bench", &bad, None, Build::Optimized);
+            assert!(refused.is_err(), "an invalid body must be refused");
         })
     });
     g.finish();

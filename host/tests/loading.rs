@@ -225,27 +225,11 @@ fn a_module_the_baseline_compiler_refuses_is_swapped_in_optimized() {
     assert!(matches!(quick, LoadError::NotAPolicy { .. }), "{quick}");
 }
 
-/// `bytes` with the first instruction of its last function body replaced by an
-/// `i32.add` on an empty stack: every section parses, one body does not validate.
-fn with_an_invalid_last_body(bytes: &[u8]) -> Vec<u8> {
-    use wasmtime::wasmparser::{Parser, Payload};
-    let mut last = None;
-    for payload in Parser::new(0).parse_all(bytes) {
-        if let Ok(Payload::CodeSectionEntry(body)) = payload {
-            let ops = body.get_operators_reader().expect("a body");
-            last = Some(ops.original_position());
-        }
-    }
-    let mut out = bytes.to_vec();
-    out[last.expect("the component has code")] = 0x6a;
-    out
-}
-
 #[test]
 fn a_swap_refuses_an_invalid_body_with_the_validators_reason() {
     let engine = common::engine();
     let bytes = std::fs::read(common::guest("metric-gate")).expect("guest");
-    let bad = with_an_invalid_last_body(&bytes);
+    let bad = common::wasm_bytes::with_an_invalid_last_body(&bytes);
     let quick = PolicyModule::load_build(&engine, "bad.wasm", &bad, None, Build::Quick)
         .expect_err("invalid");
     assert!(matches!(quick, LoadError::Compile { .. }), "{quick}");

@@ -6,6 +6,7 @@ pub mod fake_kube;
 pub mod harness;
 pub mod http;
 pub mod services;
+pub mod wasm_bytes;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
