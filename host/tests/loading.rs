@@ -226,7 +226,7 @@ fn a_module_the_baseline_compiler_refuses_is_swapped_in_optimized() {
 }
 
 #[test]
-fn a_swap_refuses_an_invalid_body_with_the_validators_reason() {
+fn a_swap_refuses_an_invalid_body_with_the_reason() {
     let engine = common::engine();
     let bytes = std::fs::read(common::guest("metric-gate")).expect("guest");
     let bad = common::wasm_bytes::with_an_invalid_last_body(&bytes);
