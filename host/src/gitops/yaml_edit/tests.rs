@@ -159,3 +159,60 @@ fn locate_points_at_the_node() {
         Ok(None)
     );
 }
+
+#[test]
+fn what_follows_a_quoted_value_stays() {
+    for (before, after) in [
+        (
+            "tag: 'v1'   # pinned by ops\n",
+            "tag: 'v2'   # pinned by ops\n",
+        ),
+        ("tag: \"v1\"\t# pinned\n", "tag: \"v2\"\t# pinned\n"),
+        ("tag: 'v1'   \nnext: x\n", "tag: 'v2'   \nnext: x\n"),
+        (
+            "img: {tag: 'v1' , name: x}\n",
+            "img: {tag: 'v2' , name: x}\n",
+        ),
+        ("tag: 'it''s v1' # c\n", "tag: 'v2' # c\n"),
+        ("tag: \"v\\\"1\" # c\n", "tag: \"v2\" # c\n"),
+    ] {
+        let path = if before.starts_with("img") {
+            "img.tag"
+        } else {
+            "tag"
+        };
+        let e = set_value("q.yaml", before, &sel(path), "v2").expect(before);
+        assert_eq!(e.text, after);
+    }
+}
+
+#[test]
+fn anchors_and_tags_stay_in_front_of_the_new_value() {
+    let text = "tag: &current v1 # live\nprevious: *current\n";
+    let e = set_value("a.yaml", text, &sel("tag"), "v2").expect("anchored");
+    assert_eq!(e.text, "tag: &current v2 # live\nprevious: *current\n");
+    let e = set_value("t.yaml", "tag: !!str v1\n", &sel("tag"), "2").expect("tagged");
+    assert_eq!(
+        e.text, "tag: !!str 2\n",
+        "!!str keeps a number-like value a string"
+    );
+    let e = set_value("t.yaml", "tag: &a !ver 'v1'\n", &sel("tag"), "v2").expect("both");
+    assert_eq!(e.text, "tag: &a !ver 'v2'\n");
+    let e = set_value("t.yaml", "n: !!int 7\n", &sel("n"), "v8").expect_err("!!int v8");
+    assert!(matches!(e, EditError::TagMismatch { line: 1, .. }), "{e}");
+    assert!(e.to_string().contains("tagged `!!int`"), "{e}");
+}
+
+#[test]
+fn aliases_and_empty_values_are_refused_with_what_to_do() {
+    let e = set_value("a.yaml", "a: &x v1\nb: *x\n", &sel("b"), "v2").expect_err("alias");
+    assert_eq!(
+        e.to_string(),
+        "a.yaml:2: `b` is an alias (`*name`) of a value anchored elsewhere; point the selector at the anchored value (`&name`) instead; nothing was changed"
+    );
+    for text in ["tag:\nother: x\n", "tag: &a\nother: x\n"] {
+        let e = set_value("e.yaml", text, &sel("tag"), "v2").expect_err(text);
+        assert!(matches!(e, EditError::Empty { .. }), "{text}: {e}");
+        assert!(e.to_string().contains("has no value"), "{e}");
+    }
+}
