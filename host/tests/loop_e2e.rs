@@ -288,3 +288,30 @@ async fn await_approval_waits_for_an_operator_then_promotes() {
     assert_eq!(s.last_outcome, Some(TrainingOutcome::Promoted));
     assert_eq!(verify_with_git_cli(&h.bare).0.len(), 2);
 }
+
+/// Hosts started at the same moment against one empty PostgreSQL store (a second
+/// replica, a rolling update) all come up; the schema is migrated once.
+#[tokio::test(flavor = "multi_thread")]
+async fn hosts_starting_at_once_on_an_empty_postgres_store_all_migrate_it() {
+    let url = common::services::pg_database().await;
+    let opens: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { sluice::store::Store::open(&url).await })
+        })
+        .collect();
+    for open in opens {
+        let store = open
+            .await
+            .expect("task")
+            .map_err(|e| sluice::error_chain(&e));
+        assert!(store.is_ok(), "a host failed to start: {store:?}");
+    }
+    let (pool, _) = sluice::store::pool(&url, 1).await.expect("pool");
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM sluice_schema_migrations ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .expect("versions");
+    assert_eq!(applied, [1, 2], "each migration applied exactly once");
+}
