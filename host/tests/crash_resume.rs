@@ -60,9 +60,17 @@ pipelines:
 }
 
 fn start(dir: &Path, failpoint: Option<&str>) -> Child {
+    start_as(&dir.join("sluice.yaml"), None, failpoint)
+}
+
+/// `sluice run --config CONFIG`, in `cwd` when given.
+fn start_as(config: &Path, cwd: Option<&Path>, failpoint: Option<&str>) -> Child {
     let mut cmd = Command::new(BIN);
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
     cmd.args(["run", "--config"])
-        .arg(dir.join("sluice.yaml"))
+        .arg(config)
         .env("RUST_LOG", "warn")
         .env_remove("RUST_BACKTRACE")
         .stdout(Stdio::null())
@@ -144,6 +152,27 @@ fn resume_after_crash(point: &str, dir: &Path, bare: &Path) {
         log,
         ["chore: promote model to v2|sluice", "initial|test"],
         "{point}: exactly one promotion commit"
+    );
+}
+
+/// The README's own form: `sluice run --config sluice.yaml` in the config's directory.
+/// The local trainer (`sh trainer.sh`), the SQLite paths and the state directory are
+/// all relative to the config file.
+#[test]
+fn a_bare_config_file_name_resolves_every_relative_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = write_workspace(dir.path());
+    let mut child = start_as(Path::new("sluice.yaml"), Some(dir.path()), None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
+        assert!(Instant::now() < end, "not promoted: {}", status(dir.path()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    sigterm(&child);
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+    assert_eq!(
+        verify_with_git_cli(&bare).0,
+        ["chore: promote model to v2|sluice", "initial|test"]
     );
 }
 

@@ -201,6 +201,23 @@ async fn a_malformed_report_fails_the_run_with_a_clear_error() {
     );
 }
 
+/// The trainer was given MODEL_VERSION=v2 and reports another version: the run fails,
+/// so Git and the store never disagree about what is in production.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_with_another_version_than_assigned_fails_the_run() {
+    let h = Harness::new(kube_opts(50)).await;
+    let report = r#"{"version":"2026.12.02-rc1","metrics":{"accuracy":0.95}}"#;
+    let why = run_ends(&h, |f, n| f.finish_job("ml", n, true, report, "")).await;
+    assert!(
+        why.contains("MODEL_VERSION=v2") && why.contains("2026.12.02-rc1"),
+        "{why}"
+    );
+    assert_eq!(
+        h.state().await.production.map(|p| p.version).as_deref(),
+        Some("v1")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fake_speaks_watch_and_status_like_the_api_server() {
     use futures_util::StreamExt as _;

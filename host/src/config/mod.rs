@@ -247,7 +247,18 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
         }
         other => one(0, 0, "(file)", other.to_string()),
     })?;
-    let base = path.parent().unwrap_or(Path::new("."));
+    // Relative paths in the config are relative to the file's directory, whatever form
+    // the file was named in: `sluice.yaml` has the empty parent, which names no
+    // directory to a child process, so the base is made absolute once, here.
+    let absolute = std::path::absolute(path).map_err(|e| {
+        one(
+            0,
+            0,
+            "(file)",
+            format!("cannot resolve the file's directory: {e}"),
+        )
+    })?;
+    let base = absolute.parent().unwrap_or(Path::new("/"));
     let policy_dir = base.join(&config.host.policy_dir);
     let mut problems = Vec::new();
     let mut at = |field: String, message: String| {

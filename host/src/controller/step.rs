@@ -229,7 +229,7 @@ async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Res
                 run.job
             )))
         }
-        JobState::Succeeded { report } => match parse_report(&report) {
+        JobState::Succeeded { report } => match parse_report(&report, &run.version) {
             Ok(report) => {
                 ctx.store
                     .set_run_status(&run.id, RunStatus::Trained, None, None, now_ms)

@@ -138,19 +138,35 @@ pub struct ReportError {
     pub excerpt: String,
 }
 
-/// Parses a candidate report.
+/// Parses the report of the run that was given `MODEL_VERSION=assigned`.
+///
+/// sluice names versions: the trainer gets the version in `MODEL_VERSION` and the
+/// report's `version` must be that one (or absent, meaning that one). A different
+/// version is refused, so Git, the store and the audit log never disagree about what
+/// was trained.
 ///
 /// # Errors
-/// Not JSON, not the expected shape, an empty version, or a non-finite metric.
-pub fn parse_report(text: &str) -> Result<ModelReport, ReportError> {
+/// Not JSON, not the expected shape, a version other than `assigned`, or a non-finite
+/// metric.
+pub fn parse_report(text: &str, assigned: &str) -> Result<ModelReport, ReportError> {
     let excerpt: String = text.trim().chars().take(200).collect();
     let fail = |problem: String| ReportError {
         problem,
         excerpt: excerpt.clone(),
     };
-    let report: ModelReport = serde_json::from_str(text.trim()).map_err(|e| fail(e.to_string()))?;
-    if report.version.trim().is_empty() {
-        return Err(fail("`version` is empty".into()));
+    let mut value: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| fail(e.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("version")
+            .or_insert_with(|| serde_json::Value::String(assigned.to_owned()));
+    }
+    let report: ModelReport = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
+    if report.version != assigned {
+        return Err(fail(format!(
+            "it says version `{}`, but the run was started with MODEL_VERSION={assigned}; sluice names versions, so report `{assigned}` (or leave `version` out)",
+            report.version
+        )));
     }
     if let Some(m) = report.metrics.iter().find(|m| !m.value.is_finite()) {
         return Err(fail(format!("metric `{}` is not a finite number", m.name)));
@@ -164,15 +180,23 @@ mod tests {
 
     #[test]
     fn reports_parse_or_say_what_is_wrong() {
-        let r = parse_report(r#" {"version":"v2","metrics":{"accuracy":0.93}} "#).expect("ok");
+        let r =
+            parse_report(r#" {"version":"v2","metrics":{"accuracy":0.93}} "#, "v2").expect("ok");
         assert_eq!(r.version, "v2");
         assert_eq!(r.metrics.len(), 1);
+        let r = parse_report(r#"{"metrics":{"accuracy":0.93}}"#, "v2").expect("no version");
+        assert_eq!(r.version, "v2", "an absent version is the assigned one");
         for (bad, says) in [
             ("epoch 3/3 done", "expected value"),
-            (r#"{"version":"","metrics":{}}"#, "`version` is empty"),
-            (r#"{"metrics":{}}"#, "missing field `version`"),
+            (r#"{"version":"","metrics":{}}"#, "it says version ``"),
+            (
+                r#"{"version":"2026.12.02-rc1","metrics":{}}"#,
+                "it says version `2026.12.02-rc1`, but the run was started with MODEL_VERSION=v2",
+            ),
+            (r#"{"version":"v2","metrics":{"a":"x"}}"#, "did not match"),
+            (r#"[1]"#, "invalid type"),
         ] {
-            let e = parse_report(bad).expect_err(bad).to_string();
+            let e = parse_report(bad, "v2").expect_err(bad).to_string();
             assert!(e.contains(says), "{e}");
         }
     }
