@@ -263,3 +263,89 @@ fn https_with_a_token_and_a_private_ca() {
     assert_eq!(log[0], "chore: promote model to v2|sluice");
     assert_eq!(file, expected_v2());
 }
+
+/// Ways a kept clone is left damaged: by a kill inside libgit2's ref update (a stale
+/// `*.lock`), or by a disk or a person (corrupt objects, refs, config).
+fn damage(clone: &Path, how: &str) {
+    let write = |rel: &str, text: &[u8]| std::fs::write(clone.join(rel), text).expect("damage");
+    match how {
+        "stale tracking-ref lock" => write("refs/remotes/origin/main.lock", b""),
+        "stale branch lock" => write("refs/heads/main.lock", b""),
+        "stale packed-refs lock" => write("packed-refs.lock", b""),
+        "garbage config" => write("config", b"[core\n\x00\x01 not a config"),
+        "garbage HEAD" => write("HEAD", b"garbage\n"),
+        "corrupt objects" => {
+            for dir in std::fs::read_dir(clone.join("objects")).expect("objects") {
+                let dir = dir.expect("entry").path();
+                let Ok(files) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for f in files {
+                    let f = f.expect("file").path();
+                    let mut perms = std::fs::metadata(&f).expect("meta").permissions();
+                    #[expect(
+                        clippy::permissions_set_readonly_false,
+                        reason = "a test damages its own files"
+                    )]
+                    perms.set_readonly(false);
+                    std::fs::set_permissions(&f, perms).expect("chmod");
+                    std::fs::write(&f, b"not an object").expect("corrupt");
+                }
+            }
+        }
+        "corrupt tracking ref" => write("refs/remotes/origin/main", b"0123 not a hash\n"),
+        other => panic!("unknown damage {other}"),
+    }
+}
+
+/// The kept clone is a cache of the remote: whatever damage it has, the next promotion
+/// discards it, clones again, says so, and commits exactly once.
+#[test]
+fn a_damaged_kept_clone_is_discarded_and_cloned_again() {
+    let damages = [
+        "stale tracking-ref lock",
+        "stale branch lock",
+        "stale packed-refs lock",
+        "garbage config",
+        "garbage HEAD",
+        "corrupt objects",
+        "corrupt tracking ref",
+    ];
+    for (i, how) in damages.iter().enumerate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = bare_repo(dir.path(), "deploy", None);
+        let clone = dir.path().join("clone");
+        let repo = DeployRepo::new(
+            settings(format!("file://{}", bare.display()), GitAuth::None),
+            clone.clone(),
+        );
+        repo.promote("fraud", "v2").expect("first promotion");
+        damage(&clone, how);
+        let version = format!("v{}", i + 3);
+        let p = repo
+            .promote("fraud", &version)
+            .unwrap_or_else(|e| panic!("{how}: {}", sluice::error_chain(&e)));
+        assert!(p.changed, "{how}");
+        let (log, file) = verify_with_git_cli(&bare);
+        assert_eq!(
+            log[0],
+            format!("chore: promote model to {version}|sluice"),
+            "{how}"
+        );
+        assert_eq!(log.len(), 3, "{how}: exactly one more commit");
+        assert!(file.contains(&format!("newTag: {version} ")), "{how}");
+        // Damage that opening notices is cured by opening; the rest by a reset, which
+        // is reported.
+        if !how.starts_with("garbage") {
+            let why = p
+                .clone_reset
+                .unwrap_or_else(|| panic!("{how}: the reset is reported"));
+            assert!(why.contains("kept clone"), "{how}: {why}");
+        }
+        assert_eq!(
+            repo.current_values().expect("values"),
+            [version.clone(), version],
+            "{how}"
+        );
+    }
+}

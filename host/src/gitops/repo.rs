@@ -96,6 +96,8 @@ pub struct Promotion {
     pub retried: u32,
     /// Pushes rejected by a concurrent change and re-applied on the new head.
     pub reapplied: u32,
+    /// Set when the kept clone was unusable and was discarded and cloned again: why.
+    pub clone_reset: Option<String>,
 }
 
 /// Why a promotion failed. No variant contains a credential.
@@ -107,6 +109,16 @@ pub enum GitError {
         /// The clone's directory.
         path: String,
         /// Why.
+        message: String,
+    },
+    /// The kept clone is damaged in a way retrying cannot fix (a stale `*.lock` file, a
+    /// corrupt object or ref). It is a cache of the remote, so it is discarded and cloned
+    /// again; this error reaches the caller only if removing it fails.
+    #[error("the kept clone at {path} is unusable: {message}")]
+    Cache {
+        /// The clone's directory.
+        path: String,
+        /// What git said.
         message: String,
     },
     /// Talking to the remote failed (after all retries).
@@ -166,8 +178,17 @@ impl GitError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Remote { .. } | Self::KeptMoving { .. } | Self::Clone { .. } | Self::Local { .. }
+            Self::Remote { .. }
+                | Self::KeptMoving { .. }
+                | Self::Clone { .. }
+                | Self::Local { .. }
+                | Self::Cache { .. }
         )
+    }
+
+    /// Whether the kept clone itself is the likely cause, so a fresh clone may cure it.
+    fn is_clone_problem(&self) -> bool {
+        matches!(self, Self::Cache { .. } | Self::Local { .. })
     }
 }
 
@@ -212,11 +233,15 @@ impl DeployRepo {
     pub fn promote(&self, pipeline: &str, version: &str) -> Result<Promotion, GitError> {
         let mut retried = 0;
         let mut reapplied = 0;
+        let mut clone_reset = None;
         loop {
-            match self.attempt(pipeline, version) {
+            match self.healing(&mut clone_reset, |repo, fresh| {
+                self.attempt(repo, fresh, pipeline, version)
+            }) {
                 Ok(Attempt::Done(mut p)) => {
                     p.retried = retried;
                     p.reapplied = reapplied;
+                    p.clone_reset = clone_reset;
                     return Ok(p);
                 }
                 Ok(Attempt::Rejected) => {
@@ -255,32 +280,94 @@ impl DeployRepo {
     /// # Errors
     /// As [`DeployRepo::promote`].
     pub fn current_values(&self) -> Result<Vec<String>, GitError> {
-        let repo = self.open()?;
-        let head = self.sync(&repo)?;
-        let tree = head_tree(&repo, head)?;
-        let mut out = Vec::new();
-        for t in &self.settings.targets {
-            let (text, _) = self.read_target(&repo, &tree, &t.file)?;
-            out.push(super::get_value(&t.file, &text, &t.selector)?);
-        }
-        Ok(out)
+        self.healing(&mut None, |repo, fresh| {
+            let head = self.sync(repo, fresh)?;
+            let tree = head_tree(repo, head)?;
+            let mut out = Vec::new();
+            for t in &self.settings.targets {
+                let (text, _) = self.read_target(repo, &tree, &t.file)?;
+                out.push(super::get_value(&t.file, &text, &t.selector)?);
+            }
+            Ok(out)
+        })
     }
 
-    /// One attempt: fetch, edit the files in the fetched head's tree (in memory: no
-    /// working tree is checked out, so the size of the repository does not matter),
-    /// commit, push.
-    fn attempt(&self, pipeline: &str, version: &str) -> Result<Attempt, GitError> {
+    /// Runs `f` on the kept clone (and whether it was just created). When `f` fails
+    /// because the clone is damaged, the clone is discarded and `f` runs once more on a
+    /// fresh one; `reset` then says why (a second damage in one call is not cured again).
+    fn healing<T>(
+        &self,
+        reset: &mut Option<String>,
+        mut f: impl FnMut(&Repository, bool) -> Result<T, GitError>,
+    ) -> Result<T, GitError> {
+        // Only this pipeline's task uses the clone, one operation at a time, so a lock
+        // file seen now was left by a process killed while holding it. libgit2 reports
+        // such a lock during a fetch like an OS error (as it does "connection refused"),
+        // so it is looked for rather than inferred from the error.
+        if reset.is_none()
+            && let Some(lock) = stale_lock(&self.path)
+        {
+            let why = format!(
+                "a stale lock file {} was left by an interrupted update",
+                lock.display()
+            );
+            tracing::warn!(url = %self.settings.url, path = %self.path.display(), reason = %why, "discarding the kept clone of the deploy repo and cloning again");
+            self.discard()?;
+            *reset = Some(format!(
+                "the kept clone at {} was discarded and cloned again ({why})",
+                self.path.display()
+            ));
+        }
+        let (repo, fresh) = self.open()?;
+        match f(&repo, fresh) {
+            Err(e) if e.is_clone_problem() && !fresh && reset.is_none() => {
+                drop(repo);
+                let why = e.to_string();
+                tracing::warn!(url = %self.settings.url, path = %self.path.display(), error = %why, "the kept clone of the deploy repo is unusable; discarding it and cloning again");
+                self.discard()?;
+                *reset = Some(format!(
+                    "the kept clone at {} was discarded and cloned again ({why})",
+                    self.path.display()
+                ));
+                let (repo, fresh) = self.open()?;
+                f(&repo, fresh)
+            }
+            other => other,
+        }
+    }
+
+    /// Removes the kept clone.
+    fn discard(&self) -> Result<(), GitError> {
+        match std::fs::remove_dir_all(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(GitError::Clone {
+                path: self.path.display().to_string(),
+                message: format!("cannot remove it to clone again: {e}"),
+            }),
+        }
+    }
+
+    /// One attempt on the kept clone: fetch, edit the files in the fetched head's tree
+    /// (in memory: no working tree is checked out, so the size of the repository does
+    /// not matter), commit, push.
+    fn attempt(
+        &self,
+        repo: &Repository,
+        fresh: bool,
+        pipeline: &str,
+        version: &str,
+    ) -> Result<Attempt, GitError> {
         let started = std::time::Instant::now();
-        let repo = self.open()?;
-        let head = self.sync(&repo)?;
+        let head = self.sync(repo, fresh)?;
         let fetched = started.elapsed();
-        let tree = head_tree(&repo, head)?;
+        let tree = head_tree(repo, head)?;
         let mut files: BTreeMap<&str, (String, String, git2::FileMode)> = BTreeMap::new();
         for t in &self.settings.targets {
             let (before, text, mode) = match files.remove(t.file.as_str()) {
                 Some(entry) => entry,
                 None => {
-                    let (text, mode) = self.read_target(&repo, &tree, &t.file)?;
+                    let (text, mode) = self.read_target(repo, &tree, &t.file)?;
                     (text.clone(), text, mode)
                 }
             };
@@ -298,11 +385,12 @@ impl DeployRepo {
                 changed: false,
                 retried: 0,
                 reapplied: 0,
+                clone_reset: None,
             }));
         }
-        let commit = self.commit(&repo, head, &tree, &changed, pipeline, version)?;
+        let commit = self.commit(repo, head, &tree, &changed, pipeline, version)?;
         let committed = started.elapsed();
-        let pushed = self.push(&repo)?;
+        let pushed = self.push(repo)?;
         tracing::debug!(
             url = %self.settings.url,
             fetch_ms = fetched.as_millis() as u64,
@@ -316,35 +404,37 @@ impl DeployRepo {
                 changed: true,
                 retried: 0,
                 reapplied: 0,
+                clone_reset: None,
             })),
             false => Ok(Attempt::Rejected),
         }
     }
 
-    /// Opens the kept bare clone, or creates it.
-    fn open(&self) -> Result<Repository, GitError> {
+    /// Opens the kept bare clone, or creates it; `true` when it was just created.
+    fn open(&self) -> Result<(Repository, bool), GitError> {
         let fail = |e: git2::Error| GitError::Clone {
             path: self.path.display().to_string(),
             message: e.message().to_owned(),
         };
         match Repository::open_bare(&self.path) {
-            Ok(r) => Ok(r),
-            Err(_) => {
+            Ok(r) => Ok((r, false)),
+            Err(e) => {
                 // A missing or damaged clone is recreated: it holds nothing that is
                 // not on the remote.
                 if self.path.exists() {
-                    std::fs::remove_dir_all(&self.path).map_err(|e| GitError::Clone {
-                        path: self.path.display().to_string(),
-                        message: e.to_string(),
-                    })?;
+                    tracing::warn!(path = %self.path.display(), error = e.message(), "the kept clone of the deploy repo cannot be opened; cloning again");
+                    self.discard()?;
                 }
-                Repository::init_bare(&self.path).map_err(fail)
+                Repository::init_bare(&self.path)
+                    .map(|r| (r, true))
+                    .map_err(fail)
             }
         }
     }
 
-    /// Fetches the branch; returns its head.
-    fn sync(&self, repo: &Repository) -> Result<git2::Oid, GitError> {
+    /// Fetches the branch; returns its head. A failure of the local repository blames
+    /// the kept clone ([`GitError::Cache`]) unless the clone was just created.
+    fn sync(&self, repo: &Repository, fresh: bool) -> Result<git2::Oid, GitError> {
         let branch = &self.settings.branch;
         let tracking = format!("refs/remotes/origin/{branch}");
         let mut remote = repo
@@ -359,7 +449,16 @@ impl DeployRepo {
             None,
         );
         drop(options);
-        fetched.map_err(|e| self.remote_err("fetch", &e, &findings.into_inner()))?;
+        fetched.map_err(|e| {
+            if !fresh && is_local_repository_error(&e) {
+                GitError::Cache {
+                    path: self.path.display().to_string(),
+                    message: e.message().to_owned(),
+                }
+            } else {
+                self.remote_err("fetch", &e, &findings.into_inner())
+            }
+        })?;
         repo.refname_to_id(&tracking)
             .map_err(|_| GitError::NoBranch {
                 url: self.settings.url.clone(),
@@ -578,6 +677,44 @@ impl DeployRepo {
         });
         cb
     }
+}
+
+/// A `*.lock` file among the clone's refs and top-level files, if any.
+fn stale_lock(clone: &Path) -> Option<PathBuf> {
+    let mut dirs = vec![clone.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "lock") {
+                return Some(path);
+            }
+            // Refs nest (refs/remotes/origin/…); objects hold no lock files.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) && path.starts_with(clone.join("refs")) {
+                dirs.push(path);
+            }
+        }
+    }
+    None
+}
+
+/// Whether a libgit2 error is about the local repository (a lock left behind, a
+/// corrupt object, ref or config) rather than about reaching or talking to the remote.
+/// "Connection refused" is an OS error too, so only a failed lock counts among those.
+fn is_local_repository_error(e: &git2::Error) -> bool {
+    use git2::ErrorClass as C;
+    e.code() == ErrorCode::Locked
+        || matches!(
+            e.class(),
+            C::Odb
+                | C::Zlib
+                | C::Object
+                | C::Reference
+                | C::Index
+                | C::Repository
+                | C::Config
+                | C::Filesystem
+                | C::Tree
+        )
 }
 
 fn head_tree(repo: &Repository, head: git2::Oid) -> Result<git2::Tree<'_>, GitError> {
