@@ -235,10 +235,7 @@ async fn pipeline(
             });
         }
     };
-    let repo = DeployRepo::new(
-        repo_settings(&pc.gitops, base, &field)?,
-        state_dir.join("repos").join(&pc.name),
-    );
+    let repo = deploy_repo(pc, i, base, state_dir.join("repos").join(&pc.name))?;
     let argo = match &pc.argocd {
         None => None,
         Some(a) => {
@@ -281,6 +278,21 @@ async fn pipeline(
             fail_safe: pc.policies.promotion.fail_safe,
         },
     })
+}
+
+/// The deploy repository of pipeline `pc` (the `i`-th in the config), kept cloned in
+/// `clone_dir`.
+///
+/// # Errors
+/// When a secret it names cannot be read.
+pub fn deploy_repo(
+    pc: &PipelineConfig,
+    i: usize,
+    base: &Path,
+    clone_dir: PathBuf,
+) -> Result<DeployRepo, StartError> {
+    let settings = repo_settings(&pc.gitops, base, &format!("pipelines[{i}]"))?;
+    Ok(DeployRepo::new(settings, clone_dir))
 }
 
 fn repo_settings(g: &GitOpsConfig, base: &Path, field: &str) -> Result<RepoSettings, StartError> {

@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
             let (rt, store) = with_store(&config)?;
             println!("{}", rt.block_on(ops::approve(&store, &pipeline, reject))?);
         }
-        Command::Config(ConfigCommand::Check { file }) => {
+        Command::Config(ConfigCommand::Check { file, remote }) => {
             let loaded = sluice::config::load(&file, &*engine(Some(&file))?)?;
             println!(
                 "{}: ok — {} pipelines, {} policy uses, policy directory {}",
@@ -95,6 +95,14 @@ fn main() -> anyhow::Result<()> {
             );
             for u in &loaded.uses {
                 println!("  {:<20} {:<10} {}", u.pipeline, u.point.as_str(), u.module);
+            }
+            if remote {
+                let (report, all_ok) = sluice::cli::config_check::remote(&loaded);
+                print!("{report}");
+                anyhow::ensure!(
+                    all_ok,
+                    "a deploy repository cannot take a promotion (see above)"
+                );
             }
         }
         Command::Policy(cmd) => {

@@ -217,3 +217,55 @@ fn the_deploy_example_config_checks_clean() {
     let loaded = config::load(&path, &common::engine()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.config.pipelines[0].name, "fraud");
 }
+
+/// `config check --remote` makes each promotion in memory against the real deploy repo
+/// (git over file:// here): it shows each target's current value and line, and fails,
+/// naming the pipeline and the selector, when a target matches nothing.
+#[test]
+fn config_check_remote_resolves_every_target_against_the_deploy_repo() {
+    use common::services::{DEPLOY_FILE, bare_repo};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = bare_repo(dir.path(), "deploy", None);
+    let config = |field: &str| {
+        format!(
+            "pipelines:\n  - name: fraud\n    executor: {{ local: {{ command: [sh, t.sh] }} }}\n    gitops:\n      repo: file://{}\n      targets: [{{ file: {DEPLOY_FILE}, field: \"{field}\" }}]\n    policies:\n      retrain: {{ module: \"stock:threshold-retrain\" }}\n      promotion: {{ module: \"stock:metric-gate\" }}\n",
+            bare.display()
+        )
+    };
+    let check = |text: String| {
+        let path = write(dir.path(), &text);
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["config", "check", "--remote"])
+            .arg(&path)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("sluice runs")
+    };
+    let ok = check(config("images[name=inference].newTag"));
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("fraud: ok"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{DEPLOY_FILE}:7  images[name=inference].newTag = v1"
+        )),
+        "{out}"
+    );
+    let bad = check(config("images[name=trainer].newTag"));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success());
+    assert!(
+        out.contains("fraud: FAILED — the deploy repo cannot take a promotion")
+            && out.contains("images[name=trainer].newTag")
+            && out.contains("matches nothing"),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join(".sluice").exists(),
+        "the check clones into a temporary directory, not the state directory"
+    );
+}

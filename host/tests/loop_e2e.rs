@@ -5,7 +5,7 @@
 mod common;
 
 use common::harness::{Harness, Options};
-use common::services::{KUSTOMIZATION, verify_with_git_cli};
+use common::services::{KUSTOMIZATION, commit_to_remote, verify_with_git_cli};
 use sluice::controller::{Phase, TickOutcome};
 use sluice::decision::TrainingOutcome;
 
@@ -172,7 +172,21 @@ async fn a_failed_job_releases_exactly_its_rows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn git_unreachable_then_back_retries_and_promotes_once() {
-    let h = Harness::new(Options::default()).await;
+    let h = Harness::new(Options {
+        trainer: format!("sleep 1; {}", common::harness::GOOD_TRAINER),
+        ..Options::default()
+    })
+    .await;
+    h.tick_until("training", |s| {
+        matches!(
+            s.phase,
+            Phase::Training {
+                dispatched: true,
+                ..
+            }
+        )
+    })
+    .await;
     h.git_proxy.set_down(true).await;
     let s = h
         .tick_until("a git failure shows", |s| s.last_error.is_some())
@@ -314,4 +328,171 @@ async fn hosts_starting_at_once_on_an_empty_postgres_store_all_migrate_it() {
             .await
             .expect("versions");
     assert_eq!(applied, [1, 2], "each migration applied exactly once");
+}
+
+/// Training needs a deploy repo that can take the promotion: while it cannot be
+/// reached, nothing is trained (and the retrain decision is retried with backoff).
+#[tokio::test(flavor = "multi_thread")]
+async fn git_unreachable_before_training_trains_nothing_until_it_is_back() {
+    let h = Harness::new(Options::default()).await;
+    h.git_proxy.set_down(true).await;
+    let s = h
+        .tick_until("the check fails", |s| s.last_error.is_some())
+        .await;
+    assert_eq!(s.phase, Phase::Idle);
+    assert!(
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("cannot check the deploy repo before training")),
+        "{:?}",
+        s.last_error
+    );
+    assert_eq!(h.job_dirs(), 0, "nothing trained while git is down");
+    h.git_proxy.set_down(false).await;
+    h.tick_until("promoted", |s| {
+        s.last_outcome == Some(TrainingOutcome::Promoted)
+    })
+    .await;
+    assert_eq!(h.job_dirs(), 1);
+}
+
+/// A target that matches nothing is found before training, not after: the pipeline
+/// stops (no training, however often it ticks) and says why in `sluice status`; when
+/// the deploy repo is fixed it resumes, trains once and promotes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_matching_nothing_stops_training_until_the_repo_is_fixed() {
+    let h = Harness::new(Options::default()).await;
+    let broken = KUSTOMIZATION.replace("- name: inference", "- name: server");
+    commit_to_remote(&h.bare, &broken, "rename the image");
+    let s = h.tick_until("stopped", |s| s.stopped.is_some()).await;
+    let reason = s
+        .stopped
+        .as_ref()
+        .map(|s| s.reason.clone())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("images[name=inference].newTag") && reason.contains("matches nothing"),
+        "{reason}"
+    );
+    for _ in 0..5 {
+        let out = h.tick().await.expect("tick");
+        assert!(
+            matches!(&out, TickOutcome::Waiting(w) if w.contains("stopped, no training")),
+            "{out:?}"
+        );
+    }
+    assert_eq!(h.job_dirs(), 0, "no model trained for nothing");
+    let status = sluice::cli::ops::status(&h.ctx.store, false)
+        .await
+        .expect("status");
+    assert!(
+        status.contains("STOPPED") && status.contains("matches nothing"),
+        "{status}"
+    );
+
+    commit_to_remote(&h.bare, KUSTOMIZATION, "restore the image name");
+    let s = h
+        .tick_until("promoted", |s| {
+            s.last_outcome == Some(TrainingOutcome::Promoted)
+        })
+        .await;
+    assert_eq!(s.stopped, None);
+    assert_eq!(h.job_dirs(), 1, "trained exactly once");
+    assert_eq!(
+        verify_with_git_cli(&h.bare).1,
+        promoted_file("v2"),
+        "promoted into the fixed file"
+    );
+}
+
+/// The repo breaks while a model trains: the promotion fails for a reason retrying
+/// cannot fix, so the run fails, its rows are released and the pipeline stops instead
+/// of training again after `min_interval`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promotion_that_cannot_succeed_stops_the_pipeline_instead_of_retraining() {
+    let h = Harness::new(Options {
+        trainer: format!("sleep 1; {}", common::harness::GOOD_TRAINER),
+        ..Options::default()
+    })
+    .await;
+    h.tick_until("training", |s| {
+        matches!(
+            s.phase,
+            Phase::Training {
+                dispatched: true,
+                ..
+            }
+        )
+    })
+    .await;
+    let broken = KUSTOMIZATION.replace("- name: inference", "- name: server");
+    commit_to_remote(&h.bare, &broken, "rename the image");
+    let s = h
+        .tick_until("the run fails", |s| {
+            s.last_outcome == Some(TrainingOutcome::Failed)
+        })
+        .await;
+    assert!(s.stopped.is_some(), "{s:?}");
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM annotations WHERE used_for_training")
+            .await,
+        0,
+        "rows released"
+    );
+    for _ in 0..5 {
+        h.tick().await.expect("tick");
+    }
+    assert_eq!(h.job_dirs(), 1, "no second training");
+    assert_eq!(h.state().await.phase, Phase::Idle);
+}
+
+/// At start-up the deploy repo is checked before anything trains: a broken target
+/// stops the pipeline at once and shows in status; once fixed, the next start-up
+/// check resumes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_start_up_check_finds_a_broken_target_before_any_tick() {
+    let h = Harness::new(Options::default()).await;
+    let broken = KUSTOMIZATION.replace("newTag: v1        #", "newTag:           #");
+    commit_to_remote(&h.bare, &broken, "empty the tag");
+    sluice::controller::check_at_start(&h.ctx, &h.pipeline)
+        .await
+        .expect("check");
+    let s = h.state().await;
+    let reason = s.stopped.map(|s| s.reason).unwrap_or_default();
+    assert!(reason.contains("has no value"), "{reason}");
+    commit_to_remote(&h.bare, KUSTOMIZATION, "restore");
+    sluice::controller::check_at_start(&h.ctx, &h.pipeline)
+        .await
+        .expect("check");
+    assert_eq!(h.state().await.stopped, None);
+    assert_eq!(h.job_dirs(), 0);
+}
+
+/// A lock file left in the kept clone (a host killed inside libgit2's ref update) no
+/// longer blocks promotions: the clone is cloned again and status says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_lock_in_the_kept_clone_heals_and_shows_in_status() {
+    let h = Harness::new(Options::default()).await;
+    h.tick_until("promoted", |s| {
+        s.last_outcome == Some(TrainingOutcome::Promoted)
+    })
+    .await;
+    let clone = h.dir.path().join("state/repos/fraud");
+    std::fs::write(clone.join("refs/remotes/origin/main.lock"), "").expect("lock");
+    h.add_rows(50).await;
+    let s = h
+        .tick_until("promoted again", |s| {
+            s.production.as_ref().is_some_and(|p| p.version == "v3")
+        })
+        .await;
+    let notice = s.notice.map(|n| n.text).unwrap_or_default();
+    assert!(
+        notice.contains("discarded and cloned again") && notice.contains("main.lock"),
+        "{notice}"
+    );
+    let status = sluice::cli::ops::status(&h.ctx.store, false)
+        .await
+        .expect("status");
+    assert!(status.contains("notice     the kept clone"), "{status}");
+    assert_eq!(verify_with_git_cli(&h.bare).0.len(), 3, "two promotions");
 }

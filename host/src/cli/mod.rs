@@ -2,6 +2,7 @@
 //! binary's `main` only parses and dispatches.
 
 pub mod cases;
+pub mod config_check;
 pub mod demo;
 pub mod input;
 pub mod ops;
@@ -109,6 +110,11 @@ pub enum ConfigCommand {
     Check {
         /// The config file (YAML).
         file: PathBuf,
+        /// Also fetch each pipeline's deploy repo and make its promotion edits in
+        /// memory (nothing is committed): every target file must exist and every
+        /// selector match exactly one value that a version can replace.
+        #[arg(long)]
+        remote: bool,
     },
 }
 
@@ -150,4 +156,36 @@ pub enum PolicyCommand {
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
     },
+}
+
+/// `text` safe to print on a terminal: control characters (escape sequences, carriage
+/// returns, line breaks) are shown escaped, as `\u{1b}`, so text from outside (a deploy
+/// repo, a policy) cannot rewrite the screen or forge lines.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_escapes_control_characters_only() {
+        assert_eq!(super::printable("v2 é"), "v2 é");
+        assert_eq!(
+            super::printable("a\u{1b}[2Jb\r\nc"),
+            "a\\u{1b}[2Jb\\u{d}\\u{a}c"
+        );
+    }
 }

@@ -103,6 +103,17 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
                     .unwrap_or_default()
             );
         }
+        if let Some(stop) = &s.stopped {
+            let _ = writeln!(
+                out,
+                "  STOPPED    {} (since {}); no training until the config or the deploy repo changes",
+                stop.reason,
+                ago(stop.since_ms)
+            );
+        }
+        if let Some(n) = &s.notice {
+            let _ = writeln!(out, "  notice     {} ({})", n.text, ago(n.at_ms));
+        }
         if let Some(e) = &s.last_error {
             let _ = writeln!(
                 out,

@@ -18,9 +18,9 @@ use crate::clock::now_ms;
 use crate::metrics::names;
 use crate::store::StoreError;
 
-pub use phase::{Event, Phase, PipelineState, RunRef};
+pub use phase::{Event, Notice, Phase, PipelineState, RunRef, Stop};
 pub use pipeline::{ArgoTarget, Context, Observer, Pipeline, PolicySlot};
-pub use step::{Retry, Step};
+pub use step::{Notices, Retry, Step};
 
 /// Most steps in one tick (a whole happy path is 6).
 const MAX_STEPS_PER_TICK: usize = 12;
@@ -76,24 +76,93 @@ pub async fn tick(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickError>
     result
 }
 
-async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickError> {
-    let mut state = match ctx.store.load_state(&p.name).await? {
+/// The persisted state of `p`, created (and persisted) on its first tick.
+async fn load_or_create(ctx: &Context, p: &Pipeline) -> Result<PipelineState, TickError> {
+    Ok(match ctx.store.load_state(&p.name).await? {
         Some(s) => s,
         None => {
             let s = PipelineState::new(p.production.clone());
             ctx.store.save_state(&p.name, &s, now_ms()).await?;
             s
         }
+    })
+}
+
+/// Keeps the last of `notices` in `state` (and tells the observer); whether there was one.
+fn keep_notices(
+    ctx: &Context,
+    p: &Pipeline,
+    state: &mut PipelineState,
+    notices: &mut step::Notices,
+    now: u64,
+) -> bool {
+    let Some(text) = notices.pop() else {
+        return false;
     };
+    notices.clear();
+    ctx.note(&p.name, &text);
+    state.notice = Some(phase::Notice { text, at_ms: now });
+    true
+}
+
+/// Checks at start-up that the deploy repo can take the pipeline's next promotion, so a
+/// config mistake shows in `sluice status` and the log before anything is trained. A
+/// mistake stops the pipeline's training (see [`phase::Stop`]); a repo that cannot be
+/// reached now is only logged, and checked again before each training.
+///
+/// # Errors
+/// When the state cannot be loaded or saved.
+pub async fn check_at_start(ctx: &Context, p: &Pipeline) -> Result<(), TickError> {
+    let mut state = load_or_create(ctx, p).await?;
+    let version = state
+        .phase
+        .run()
+        .map_or_else(|| state.next_version().1, |r| r.version.clone());
+    let mut notices = Vec::new();
+    let event = match step::check_deploy_repo(p, &version, &mut notices).await {
+        Ok(Ok(_)) if state.stopped.is_some() => Some(Event::Resume),
+        Ok(Ok(_)) => None,
+        Ok(Err(reason)) => {
+            tracing::error!(pipeline = %p.name, %reason, "the deploy repo cannot take a promotion; this pipeline will not train until the config or the repository changes");
+            Some(Event::Stop {
+                reason,
+                now_ms: now_ms(),
+            })
+        }
+        Err(Retry(why)) => {
+            tracing::warn!(pipeline = %p.name, error = %why, "cannot check the deploy repo at start-up; it is checked again before training");
+            None
+        }
+    };
+    let now = now_ms();
+    let noticed = keep_notices(ctx, p, &mut state, &mut notices, now);
+    let changed = event.is_some();
+    if let Some(event) = event {
+        state = phase::apply(&state, event).map_err(|source| TickError::Transition {
+            pipeline: p.name.clone(),
+            source,
+        })?;
+    }
+    if noticed || changed {
+        ctx.store.save_state(&p.name, &state, now).await?;
+    }
+    Ok(())
+}
+
+async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickError> {
+    let mut state = load_or_create(ctx, p).await?;
     let now = now_ms();
     if state.next_attempt_ms > now {
         return Ok(TickOutcome::BackingOff(state.next_attempt_ms));
     }
+    let mut notices = Vec::new();
     for _ in 0..MAX_STEPS_PER_TICK {
         let now = now_ms();
-        match step::step(ctx, p, &state, now).await {
+        let stepped = step::step(ctx, p, &state, now, &mut notices).await;
+        match stepped {
             Ok(Step::Wait(why)) => {
-                if state.last_error.is_some() {
+                let noticed = keep_notices(ctx, p, &mut state, &mut notices, now);
+                if state.last_error.is_some() || noticed {
                     state = phase::succeeded_attempt(&state);
                     ctx.store.save_state(&p.name, &state, now).await?;
                 }
@@ -108,26 +177,40 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
             }
             Ok(Step::Moved(event)) => {
                 // A run that ends ends the tick: the next run is considered next tick.
-                let ends_run = matches!(event, Event::RunFailed | Event::Reject | Event::Promoted);
+                // So does a stop: it is checked again next interval.
+                let ends_run = matches!(
+                    event,
+                    Event::RunFailed
+                        | Event::Reject
+                        | Event::Promoted
+                        | Event::PromotionImpossible { .. }
+                        | Event::Stop { .. }
+                );
                 let allocated = match &event {
                     Event::RunAllocated { run, .. } => Some(run.clone()),
                     _ => None,
                 };
-                let next = phase::apply(&state, event).map_err(|source| TickError::Transition {
-                    pipeline: p.name.clone(),
-                    source,
-                })?;
+                let mut next =
+                    phase::apply(&state, event).map_err(|source| TickError::Transition {
+                        pipeline: p.name.clone(),
+                        source,
+                    })?;
+                keep_notices(ctx, p, &mut next, &mut notices, now);
                 match allocated {
                     Some(run) => ctx.store.begin_run(&p.name, &run, &next, now).await?,
                     None => ctx.store.save_state(&p.name, &next, now).await?,
                 }
                 state = next;
                 if ends_run {
-                    return Ok(TickOutcome::Waiting("the run ended".into()));
+                    return Ok(TickOutcome::Waiting(match &state.stopped {
+                        Some(stop) => format!("stopped: {}", stop.reason),
+                        None => "the run ended".into(),
+                    }));
                 }
             }
             Err(Retry(message)) => {
-                let next = phase::failed_attempt(&state, message.clone(), now);
+                let mut next = phase::failed_attempt(&state, message.clone(), now);
+                keep_notices(ctx, p, &mut next, &mut notices, now);
                 ctx.store.save_state(&p.name, &next, now).await?;
                 tracing::warn!(pipeline = %p.name, phase = state.phase.name(), retries = next.retries, error = %message, "step failed; backing off");
                 return Ok(TickOutcome::Failed(message));
@@ -146,6 +229,9 @@ pub async fn run(ctx: Context, pipelines: Vec<Arc<Pipeline>>, shutdown: watch::R
         let ctx = ctx.clone();
         let mut shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move {
+            if let Err(e) = check_at_start(&ctx, &p).await {
+                tracing::warn!(pipeline = %p.name, error = %crate::error_chain(&e), "the start-up check of the deploy repo could not be recorded");
+            }
             loop {
                 let (c, q) = (ctx.clone(), Arc::clone(&p));
                 // A panic in a tick is contained to that tick.

@@ -101,6 +101,26 @@ impl Phase {
     }
 }
 
+/// Why a pipeline does not train: its promotion cannot succeed until the config or the
+/// deploy repository changes (a missing file, a selector that matches nothing or
+/// several values). Checked again each interval; cleared when the check passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    /// What is wrong and where.
+    pub reason: String,
+    /// Since when (Unix ms).
+    pub since_ms: u64,
+}
+
+/// Something an operator should know that is not an error: the last one is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What happened.
+    pub text: String,
+    /// When (Unix ms).
+    pub at_ms: u64,
+}
+
 /// Everything persisted about a pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineState {
@@ -121,6 +141,12 @@ pub struct PipelineState {
     pub retries: u32,
     /// No step before this time (Unix ms): the backoff after a transient failure.
     pub next_attempt_ms: u64,
+    /// Set while the deploy repo cannot take a promotion: no training until it can.
+    #[serde(default)]
+    pub stopped: Option<Stop>,
+    /// The last notice (for example: the kept clone was discarded and cloned again).
+    #[serde(default)]
+    pub notice: Option<Notice>,
 }
 
 impl PipelineState {
@@ -135,6 +161,8 @@ impl PipelineState {
             last_error: None,
             retries: 0,
             next_attempt_ms: 0,
+            stopped: None,
+            notice: None,
         }
     }
 
@@ -194,6 +222,23 @@ pub enum Event {
     SyncRequested,
     /// The promotion is complete (pushed and, if configured, synced).
     Promoted,
+    /// The deploy repo cannot take a promotion (found by a check): stop training.
+    Stop {
+        /// What is wrong.
+        reason: String,
+        /// Now (Unix ms).
+        now_ms: u64,
+    },
+    /// The check passes again: training may resume.
+    Resume,
+    /// The promotion failed for a reason retrying cannot fix: the run fails and the
+    /// pipeline stops training.
+    PromotionImpossible {
+        /// What is wrong.
+        reason: String,
+        /// Now (Unix ms).
+        now_ms: u64,
+    },
 }
 
 /// An event that does not fit the phase: a bug in the driver, or a state row edited by
@@ -292,6 +337,26 @@ pub fn apply(state: &PipelineState, event: Event) -> Result<PipelineState, Trans
             since_ms: *since_ms,
             requested: true,
         },
+        (phase, Event::Stop { reason, now_ms }) => {
+            let since_ms = state.stopped.as_ref().map_or(now_ms, |s| s.since_ms);
+            next.stopped = Some(Stop { reason, since_ms });
+            phase.clone()
+        }
+        (phase, Event::Resume) => {
+            next.stopped = None;
+            phase.clone()
+        }
+        (
+            Phase::Promoting { .. } | Phase::Syncing { .. },
+            Event::PromotionImpossible { reason, now_ms },
+        ) => {
+            next.last_outcome = Some(TrainingOutcome::Failed);
+            next.stopped = Some(Stop {
+                reason,
+                since_ms: now_ms,
+            });
+            Phase::Idle
+        }
         (Phase::Promoting { report, .. } | Phase::Syncing { report, .. }, Event::Promoted) => {
             next.production = Some(report.clone());
             next.last_outcome = Some(TrainingOutcome::Promoted);
@@ -439,6 +504,58 @@ mod tests {
         s.version_seq = 9;
         assert_eq!(s.next_version(), (10, "v10".into()));
         assert_eq!(version_number("release-1"), None);
+    }
+
+    #[test]
+    fn a_stop_holds_until_resumed_and_an_impossible_promotion_stops() {
+        let idle = PipelineState::new(None);
+        let stop = |reason: &str, now_ms| Event::Stop {
+            reason: reason.into(),
+            now_ms,
+        };
+        let s = apply(&idle, stop("no such file", 10)).expect("stop");
+        assert_eq!(s.phase, Phase::Idle);
+        let s = apply(&s, stop("selector matches nothing", 20)).expect("stop again");
+        assert_eq!(
+            s.stopped,
+            Some(Stop {
+                reason: "selector matches nothing".into(),
+                since_ms: 10
+            }),
+            "a changed reason keeps the time it started"
+        );
+        assert_eq!(apply(&s, Event::Resume).expect("resume").stopped, None);
+        let s = apply(&allocated(), Event::TrainingSucceeded(report())).expect("ok");
+        let s = apply(&s, Event::Promote).expect("promote");
+        let s = apply(
+            &s,
+            Event::PromotionImpossible {
+                reason: "no such file".into(),
+                now_ms: 30,
+            },
+        )
+        .expect("impossible");
+        assert_eq!(s.phase, Phase::Idle);
+        assert_eq!(s.last_outcome, Some(TrainingOutcome::Failed));
+        assert_eq!(s.stopped.map(|s| s.since_ms), Some(30));
+        assert!(
+            apply(
+                &allocated(),
+                Event::PromotionImpossible {
+                    reason: "x".into(),
+                    now_ms: 1
+                }
+            )
+            .is_err(),
+            "only a promotion can be impossible"
+        );
+    }
+
+    #[test]
+    fn state_from_before_stops_reads_as_not_stopped() {
+        let text = r#"{"phase":{"phase":"idle"},"production":null,"version_seq":3,"last_training_started_ms":null,"last_outcome":null,"last_error":null,"retries":0,"next_attempt_ms":0}"#;
+        let s: PipelineState = serde_json::from_str(text).expect("old state");
+        assert_eq!((s.stopped, s.notice), (None, None));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::decision::{
 };
 use crate::executor::{JobSpec, JobState, job_name, parse_report};
 use crate::failpoint;
+use crate::gitops::TargetCheck;
 use crate::metrics::names;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
 
@@ -34,6 +35,10 @@ fn retry(e: impl std::error::Error) -> Retry {
     Retry(crate::error_chain(&e))
 }
 
+/// Things an operator should know that a step found on the way (the kept clone was
+/// cloned again); the caller keeps the last one in the pipeline's state.
+pub type Notices = Vec<String>;
+
 /// Takes the step the current phase calls for.
 ///
 /// # Errors
@@ -43,9 +48,10 @@ pub async fn step(
     p: &Pipeline,
     state: &PipelineState,
     now_ms: u64,
+    notices: &mut Notices,
 ) -> Result<Step, Retry> {
     match &state.phase {
-        Phase::Idle => idle(ctx, p, state, now_ms).await,
+        Phase::Idle => idle(ctx, p, state, now_ms, notices).await,
         Phase::Training {
             run,
             args,
@@ -101,7 +107,7 @@ pub async fn step(
             "{} awaits approval ({reason}); run `sluice approve {}` or `sluice approve --reject {}`",
             run.version, p.name, p.name
         ))),
-        Phase::Promoting { run, .. } => promoting(ctx, p, run, now_ms).await,
+        Phase::Promoting { run, .. } => promoting(ctx, p, run, now_ms, notices).await,
         Phase::Syncing {
             run,
             commit,
@@ -112,12 +118,61 @@ pub async fn step(
     }
 }
 
+/// Makes the promotion of `version` in memory (fetch, every edit, no commit) to find a
+/// config or repository mistake before a model is trained for nothing.
+///
+/// `Ok(Err(reason))`: the promotion cannot succeed until the config or the repository
+/// changes. `Err`: the deploy repo could not be checked now (transient).
+pub async fn check_deploy_repo(
+    p: &Pipeline,
+    version: &str,
+    notices: &mut Notices,
+) -> Result<Result<TargetCheck, String>, Retry> {
+    let (repo, version) = (p.repo.clone(), version.to_owned());
+    let result = tokio::task::spawn_blocking(move || repo.check(&version))
+        .await
+        .map_err(|e| Retry(format!("the git task failed: {e}")))?;
+    match result {
+        Ok(checked) => {
+            notices.extend(checked.clone_reset.clone());
+            Ok(Ok(checked))
+        }
+        Err(e) if e.is_transient() => Err(Retry(format!(
+            "cannot check the deploy repo before training ({}); training waits until it can",
+            crate::error_chain(&e)
+        ))),
+        Err(e) => Ok(Err(crate::error_chain(&e))),
+    }
+}
+
+/// What `sluice status` says while a pipeline is stopped.
+fn stopped_text(reason: &str) -> String {
+    format!(
+        "stopped, no training: the deploy repo cannot take a promotion: {reason}; fix the config or the repository (checked again every interval)"
+    )
+}
+
 async fn idle(
     ctx: &Context,
     p: &Pipeline,
     state: &PipelineState,
     now_ms: u64,
+    notices: &mut Notices,
 ) -> Result<Step, Retry> {
+    if let Some(stop) = &state.stopped {
+        let (_, version) = state.next_version();
+        return Ok(match check_deploy_repo(p, &version, notices).await? {
+            Ok(_) => {
+                ctx.note(
+                    &p.name,
+                    "the deploy repo can take a promotion again; training may resume",
+                );
+                Step::Moved(Event::Resume)
+            }
+            Err(reason) if reason != stop.reason => Step::Moved(Event::Stop { reason, now_ms }),
+            Err(reason) => Step::Wait(stopped_text(&reason)),
+        });
+    }
     let counts = p.data.counts().await.map_err(retry)?;
     let active = p.executor.active(&p.name).await.map_err(|e| {
         Retry(format!(
@@ -150,6 +205,14 @@ async fn idle(
         ))),
         RetrainDecision::Train { reason, args } => {
             let (seq, version) = state.next_version();
+            if let Err(why) = check_deploy_repo(p, &version, notices).await? {
+                tracing::error!(pipeline = %p.name, reason = %why, "not training: the deploy repo cannot take the promotion");
+                ctx.note(&p.name, &stopped_text(&why));
+                return Ok(Step::Moved(Event::Stop {
+                    reason: why,
+                    now_ms,
+                }));
+            }
             // The run id is the job name: unique per millisecond, and short enough
             // (≤ 63) to be a Kubernetes label value.
             let job = job_name(&p.name, now_ms);
@@ -268,7 +331,13 @@ async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Res
     }
 }
 
-async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Result<Step, Retry> {
+async fn promoting(
+    ctx: &Context,
+    p: &Pipeline,
+    run: &RunRef,
+    now_ms: u64,
+    notices: &mut Notices,
+) -> Result<Step, Retry> {
     if let Some(why) = ctx
         .store
         .rejection(&p.name, &run.version)
@@ -289,6 +358,7 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
     match result {
         Ok(done) => {
             failpoint::hit("after-push");
+            notices.extend(done.clone_reset.clone());
             for _ in 0..done.retried + done.reapplied {
                 ctx.metrics
                     .inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
@@ -330,7 +400,14 @@ async fn promoting(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Re
             }
         }
         Err(e) if e.is_transient() => Err(retry(e)),
-        Err(e) => fail_run(ctx, p, run, &crate::error_chain(&e), true, now_ms).await,
+        Err(e) => {
+            // Retrying cannot fix this, and training again would only fail here again:
+            // the run fails and the pipeline stops until the config or repo changes.
+            let reason = crate::error_chain(&e);
+            record_failure(ctx, p, run, &reason, true, now_ms).await?;
+            tracing::error!(pipeline = %p.name, %reason, "the promotion cannot succeed; no training until the config or the deploy repo changes");
+            Ok(Step::Moved(Event::PromotionImpossible { reason, now_ms }))
+        }
     }
 }
 
@@ -431,6 +508,19 @@ async fn fail_run(
     release: bool,
     now_ms: u64,
 ) -> Result<Step, Retry> {
+    record_failure(ctx, p, run, reason, release, now_ms).await?;
+    Ok(Step::Moved(Event::RunFailed))
+}
+
+/// Gives a failed run's rows back (when `release`) and records why.
+async fn record_failure(
+    ctx: &Context,
+    p: &Pipeline,
+    run: &RunRef,
+    reason: &str,
+    release: bool,
+    now_ms: u64,
+) -> Result<(), Retry> {
     let released = if release {
         p.data.release(&run.id).await.map_err(retry)?
     } else {
@@ -446,7 +536,7 @@ async fn fail_run(
         &p.name,
         &format!("run {} failed: {reason} ({released} rows released)", run.id),
     );
-    Ok(Step::Moved(Event::RunFailed))
+    Ok(())
 }
 
 /// Asks the policy in `slot` and writes the decision to the audit log before it is

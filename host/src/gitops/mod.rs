@@ -6,6 +6,8 @@ pub mod repo;
 pub mod selector;
 pub mod yaml_edit;
 
-pub use repo::{DeployRepo, GitAuth, GitError, Promotion, RepoSettings, Target};
+pub use repo::{
+    DeployRepo, GitAuth, GitError, Promotion, RepoSettings, Target, TargetCheck, TargetValue,
+};
 pub use selector::{Selector, SelectorError, Step};
 pub use yaml_edit::{Edit, EditError, get_value, locate, set_value};

@@ -166,6 +166,26 @@ exit 0
     let _ = Command::new("chown").args(["-R", "git"]).arg(bare).status();
 }
 
+/// Another writer changes the deploy file on `main` (with the git CLI, as a person
+/// would) to `content`; the repo stays owned by the ssh user.
+pub fn commit_to_remote(bare: &Path, content: &str, message: &str) {
+    // A local clone's upload-pack refuses a repo owned by another user whatever
+    // `safe.directory` says on the command line; own it for the change.
+    let _ = Command::new("chown")
+        .args(["-R", "root"])
+        .arg(bare)
+        .status();
+    let work = tempfile::tempdir().expect("tempdir");
+    git(
+        work.path(),
+        &["clone", "-q", &bare.display().to_string(), "."],
+    );
+    std::fs::write(work.path().join(DEPLOY_FILE), content).expect("write");
+    git(work.path(), &["commit", "-qam", message]);
+    git(work.path(), &["push", "-q", "origin", "main"]);
+    let _ = Command::new("chown").args(["-R", "git"]).arg(bare).status();
+}
+
 /// Independent checks with the git CLI: `git fsck` is clean; returns `git log` of main
 /// (`%s|%an` per line, newest first) and the deploy file at main.
 pub fn verify_with_git_cli(bare: &Path) -> (Vec<String>, String) {
