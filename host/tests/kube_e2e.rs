@@ -141,16 +141,7 @@ async fn an_api_error_listing_jobs_counts_as_busy() {
 }
 
 async fn run_ends(h: &Harness, finish: impl Fn(&FakeKube, &str)) -> String {
-    h.tick_until("dispatched", |s| {
-        matches!(
-            s.phase,
-            Phase::Training {
-                dispatched: true,
-                ..
-            }
-        )
-    })
-    .await;
+    h.tick_until_dispatched().await;
     let name = fake(h).jobs("ml")[0]["metadata"]["name"]
         .as_str()
         .expect("name")

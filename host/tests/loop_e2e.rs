@@ -177,16 +177,7 @@ async fn git_unreachable_then_back_retries_and_promotes_once() {
         ..Options::default()
     })
     .await;
-    h.tick_until("training", |s| {
-        matches!(
-            s.phase,
-            Phase::Training {
-                dispatched: true,
-                ..
-            }
-        )
-    })
-    .await;
+    h.tick_until_dispatched().await;
     h.git_proxy.set_down(true).await;
     let s = h
         .tick_until("a git failure shows", |s| s.last_error.is_some())
@@ -415,16 +406,7 @@ async fn a_promotion_that_cannot_succeed_stops_the_pipeline_instead_of_retrainin
         ..Options::default()
     })
     .await;
-    h.tick_until("training", |s| {
-        matches!(
-            s.phase,
-            Phase::Training {
-                dispatched: true,
-                ..
-            }
-        )
-    })
-    .await;
+    h.tick_until_dispatched().await;
     let broken = KUSTOMIZATION.replace("- name: inference", "- name: server");
     commit_to_remote(&h.bare, &broken, "rename the image");
     let s = h

@@ -180,6 +180,20 @@ pipelines:
         panic!("never reached: {what}; state {:?}", self.state().await);
     }
 
+    /// Ticks until a training run is dispatched (rows claimed, job started).
+    pub async fn tick_until_dispatched(&self) -> PipelineState {
+        self.tick_until("dispatched", |s| {
+            matches!(
+                s.phase,
+                controller::Phase::Training {
+                    dispatched: true,
+                    ..
+                }
+            )
+        })
+        .await
+    }
+
     /// A query returning one integer, on the annotations database.
     pub async fn count(&self, sql: &str) -> i64 {
         let (pool, _) = sluice::store::pool(&self.db_url, 1).await.expect("pool");
