@@ -31,6 +31,10 @@ use sluice::stock::GUEST_DIR;
 use sluice_policy_sdk as sdk;
 
 #[path = "../tests/common/wasm_bytes.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the tests, which use every edit; the bench uses one"
+)]
 mod wasm_bytes;
 
 fn engine() -> Arc<PolicyEngine> {

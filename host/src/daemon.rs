@@ -17,7 +17,7 @@ use crate::executor::kubernetes::KubernetesExecutor;
 use crate::executor::local::LocalExecutor;
 use crate::gitops::{DeployRepo, GitAuth, RepoSettings, Target};
 use crate::metrics::Metrics;
-use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError};
+use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError, RegistryNews};
 use crate::secret::SecretError;
 use crate::server::{self, Probe};
 use crate::store::{Store, StoreError};
@@ -95,6 +95,8 @@ pub struct Loop {
     pub pipelines: Vec<Arc<Pipeline>>,
     /// The policy directory (watched when it exists).
     pub policy_dir: PathBuf,
+    /// Refusals and swaps the registry reports, to be recorded in the store.
+    pub policy_news: tokio::sync::mpsc::UnboundedReceiver<RegistryNews>,
 }
 
 /// The URL of a database section; `default` when it gives none.
@@ -172,6 +174,10 @@ pub async fn build(
         loaded.uses.clone(),
         Arc::clone(&metrics),
     )?;
+    let (news, policy_news) = tokio::sync::mpsc::unbounded_channel();
+    registry.set_observer(Arc::new(move |n| {
+        let _ = news.send(n);
+    }));
     let mut pipelines = Vec::new();
     // Pipelines reading the same database share one pool.
     let mut pools = HashMap::new();
@@ -190,6 +196,7 @@ pub async fn build(
         },
         pipelines,
         policy_dir: loaded.policy_dir.clone(),
+        policy_news,
     })
 }
 
@@ -375,6 +382,10 @@ pub async fn run(
     } else {
         None
     };
+    let news = tokio::spawn(tracing::Instrument::instrument(
+        record_policy_news(lp.ctx.store.clone(), lp.policy_news, rx.clone()),
+        tracing::info_span!("policy-news"),
+    ));
     let signals = tokio::spawn(async move {
         wait_for_stop(stop).await;
         tracing::info!("stopping: finishing the current step of each pipeline");
@@ -382,12 +393,53 @@ pub async fn run(
     });
     controller::run(lp.ctx, lp.pipelines, rx).await;
     signals.abort();
+    let _ = news.await;
     let _ = server.await;
     if let Some(w) = watcher {
         let _ = w.await;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Records the registry's refusals and swaps in the store (for `sluice status`) until
+/// `shutdown`, then records what is still queued.
+async fn record_policy_news(
+    store: Store,
+    mut news: tokio::sync::mpsc::UnboundedReceiver<RegistryNews>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let record = async |n: RegistryNews| {
+        let result = match &n {
+            RegistryNews::Refused(r) => {
+                store
+                    .record_refusal(&crate::store::StoredRefusal {
+                        module: r.module.clone(),
+                        sha256: r.sha256.clone(),
+                        reason: r.reason.to_owned(),
+                        message: r.message.clone(),
+                        refused_ms: r.at_ms,
+                    })
+                    .await
+            }
+            RegistryNews::Live { module, .. } => store.clear_refusal(module).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %crate::error_chain(&e), "cannot record a policy refusal or swap in the store; `sluice status` may not show it");
+        }
+    };
+    loop {
+        tokio::select! {
+            n = news.recv() => match n {
+                Some(n) => record(n).await,
+                None => return,
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    while let Ok(n) = news.try_recv() {
+        record(n).await;
+    }
 }
 
 async fn wait_for_stop(stop: Option<watch::Receiver<bool>>) {

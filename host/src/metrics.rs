@@ -28,17 +28,21 @@ pub mod names {
     pub const TICK_SECONDS: &str = "sluice_tick_duration_seconds";
     /// Ticks that could not read or write the state, by `pipeline`.
     pub const TICK_ERRORS: &str = "sluice_tick_errors_total";
+    /// A gauge: 1 while the file of `module` holds bytes that were refused (the
+    /// previous version stays live), 0 once it holds a version that went live.
+    pub const POLICY_REFUSED: &str = "sluice_policy_refused";
 }
 
 type Labels = Vec<(&'static str, String)>;
 /// A summary's running (sum, count).
 type Summaries = BTreeMap<(&'static str, Labels), (f64, u64)>;
 
-/// A set of counters.
+/// A set of counters, summaries and gauges.
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
     summaries: Mutex<Summaries>,
+    gauges: Mutex<BTreeMap<(&'static str, Labels), i64>>,
 }
 
 impl Metrics {
@@ -55,6 +59,16 @@ impl Metrics {
         );
         let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         *c.entry(key).or_insert(0) += 1;
+    }
+
+    /// Sets the gauge `name{labels}` to `value`.
+    pub fn set(&self, name: &'static str, labels: &[(&'static str, &str)], value: i64) {
+        let key = (
+            name,
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        );
+        let mut g = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        g.insert(key, value);
     }
 
     /// Adds one observation of `d` to the summary `name{labels}`.
@@ -94,11 +108,7 @@ impl Metrics {
                 let _ = writeln!(out, "# TYPE {name} counter");
                 last = name;
             }
-            let rendered: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                .collect();
-            let _ = writeln!(out, "{name}{{{}}} {value}", rendered.join(","));
+            let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
         }
         drop(c);
         let s = self.summaries.lock().unwrap_or_else(|p| p.into_inner());
@@ -108,16 +118,30 @@ impl Metrics {
                 let _ = writeln!(out, "# TYPE {name} summary");
                 last = name;
             }
-            let rendered: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                .collect();
-            let l = rendered.join(",");
+            let l = render_labels(labels);
             let _ = writeln!(out, "{name}_sum{{{l}}} {sum}");
             let _ = writeln!(out, "{name}_count{{{l}}} {count}");
         }
+        drop(s);
+        let g = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = "";
+        for ((name, labels), value) in g.iter() {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} gauge");
+                last = name;
+            }
+            let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
+        }
         out
     }
+}
+
+fn render_labels(labels: &Labels) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn escape(v: &str) -> String {
@@ -157,5 +181,14 @@ mod tests {
             text.contains("sluice_policy_decisions_total{point=\"retrain\",outcome=\"wait\"} 2")
         );
         assert!(text.contains("module=\"a\\\"b\""));
+        m.set(names::POLICY_REFUSED, &[("module", "gate")], 1);
+        m.set(names::POLICY_REFUSED, &[("module", "gate")], 0);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "# TYPE sluice_policy_refused gauge\nsluice_policy_refused{module=\"gate\"} 0\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -307,3 +307,60 @@ fn run_serves_health_readiness_metrics_and_the_audit_log() {
     sigterm(&child);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }
+
+/// A policy file that is refused while `sluice run` runs is shown by `sluice status`
+/// (from the store) and by `/metrics` (a gauge), and is not reloaded again and again.
+#[test]
+fn a_refused_policy_file_shows_in_status_and_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_workspace(dir.path());
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).expect("mkdir");
+    std::fs::copy(
+        common::guest("threshold-retrain"),
+        policies.join("spare.wasm"),
+    )
+    .expect("copy");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let config = dir.path().join("sluice.yaml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+    )
+    .expect("write");
+    let mut child = start(dir.path(), None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || !http_get(port, "/readyz").starts_with("HTTP/1.1 200")
+    {
+        assert!(Instant::now() < end, "never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(policies.join(".incoming"), b"\0asm\x0d\0\x01\0garbage").expect("write");
+    std::fs::rename(policies.join(".incoming"), policies.join("spare.wasm")).expect("swap");
+    let end = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = sluice_stdout(&["status"], &config);
+        if text.contains("policy modules refused") {
+            break text;
+        }
+        assert!(Instant::now() < end, "not shown: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.contains("spare sha256 ") && text.contains("does not compile"),
+        "{text}"
+    );
+    let metrics = http_get(port, "/metrics");
+    assert!(
+        metrics.contains("sluice_policy_refused{module=\"spare\"} 1"),
+        "{metrics}"
+    );
+    sigterm(&child);
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+}

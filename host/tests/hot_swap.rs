@@ -299,3 +299,68 @@ async fn the_watcher_follows_a_configmap_symlink_swap() {
         .expect("watcher stops")
         .expect("no panic");
 }
+
+/// Refused bytes are not tried again until they change: a module that loops in its
+/// trial decision (to its fuel or deadline) costs one trial, not one per rescan, and its refusal
+/// is logged and counted once, listed by the registry and shown as a gauge.
+#[test]
+fn refused_bytes_are_tried_again_only_when_they_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    put(dir.path(), "hostile-guest");
+    let metrics = Arc::new(Metrics::new());
+    let reg = PolicyRegistry::open(
+        common::engine(),
+        dir.path(),
+        usage(RawParams::new()),
+        metrics.clone(),
+    )
+    .expect("opens");
+    let hostile = std::fs::read(common::guest("hostile-guest")).expect("guest");
+    let write = |bytes: &[u8]| {
+        let tmp = dir.path().join(".incoming");
+        std::fs::write(&tmp, bytes).expect("write");
+        std::fs::rename(&tmp, dir.path().join("retrain.wasm")).expect("rename");
+    };
+    let refusals = |reason| {
+        metrics.get(
+            names::POLICY_REFUSALS,
+            &[("module", "retrain"), ("reason", reason)],
+        )
+    };
+    write(&common::wasm_bytes::hostile_describing(&hostile, 5, 0));
+    let first = reg.rescan();
+    assert_eq!(first.refused.len(), 1);
+    let reason = first.refused[0].1.label();
+    let why = first.refused[0].1.to_string();
+    assert!(why.contains("the trial decision failed"), "{why}");
+    for _ in 0..5 {
+        // A load would end in the report, swapped or refused.
+        let again = reg.rescan();
+        assert!(
+            again.refused.is_empty() && again.swapped.is_empty(),
+            "the same refused bytes are not loaded again"
+        );
+    }
+    assert_eq!(refusals(reason), 1, "counted once");
+    let listed = reg.refusals();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].module.as_str(), listed[0].reason),
+        ("retrain", reason)
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("sluice_policy_refused{module=\"retrain\"} 1")
+    );
+    // Other bytes are tried: here a well-behaved version, which goes live and clears it.
+    write(&common::wasm_bytes::hostile_describing(&hostile, 0, 7));
+    let report = reg.rescan();
+    assert_eq!(report.swapped, ["retrain"]);
+    assert!(reg.refusals().is_empty());
+    assert!(
+        metrics
+            .render()
+            .contains("sluice_policy_refused{module=\"retrain\"} 0")
+    );
+}

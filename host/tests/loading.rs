@@ -240,3 +240,43 @@ fn a_swap_refuses_an_invalid_body_with_the_reason() {
     );
     assert!(chain.contains("type mismatch"), "{chain}");
 }
+
+/// A self-description beyond its bounds — a 30 MiB name, 5,000 parameters named
+/// alike, a name that would clear a terminal — is refused at load, and the refusal
+/// is one short line however big the description was.
+#[test]
+fn a_hostile_self_description_is_refused_with_a_short_message() {
+    let engine = common::engine();
+    let bytes = std::fs::read(common::guest("hostile-guest")).expect("guest");
+    let well = common::wasm_bytes::hostile_describing(&bytes, 0, 0);
+    PolicyModule::load_bytes(&engine, "ok.wasm", &well, None).expect("the knob at rest loads");
+    for (mode, size, says) in [
+        (
+            1,
+            30 << 20,
+            "the policy's name is 31457280 bytes; at most 64 are allowed",
+        ),
+        (
+            2,
+            5_000,
+            "it declares 5000 parameters; at most 64 are allowed",
+        ),
+        (3, 0, "contains control characters"),
+        (
+            4,
+            1 << 20,
+            "the summary is 1048576 bytes; at most 1024 are allowed",
+        ),
+    ] {
+        let bad = common::wasm_bytes::hostile_describing(&bytes, mode, size);
+        let e = PolicyModule::load_bytes(&engine, "bad.wasm", &bad, None).expect_err("refused");
+        assert!(
+            matches!(e, LoadError::BadDescription { .. }),
+            "mode {mode}: {e}"
+        );
+        let text = format!("{:#}", anyhow::Error::new(e));
+        assert!(text.contains(says), "mode {mode}: {text}");
+        assert!(text.len() < 400, "mode {mode}: {} bytes", text.len());
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    }
+}

@@ -53,12 +53,14 @@ fn ago(ms: u64) -> String {
 /// Store failures.
 pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
     let states = store.all_states().await?;
+    let refused = store.refusals().await?;
     if json {
         let v: Vec<_> = states
             .iter()
             .map(|(n, s, u)| serde_json::json!({ "pipeline": n, "state": s, "updated_ms": u }))
             .collect();
-        return Ok(serde_json::to_string_pretty(&v).unwrap_or_default());
+        let all = serde_json::json!({ "pipelines": v, "refused_policy_modules": refused });
+        return Ok(serde_json::to_string_pretty(&all).unwrap_or_default());
     }
     let mut out = String::new();
     if states.is_empty() {
@@ -141,6 +143,20 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
                 r.reason.as_deref().unwrap_or("")
             );
         }
+    }
+    if !refused.is_empty() {
+        out.push_str("policy modules refused (the previous version of each stays live; the file is checked again when its bytes change):\n");
+    }
+    for r in &refused {
+        let _ = writeln!(
+            out,
+            "  {} sha256 {}… {} ({}): {}",
+            crate::cli::printable(&r.module),
+            r.sha256.get(..12).unwrap_or(&r.sha256),
+            r.reason,
+            ago(r.refused_ms),
+            crate::cli::printable(&r.message)
+        );
     }
     Ok(out)
 }

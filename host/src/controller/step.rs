@@ -573,6 +573,15 @@ async fn ask<P: WitPoint>(
         &ctx.metrics,
     );
     ctx.store
+        .remember_module(
+            &active.module.sha256,
+            active.module.point,
+            &active.module.description,
+            now_ms,
+        )
+        .await
+        .map_err(retry)?;
+    ctx.store
         .record_decision(&eval.record, run_id)
         .await
         .map_err(retry)?;

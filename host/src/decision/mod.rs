@@ -27,6 +27,31 @@ pub use rollout::{Rollout, RolloutContext, RolloutDecision, RolloutFailSafe};
 /// Longest reason string a policy may return, in bytes.
 pub const MAX_REASON_BYTES: usize = 4096;
 
+/// The start of `text` (at most `max_bytes`, cut at a character boundary) with control
+/// characters escaped, and how much was left out: for putting text that came from a
+/// policy into an error message or a log line without letting it grow the line without
+/// bound or forge new ones.
+pub fn excerpt(text: &str, max_bytes: usize) -> String {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out: String = text[..end]
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    if end < text.len() {
+        out.push_str(&format!("… ({} more bytes)", text.len() - end));
+    }
+    out
+}
+
 /// The four places where sluice asks a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]

@@ -190,6 +190,45 @@ pub struct ParamSpec {
     pub doc: String,
 }
 
+/// Bounds on a policy's self-description, checked when a module is loaded: it is
+/// kept in memory for as long as the module is live, printed by `sluice policy check`
+/// and stored once per module digest.
+pub mod description_bounds {
+    /// Longest name, in bytes.
+    pub const NAME_BYTES: usize = 64;
+    /// Longest version, in bytes.
+    pub const VERSION_BYTES: usize = 64;
+    /// Longest summary, in bytes.
+    pub const SUMMARY_BYTES: usize = 1024;
+    /// Most parameters.
+    pub const PARAMS: usize = 64;
+    /// Longest parameter name, in bytes.
+    pub const PARAM_NAME_BYTES: usize = 64;
+    /// Longest parameter documentation, in bytes.
+    pub const PARAM_DOC_BYTES: usize = 1024;
+    /// Longest text in a default value (each element of a list), in bytes.
+    pub const DEFAULT_TEXT_BYTES: usize = 1024;
+    /// Most elements in a default list.
+    pub const DEFAULT_LIST_ELEMENTS: usize = 256;
+}
+
+/// Adds a problem when `value` (from a policy) is longer than `max` bytes or, for an
+/// identifier, holds control characters; quotes it only in part.
+fn check_text(problems: &mut Vec<String>, what: &str, value: &str, max: usize, identifier: bool) {
+    if value.len() > max {
+        problems.push(format!(
+            "{what} is {} bytes; at most {max} are allowed (`{}`)",
+            value.len(),
+            super::excerpt(value, 32)
+        ));
+    } else if identifier && value.chars().any(char::is_control) {
+        problems.push(format!(
+            "{what} `{}` contains control characters",
+            super::excerpt(value, max)
+        ));
+    }
+}
+
 /// A policy's self-description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Description {
@@ -204,26 +243,87 @@ pub struct Description {
 }
 
 impl Description {
-    /// Checks the description itself: non-empty name, unique parameter names,
-    /// defaults of the declared type.
+    /// Checks the description itself: a non-empty name, every string and list within
+    /// [`description_bounds`], identifiers without control characters, unique parameter
+    /// names, defaults of the declared type. Problems quote the policy's text only in
+    /// part ([`super::excerpt`]), so a hostile description cannot blow up the message.
     ///
     /// # Errors
     /// One sentence per problem.
     pub fn check(&self) -> Result<(), Vec<String>> {
+        use description_bounds as b;
         let mut problems = Vec::new();
+        let p = &mut problems;
+        check_text(p, "the policy's name", &self.name, b::NAME_BYTES, true);
+        check_text(
+            p,
+            "the policy's version",
+            &self.version,
+            b::VERSION_BYTES,
+            true,
+        );
+        check_text(p, "the summary", &self.summary, b::SUMMARY_BYTES, false);
         if self.name.trim().is_empty() {
             problems.push("the policy's name is empty".to_owned());
         }
+        if self.params.len() > b::PARAMS {
+            // Nothing more is said about each of them: that list could be huge.
+            problems.push(format!(
+                "it declares {} parameters; at most {} are allowed",
+                self.params.len(),
+                b::PARAMS
+            ));
+            return Err(problems);
+        }
         for (i, p) in self.params.iter().enumerate() {
+            let name = super::excerpt(&p.name, b::PARAM_NAME_BYTES);
+            let what = |part: &str| format!("parameter `{name}`: {part}");
+            let pr = &mut problems;
+            check_text(pr, &what("the name"), &p.name, b::PARAM_NAME_BYTES, true);
+            check_text(
+                pr,
+                &what("the documentation"),
+                &p.doc,
+                b::PARAM_DOC_BYTES,
+                false,
+            );
+            match &p.default {
+                Some(ParamValue::Text(t)) => {
+                    check_text(pr, &what("the default"), t, b::DEFAULT_TEXT_BYTES, false);
+                }
+                Some(ParamValue::TextList(l)) => {
+                    for t in l {
+                        check_text(
+                            pr,
+                            &what("a default element"),
+                            t,
+                            b::DEFAULT_TEXT_BYTES,
+                            false,
+                        );
+                    }
+                }
+                _ => {}
+            }
+            let elements = match &p.default {
+                Some(ParamValue::IntegerList(l)) => l.len(),
+                Some(ParamValue::FloatList(l)) => l.len(),
+                Some(ParamValue::TextList(l)) => l.len(),
+                _ => 0,
+            };
+            if elements > b::DEFAULT_LIST_ELEMENTS {
+                problems.push(format!(
+                    "parameter `{name}`: the default list has {elements} elements; at most {} are allowed",
+                    b::DEFAULT_LIST_ELEMENTS
+                ));
+            }
             if self.params[..i].iter().any(|q| q.name == p.name) {
-                problems.push(format!("parameter `{}` is declared twice", p.name));
+                problems.push(format!("parameter `{name}` is declared twice"));
             }
             if let Some(d) = &p.default
                 && d.kind() != p.kind
             {
                 problems.push(format!(
-                    "parameter `{}` is declared as {} but its default is {}",
-                    p.name,
+                    "parameter `{name}` is declared as {} but its default is {}",
                     p.kind,
                     d.kind()
                 ));
@@ -342,6 +442,44 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn descriptions_beyond_their_bounds_are_refused_and_quoted_only_in_part() {
+        use description_bounds as b;
+        assert_eq!(desc().check(), Ok(()));
+        let mut d = desc();
+        d.name = "x".repeat(30 << 20);
+        let problems = d.check().expect_err("huge name");
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("the policy's name is 31457280 bytes; at most 64"));
+        assert!(problems[0].len() < 200, "{}", problems[0].len());
+        let mut d = desc();
+        d.name = "evil\u{1b}[2J\r\nforged".into();
+        let problems = d.check().expect_err("control characters");
+        assert!(
+            problems[0].contains("\\u{1b}[2J\\u{d}\\u{a}forged"),
+            "{problems:?}"
+        );
+        let mut d = desc();
+        d.params = vec![d.params[0].clone(); 100_000];
+        let problems = d.check().expect_err("too many");
+        assert_eq!(
+            problems,
+            [format!(
+                "it declares 100000 parameters; at most {} are allowed",
+                b::PARAMS
+            )]
+        );
+        let mut d = desc();
+        d.params[0].doc = "d".repeat(b::PARAM_DOC_BYTES + 1);
+        d.params[1].default = Some(ParamValue::IntegerList(vec![
+            1;
+            b::DEFAULT_LIST_ELEMENTS + 1
+        ]));
+        d.params[1].kind = ParamType::IntegerList;
+        d.version = "v".repeat(b::VERSION_BYTES + 1);
+        assert_eq!(d.check().map_err(|p| p.len()), Err(3));
     }
 
     #[test]

@@ -28,4 +28,7 @@ pub use error::{CallFailure, CheckError, EngineError, LoadError};
 pub use evaluate::{Binding, DecisionRecord, Evaluation, decide, decide_native};
 pub use limits::Limits;
 pub use module::PolicyModule;
-pub use registry::{ActivePolicy, PolicyRegistry, RegistryError, ScanReport};
+pub use registry::{
+    ActivePolicy, PolicyRegistry, Refusal, RegistryError, RegistryNews, RegistryObserver,
+    ScanReport,
+};

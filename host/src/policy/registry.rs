@@ -33,6 +33,42 @@ pub struct ActivePolicy {
     pub params: HashMap<String, Vec<Param>>,
 }
 
+/// A module file whose current bytes were refused. They are not compiled or checked
+/// again until the file's bytes change; the previous version stays live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Module name (the file name without `.wasm`).
+    pub module: String,
+    /// sha256 of the refused bytes.
+    pub sha256: String,
+    /// Stable label of the reason.
+    pub reason: &'static str,
+    /// The reason, at most [`REFUSAL_MESSAGE_BYTES`] (it may quote the module).
+    pub message: String,
+    /// When (Unix ms).
+    pub at_ms: u64,
+}
+
+/// Longest refusal message kept and logged, in bytes.
+pub const REFUSAL_MESSAGE_BYTES: usize = 2048;
+
+/// What the registry tells its observer (the daemon records it in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryNews {
+    /// A module file's bytes were refused.
+    Refused(Refusal),
+    /// A version of `module` went live.
+    Live {
+        /// Module name.
+        module: String,
+        /// Its digest.
+        sha256: String,
+    },
+}
+
+/// Receives [`RegistryNews`]; called on the rescanning thread, so it must not block.
+pub type RegistryObserver = Arc<dyn Fn(RegistryNews) + Send + Sync>;
+
 /// The outcome of one directory scan.
 #[derive(Debug, Default)]
 pub struct ScanReport {
@@ -97,6 +133,9 @@ pub struct PolicyRegistry {
     /// The queue of the one background thread that compiles optimized builds, one at a
     /// time (Cranelift already uses every core per module); started on first use.
     upgrades: OnceLock<mpsc::Sender<Upgrade>>,
+    /// Files whose current bytes were refused, by module name.
+    refused: std::sync::Mutex<HashMap<String, Refusal>>,
+    observer: OnceLock<RegistryObserver>,
 }
 
 /// A module live on baseline code whose optimized build is wanted.
@@ -128,6 +167,8 @@ impl PolicyRegistry {
             active: RwLock::new(HashMap::new()),
             metrics,
             upgrades: OnceLock::new(),
+            refused: std::sync::Mutex::new(HashMap::new()),
+            observer: OnceLock::new(),
         };
         // Every module to load: the stock ones the uses name (embedded in the binary,
         // they never change while it runs) and the directory's.
@@ -192,6 +233,28 @@ impl PolicyRegistry {
         self.read().get(name).cloned()
     }
 
+    /// Files whose current bytes are refused, by module name.
+    pub fn refusals(&self) -> Vec<Refusal> {
+        let mut v: Vec<Refusal> = self.refused().values().cloned().collect();
+        v.sort_by(|a, b| a.module.cmp(&b.module));
+        v
+    }
+
+    /// Sets who hears of refusals and swaps (once; later calls are ignored).
+    pub fn set_observer(&self, observer: RegistryObserver) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn tell(&self, news: RegistryNews) {
+        if let Some(o) = self.observer.get() {
+            o(news);
+        }
+    }
+
+    fn refused(&self) -> std::sync::MutexGuard<'_, HashMap<String, Refusal>> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Names of the loaded modules.
     pub fn names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.read().keys().cloned().collect();
@@ -223,12 +286,29 @@ impl PolicyRegistry {
             if current.as_ref() == Some(&sha256) {
                 continue;
             }
-            match self.load_checked(&name, &path, &bytes, sha256, Build::Quick) {
+            // Refused bytes are tried again only when they change: a module that runs
+            // to its deadline in the trial must not keep a core busy, nor the log full.
+            if self
+                .refused()
+                .get(&name)
+                .is_some_and(|r| r.sha256 == sha256)
+            {
+                continue;
+            }
+            match self.load_checked(&name, &path, &bytes, sha256.clone(), Build::Quick) {
                 Ok(active) => {
                     let (tier, sha256) = (active.module.tier, active.module.sha256.clone());
                     tracing::info!(module = %name, sha256 = %active.module.sha256, ?tier, load_ms = active.module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
                     self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
                     self.write().insert(name.clone(), Arc::new(active));
+                    if self.refused().remove(&name).is_some() {
+                        self.metrics
+                            .set(names::POLICY_REFUSED, &[("module", &name)], 0);
+                    }
+                    self.tell(RegistryNews::Live {
+                        module: name.clone(),
+                        sha256: sha256.clone(),
+                    });
                     if tier == Tier::Baseline {
                         self.queue_upgrade(&name, &path, &sha256, bytes);
                         report.upgrading.push(name.clone());
@@ -236,11 +316,24 @@ impl PolicyRegistry {
                     report.swapped.push(name);
                 }
                 Err(e) => {
-                    tracing::error!(module = %name, reason = e.label(), error = %e, "policy module refused; the previous version stays active");
+                    let message =
+                        crate::decision::excerpt(&crate::error_chain(&e), REFUSAL_MESSAGE_BYTES);
+                    tracing::error!(module = %name, %sha256, reason = e.label(), error = %message, "policy module refused; the previous version stays active, and these bytes are not tried again until the file changes");
                     self.metrics.inc(
                         names::POLICY_REFUSALS,
                         &[("module", &name), ("reason", e.label())],
                     );
+                    self.metrics
+                        .set(names::POLICY_REFUSED, &[("module", &name)], 1);
+                    let refusal = Refusal {
+                        module: name.clone(),
+                        sha256,
+                        reason: e.label(),
+                        message,
+                        at_ms: crate::clock::now_ms(),
+                    };
+                    self.refused().insert(name.clone(), refusal.clone());
+                    self.tell(RegistryNews::Refused(refusal));
                     report.refused.push((name, e));
                 }
             }

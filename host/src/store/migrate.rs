@@ -23,6 +23,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "0002_decision_code_tier.sql",
         include_str!("../../migrations/sqlite/0002_decision_code_tier.sql"),
     ),
+    (
+        3,
+        "0003_policy_modules.sql",
+        include_str!("../../migrations/sqlite/0003_policy_modules.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -34,6 +39,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "0002_decision_code_tier.sql",
         include_str!("../../migrations/postgres/0002_decision_code_tier.sql"),
+    ),
+    (
+        3,
+        "0003_policy_modules.sql",
+        include_str!("../../migrations/postgres/0003_policy_modules.sql"),
     ),
 ];
 

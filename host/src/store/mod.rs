@@ -6,6 +6,7 @@
 
 mod audit;
 mod migrate;
+mod modules;
 mod runs;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::controller::phase::PipelineState;
 use crate::secret::redact_url;
 
 pub use audit::StoredDecision;
+pub use modules::StoredRefusal;
 pub use runs::{RunRecord, RunStatus};
 
 /// Which database a URL names.
@@ -118,6 +120,8 @@ pub(crate) fn query_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> 
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Digests of the modules whose description is stored (saves a query per decision).
+    known_modules: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// Opens a pool on `url` (SQLite files are created if missing).
@@ -152,9 +156,17 @@ impl Store {
     /// Connection or migration failure.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let (pool, backend) = pool(url, 4).await?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            known_modules: Default::default(),
+        };
         migrate::run(&store.pool, backend).await?;
         Ok(store)
+    }
+
+    fn known_modules(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.known_modules.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The backend in use.

@@ -140,3 +140,45 @@ async fn an_audit_log_from_before_tiering_upgrades_and_reads_as_optimized() {
     assert_eq!(old.len(), 1);
     assert_eq!(old[0].code_tier, "optimized");
 }
+
+#[tokio::test]
+async fn a_description_is_stored_once_per_digest_and_refusals_are_listed_until_cleared() {
+    use crate::decision::{DecisionPoint, Description};
+    let (_dir, store) = store().await;
+    let d = Description {
+        name: "gate".into(),
+        version: "1.0.0".into(),
+        summary: "s".into(),
+        params: vec![],
+    };
+    for _ in 0..3 {
+        store
+            .remember_module("abc", DecisionPoint::Promotion, &d, 5)
+            .await
+            .expect("remember");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sluice_policy_modules")
+        .fetch_one(&store.pool)
+        .await
+        .expect("count");
+    assert_eq!(rows, 1);
+    assert_eq!(
+        store.module_description("abc").await.expect("read"),
+        Some(d)
+    );
+    let refusal = StoredRefusal {
+        module: "gate".into(),
+        sha256: "def".into(),
+        reason: "trial".into(),
+        message: "the trial decision failed".into(),
+        refused_ms: 9,
+    };
+    store.record_refusal(&refusal).await.expect("record");
+    store
+        .record_refusal(&refusal)
+        .await
+        .expect("again: one row per module");
+    assert_eq!(store.refusals().await.expect("list"), [refusal]);
+    store.clear_refusal("gate").await.expect("clear");
+    assert!(store.refusals().await.expect("list").is_empty());
+}

@@ -17,3 +17,20 @@ pub fn with_an_invalid_last_body(bytes: &[u8]) -> Vec<u8> {
     out[last.expect("the component has code")] = 0x6a;
     out
 }
+
+/// The hostile guest with its self-description knob set (see `tests/guests/hostile`):
+/// `mode` 1 a name of `size` bytes, 2 `size` parameters named alike, 3 a name with
+/// escape sequences, 4 a summary of `size` bytes, 5 a `decide` that loops forever.
+/// Another `size` with mode 0 gives the well-behaved module other bytes.
+pub fn hostile_describing(bytes: &[u8], mode: u8, size: u32) -> Vec<u8> {
+    const MARKER: &[u8] = b"SLUICE-KNOB:";
+    let at = bytes
+        .windows(MARKER.len())
+        .position(|w| w == MARKER)
+        .expect("the hostile guest carries its knob")
+        + MARKER.len();
+    let mut out = bytes.to_vec();
+    out[at] = mode;
+    out[at + 1..at + 5].copy_from_slice(&size.to_le_bytes());
+    out
+}

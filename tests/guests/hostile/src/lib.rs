@@ -7,8 +7,36 @@ use std::hint::black_box;
 
 use sluice_policy_sdk::{Description, ParamSpec, ParamValue, RetrainContext, RetrainDecision};
 
+/// A knob tests patch in the module's bytes to make the self-description hostile:
+/// the marker, then a mode byte and a little-endian u32 size. All zero: well-behaved.
+/// Modes: 1 a name of `size` bytes, 2 `size` parameters all named `p`, 3 a name with
+/// terminal escape sequences and line breaks, 4 a summary of `size` bytes, 5 a
+/// well-behaved description but a `decide` that loops forever whatever it is asked.
+#[used]
+static DESCRIBE_KNOB: [u8; 17] = *b"SLUICE-KNOB:\0\0\0\0\0";
+
+fn knob() -> (u8, usize) {
+    // Through black_box: the compiler must not fold the zeros the build wrote.
+    let knob: [u8; 17] = *black_box(&DESCRIBE_KNOB);
+    let size = u32::from_le_bytes([knob[13], knob[14], knob[15], knob[16]]);
+    (knob[12], size as usize)
+}
+
 /// Self-description.
 pub fn describe() -> Description {
+    let (mode, size) = knob();
+    let mut d = well_behaved();
+    match mode {
+        1 => d.name = "n".repeat(size),
+        2 => d.params = vec![ParamSpec::optional("p", ParamValue::Integer(1), "dup"); size],
+        3 => d.name = "evil\u{1b}[2J\r\nINFO forged line".into(),
+        4 => d.summary = "s".repeat(size),
+        _ => {}
+    }
+    d
+}
+
+fn well_behaved() -> Description {
     Description {
         name: "hostile".into(),
         version: "0.1.0".into(),
@@ -39,7 +67,11 @@ fn recurse(depth: u64) -> u64 {
 
 /// The decision: the attack.
 pub fn decide(ctx: &RetrainContext) -> RetrainDecision {
-    let attack: String = ctx.param_or("attack", "none".into());
+    let attack: String = if knob().0 == 5 {
+        "loop".into()
+    } else {
+        ctx.param_or("attack", "none".into())
+    };
     match attack.as_str() {
         "loop" => {
             let mut i: u64 = 0;

@@ -1,0 +1,19 @@
+-- Each policy module's self-description, stored once per module digest (decision
+-- rows name the module by its sha256), and the module files whose current bytes were
+-- refused (one row per module name; cleared when a version of it goes live).
+CREATE TABLE sluice_policy_modules (
+    sha256 TEXT PRIMARY KEY,
+    point TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    description TEXT NOT NULL,
+    first_seen_ms BIGINT NOT NULL
+);
+
+CREATE TABLE sluice_policy_refusals (
+    module TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    refused_ms BIGINT NOT NULL
+);
