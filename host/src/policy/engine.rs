@@ -16,7 +16,7 @@ use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Strategy,
 };
 
-use super::bindings::retrain_world::Retrain as RetrainWorld;
+use super::bindings::retrain_world::sluice::policy::{log, types};
 use super::error::{BoxedError, EngineError};
 use super::limits::MAX_MEMORY_BYTES;
 use super::sandbox::HostState;
@@ -304,7 +304,11 @@ impl TierEngine {
             Engine::new(config).map_err(|e| EngineError::Config(e.into_boxed_dyn_error()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_error)?;
-        RetrainWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_error)?;
+        // `types` and `log` as generated; `stats` by hand, so each call can reach the
+        // store to charge its work to the decision's fuel.
+        types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_error)?;
+        log::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_error)?;
+        super::host_imports::add_stats_to_linker(&mut linker).map_err(link_error)?;
         Ok(Self { engine, linker })
     }
 }

@@ -18,6 +18,18 @@ pub const OUTPUT_CAPTURE_BYTES: usize = 16 * 1024;
 pub const MAX_LOG_MESSAGES: usize = 64;
 /// Longest log message kept, in bytes.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 4096;
+/// Most samples one `stats` call takes (all its lists together); a larger call traps
+/// before the host reads them.
+pub const MAX_HOST_CALL_SAMPLES: usize = 1 << 20;
+/// Fuel every `stats` call costs, besides its samples.
+pub const FUEL_PER_HOST_CALL: u64 = 1_000;
+/// Fuel each sample passed to a `stats` call costs: about what the host's work on it
+/// (reading, sorting, summing) would cost as WebAssembly instructions. With the
+/// default fuel a decision can hand the host about 780,000 samples in all.
+pub const FUEL_PER_HOST_SAMPLE: u64 = 64;
+/// What the host's work on one sample is taken to cost in time when a call is checked
+/// against the deadline before it starts (a generous bound: measured ≈ 10–60 ns).
+pub const HOST_NANOS_PER_SAMPLE: u64 = 100;
 
 /// Limits for one policy call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

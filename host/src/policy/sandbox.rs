@@ -36,6 +36,9 @@ pub struct HostState {
     /// policy) never pays for it.
     wasi: Option<WasiCtx>,
     decision_time: SystemTime,
+    /// When the call must end; host calls check it (the epoch deadline stops only
+    /// WebAssembly code).
+    deadline: std::time::Instant,
     seed: u64,
     table: ResourceTable,
     memory_cap: usize,
@@ -55,6 +58,7 @@ impl HostState {
         Self {
             wasi: None,
             decision_time,
+            deadline: std::time::Instant::now() + Duration::from_secs(3600),
             seed,
             table: ResourceTable::new(),
             memory_cap: usize::try_from(memory_cap).unwrap_or(usize::MAX),
@@ -63,6 +67,16 @@ impl HostState {
             logs_dropped: 0,
             output: CapturedOutput::default(),
         }
+    }
+
+    /// Sets when the call must end.
+    pub fn set_deadline(&mut self, deadline: std::time::Instant) {
+        self.deadline = deadline;
+    }
+
+    /// When the call must end.
+    pub fn deadline(&self) -> std::time::Instant {
+        self.deadline
     }
 
     /// What the guest wrote to stdout and stderr (bounded), lossily decoded.

@@ -321,3 +321,43 @@ fn the_no_std_allocator_grows_memory_and_the_cap_still_holds() {
     assert_fail_safe(&e);
     assert_eq!(bare("none", Limits::default()).failure, None);
 }
+
+#[test]
+fn a_host_call_on_more_samples_than_allowed_traps_before_the_host_reads_them() {
+    let (e, _) = attack("stats-huge", Limits::default(), &Metrics::new());
+    match &e.failure {
+        Some(CallFailure::Trap { detail, .. }) => assert!(
+            detail.contains("stats::summarize was given 2097152 samples; one call takes at most 1048576"),
+            "{detail}"
+        ),
+        other => panic!("expected a trap naming the limit, got {other:?}"),
+    }
+    assert_fail_safe(&e);
+    next_decision_succeeds();
+}
+
+/// Host calls in a loop: each one's work is charged to the decision's fuel, so the
+/// decision ends at its fuel budget (without the charge the guest's own instructions
+/// between calls would take minutes to spend it); with fuel to spare, at its deadline.
+#[test]
+fn host_calls_are_charged_fuel_and_held_to_the_deadline() {
+    let limits = Limits {
+        deadline_ms: 60_000,
+        ..Limits::default()
+    };
+    let (e, took) = attack("stats-loop", limits, &Metrics::new());
+    assert_eq!(
+        e.failure,
+        Some(CallFailure::OutOfFuel { fuel: limits.fuel })
+    );
+    assert!(took < Duration::from_secs(10), "ended by fuel: {took:?}");
+    assert_fail_safe(&e);
+    let limits = Limits {
+        fuel: u64::MAX / 4,
+        deadline_ms: 50,
+        ..Limits::default()
+    };
+    let (e, _) = attack("stats-loop", limits, &Metrics::new());
+    assert_eq!(e.failure, Some(CallFailure::Deadline { deadline_ms: 50 }));
+    next_decision_succeeds();
+}

@@ -44,7 +44,7 @@ fn well_behaved() -> Description {
         params: vec![ParamSpec::optional(
             "attack",
             ParamValue::Text("none".into()),
-            "none | loop | memory | recurse | huge-string | open-file | read-env | socket | trap | clock | invalid",
+            "none | loop | memory | recurse | huge-string | open-file | read-env | socket | trap | clock | invalid | stats-huge | stats-loop | escape",
         )],
     }
 }
@@ -110,6 +110,30 @@ pub fn decide(ctx: &RetrainContext) -> RetrainDecision {
                 .unwrap_or_default();
             RetrainDecision::Wait(format!("clock reads {now}"))
         }
+        // One statistics call on more samples than the host takes in one call.
+        "stats-huge" => {
+            let samples = vec![1.5; 2 << 20];
+            let s = sluice_policy_sdk::stats::summarize(&samples);
+            escaped(format!("the host summarized {} samples", s.n))
+        }
+        // Statistics calls on 400,000 samples each, without end: the host's work must
+        // be charged to the decision's fuel and held to its deadline.
+        "stats-loop" => {
+            let a: Vec<f64> = (0..200_000).map(|i| f64::from(i % 997)).collect();
+            let mut calls = 0u64;
+            loop {
+                let c = sluice_policy_sdk::stats::compare(
+                    &a,
+                    &a,
+                    sluice_policy_sdk::stats::OutlierFilter::Iqr(1.5),
+                    sluice_policy_sdk::stats::TestKind::MannWhitney,
+                    sluice_policy_sdk::stats::Alternative::TwoSided,
+                );
+                calls = black_box(calls + u64::from(c.a.n > 0));
+            }
+        }
+        // A reason that would clear a terminal and forge a log line.
+        "escape" => RetrainDecision::Wait("ok\u{1b}[2J\u{1b}[H\r\nERROR forged line".into()),
         "invalid" => RetrainDecision::Train {
             reason: "too many args".into(),
             args: vec!["a".into(); 1000],
