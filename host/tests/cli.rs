@@ -144,3 +144,50 @@ fn demo_runs_to_the_end() {
         assert!(t.contains(expected), "missing `{expected}` in:\n{t}");
     }
 }
+
+/// A reason with escape sequences and line breaks (from a hostile policy) is printed
+/// escaped by `sluice decisions`: it can neither clear the screen nor forge a line.
+#[tokio::test]
+async fn decisions_print_policy_text_with_control_characters_escaped() {
+    use sluice::decision::{Point, Retrain, RetrainFailSafe, resolve_params};
+    use sluice::policy::{Binding, Limits, PolicyModule, decide};
+    let engine = common::engine();
+    let module =
+        PolicyModule::load_file(&engine, &common::guest("hostile-guest"), None).expect("loads");
+    let raw = [("attack".to_owned(), serde_json::json!("escape"))].into();
+    let binding = Binding::<Retrain> {
+        params: resolve_params(&module.description, &raw).expect("params"),
+        limits: Limits::default(),
+        fail_safe: RetrainFailSafe::Wait,
+    };
+    let eval = decide::<Retrain>(
+        &engine,
+        &module,
+        &binding,
+        Retrain::trial_context("fraud", vec![]),
+        std::time::SystemTime::now(),
+        &sluice::metrics::Metrics::new(),
+    );
+    assert_eq!(eval.failure, None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store =
+        sluice::store::Store::open(&format!("sqlite:{}", dir.path().join("s.db").display()))
+            .await
+            .expect("store");
+    store
+        .record_decision(&eval.record, None)
+        .await
+        .expect("record");
+    let text = sluice::cli::ops::decisions(&store, None, 10, false)
+        .await
+        .expect("decisions");
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert!(
+        text.contains("ok\\u{1b}[2J\\u{1b}[H\\u{d}\\u{a}ERROR forged line"),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("ERROR forged")),
+        "no forged line: {text}"
+    );
+}

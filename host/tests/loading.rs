@@ -280,3 +280,30 @@ fn a_hostile_self_description_is_refused_with_a_short_message() {
         assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
     }
 }
+
+/// A `validate-params` that loops is reported as what failed (not as the trial
+/// decision), and one that reports 2,000 problems yields a bounded message.
+#[test]
+fn a_hostile_validate_params_is_reported_as_such_and_bounded() {
+    let engine = common::engine();
+    let bytes = std::fs::read(common::guest("hostile-guest")).expect("guest");
+    let looping = common::wasm_bytes::hostile_describing(&bytes, 6, 0);
+    let m = PolicyModule::load_bytes(&engine, "v.wasm", &looping, None).expect("loads");
+    let u = usage("hostile", DecisionPoint::Retrain, RawParams::new());
+    let e = check_use(&engine, &m, &u).expect_err("loops");
+    assert!(matches!(e, CheckError::Validate { .. }), "{e}");
+    assert!(
+        e.to_string().contains("its validate-params call failed"),
+        "{e}"
+    );
+    let chatty = common::wasm_bytes::hostile_describing(&bytes, 7, 2_000);
+    let m = PolicyModule::load_bytes(&engine, "v.wasm", &chatty, None).expect("loads");
+    let e = check_use(&engine, &m, &u).expect_err("problems");
+    let CheckError::ParamValues { problems, .. } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(problems.len(), 17);
+    assert_eq!(problems[16], "… and 1984 more");
+    let text = e.to_string();
+    assert!(text.len() < 2_000 && !text.contains('\u{1b}'), "{text}");
+}

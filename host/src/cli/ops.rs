@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::cli::printable;
 use crate::clock::now_ms;
 use crate::config::LoadedConfig;
 use crate::controller::{Event, Phase, phase};
@@ -151,11 +152,11 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
         let _ = writeln!(
             out,
             "  {} sha256 {}… {} ({}): {}",
-            crate::cli::printable(&r.module),
+            printable(&r.module),
             r.sha256.get(..12).unwrap_or(&r.sha256),
             r.reason,
             ago(r.refused_ms),
-            crate::cli::printable(&r.message)
+            printable(&r.message)
         );
     }
     Ok(out)
@@ -200,8 +201,8 @@ pub async fn decisions(
             d.pipeline,
             d.point,
             d.outcome,
-            d.policy,
-            d.policy_version,
+            printable(&d.policy),
+            printable(&d.policy_version),
             d.module_sha256.get(..12).unwrap_or(&d.module_sha256),
             d.fuel_used,
             d.wall_micros,
@@ -213,9 +214,9 @@ pub async fn decisions(
             },
             d.failure
                 .as_deref()
-                .map(|f| format!(" FAIL-SAFE {f}"))
+                .map(|f| format!(" FAIL-SAFE {}", printable(f)))
                 .unwrap_or_default(),
-            d.reason().unwrap_or_default()
+            printable(&d.reason().unwrap_or_default())
         );
     }
     if list.is_empty() {

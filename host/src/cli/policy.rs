@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::cases::{self, CaseResult, CasesFile};
 use super::input::{self, InputError};
+use super::printable;
 use crate::decision::{self, RawParams};
 use crate::metrics::Metrics;
 use crate::policy::{Binding, LoadError, PolicyEngine, PolicyModule, WitPoint, decide};
@@ -67,9 +68,9 @@ pub fn check(module: &PolicyModule, json: bool) -> String {
         module.source,
         module.point,
         module.point.interface(),
-        d.name,
-        d.version,
-        d.summary,
+        printable(&d.name),
+        printable(&d.version),
+        printable(&d.summary),
         module.sha256,
         module.load_time.as_secs_f64() * 1e3,
         module.compile_source,
@@ -85,10 +86,10 @@ pub fn check(module: &PolicyModule, json: bool) -> String {
         });
         out.push_str(&format!(
             "    {:<18} {:<12} {:<22} {}\n",
-            p.name,
+            printable(&p.name),
             format!("{:?}", p.kind).to_lowercase(),
-            default,
-            p.doc
+            printable(&default),
+            printable(&p.doc)
         ));
     }
     out
@@ -175,7 +176,7 @@ pub fn format_results(results: &[CaseResult]) -> (String, usize) {
             )),
             Some(why) => {
                 failed += 1;
-                out.push_str(&format!("FAIL {}: {why}\n", r.name));
+                out.push_str(&format!("FAIL {}: {}\n", r.name, printable(why)));
             }
         }
     }

@@ -61,7 +61,7 @@ pub fn check_use(
         0,
         |store| module.pre.validate_params(store, &wit_params),
     );
-    let problems = problems.map_err(|failure| CheckError::Trial {
+    let problems = problems.map_err(|failure| CheckError::Validate {
         pipeline: usage.pipeline.clone(),
         failure,
     })?;
@@ -69,7 +69,7 @@ pub fn check_use(
         return Err(CheckError::ParamValues {
             pipeline: usage.pipeline.clone(),
             policy: module.description.name.clone(),
-            problems,
+            problems: super::error::bounded_problems(problems),
         });
     }
     let trial = crate::for_point!(module.point, P => trial::<P>(engine, module, usage, &params));

@@ -189,6 +189,14 @@ pub enum CheckError {
         /// Problems the policy reported.
         problems: Vec<String>,
     },
+    /// The module's `validate-params` call itself failed (trapped, looped, ran out).
+    #[error("pipeline `{pipeline}`: its validate-params call failed: {failure}")]
+    Validate {
+        /// The pipeline.
+        pipeline: String,
+        /// How.
+        failure: CallFailure,
+    },
     /// The trial decision failed.
     #[error("pipeline `{pipeline}`: the trial decision failed: {failure}")]
     Trial {
@@ -199,6 +207,29 @@ pub enum CheckError {
     },
 }
 
+/// Most problems from a policy's `validate-params` kept in an error, and the longest
+/// each may be, in bytes: the policy writes them, so they are bounded before they
+/// reach a log line.
+pub const MAX_REPORTED_PROBLEMS: usize = 16;
+/// See [`MAX_REPORTED_PROBLEMS`].
+pub const MAX_PROBLEM_BYTES: usize = 512;
+
+/// `problems` from a policy, bounded: at most [`MAX_REPORTED_PROBLEMS`], each cut to
+/// [`MAX_PROBLEM_BYTES`] with its control characters escaped, and a last entry saying
+/// how many were left out.
+pub(crate) fn bounded_problems(problems: Vec<String>) -> Vec<String> {
+    let total = problems.len();
+    let mut out: Vec<String> = problems
+        .iter()
+        .take(MAX_REPORTED_PROBLEMS)
+        .map(|p| crate::decision::excerpt(p, MAX_PROBLEM_BYTES))
+        .collect();
+    if total > MAX_REPORTED_PROBLEMS {
+        out.push(format!("… and {} more", total - MAX_REPORTED_PROBLEMS));
+    }
+    out
+}
+
 impl CheckError {
     /// Stable label for metrics and logs.
     pub fn label(&self) -> &'static str {
@@ -206,6 +237,7 @@ impl CheckError {
             Self::Load(e) => e.label(),
             Self::Params { .. } => "params",
             Self::ParamValues { .. } => "param-values",
+            Self::Validate { .. } => "validate",
             Self::Trial { .. } => "trial",
         }
     }

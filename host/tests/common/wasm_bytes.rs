@@ -20,7 +20,8 @@ pub fn with_an_invalid_last_body(bytes: &[u8]) -> Vec<u8> {
 
 /// The hostile guest with its self-description knob set (see `tests/guests/hostile`):
 /// `mode` 1 a name of `size` bytes, 2 `size` parameters named alike, 3 a name with
-/// escape sequences, 4 a summary of `size` bytes, 5 a `decide` that loops forever.
+/// escape sequences, 4 a summary of `size` bytes, 5 a `decide` that loops forever,
+/// 6 a `validate-params` that loops forever, 7 one that reports `size` problems.
 /// Another `size` with mode 0 gives the well-behaved module other bytes.
 pub fn hostile_describing(bytes: &[u8], mode: u8, size: u32) -> Vec<u8> {
     const MARKER: &[u8] = b"SLUICE-KNOB:";

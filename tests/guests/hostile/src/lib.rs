@@ -11,7 +11,8 @@ use sluice_policy_sdk::{Description, ParamSpec, ParamValue, RetrainContext, Retr
 /// the marker, then a mode byte and a little-endian u32 size. All zero: well-behaved.
 /// Modes: 1 a name of `size` bytes, 2 `size` parameters all named `p`, 3 a name with
 /// terminal escape sequences and line breaks, 4 a summary of `size` bytes, 5 a
-/// well-behaved description but a `decide` that loops forever whatever it is asked.
+/// well-behaved description but a `decide` that loops forever whatever it is asked,
+/// 6 a `validate-params` that loops forever, 7 one that reports `size` problems.
 #[used]
 static DESCRIBE_KNOB: [u8; 17] = *b"SLUICE-KNOB:\0\0\0\0\0";
 
@@ -142,4 +143,20 @@ pub fn decide(ctx: &RetrainContext) -> RetrainDecision {
     }
 }
 
-sluice_policy_sdk::export_retrain!(describe: describe, decide: decide);
+/// Parameter validation: none, unless the knob makes it hostile.
+pub fn validate(_params: &sluice_policy_sdk::Params) -> Vec<String> {
+    match knob() {
+        (6, _) => {
+            let mut i: u64 = 0;
+            loop {
+                i = black_box(i.wrapping_add(1));
+            }
+        }
+        (7, size) => (0..size)
+            .map(|i| format!("problem {i} \u{1b}[2J"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+sluice_policy_sdk::export_retrain!(describe: describe, decide: decide, validate: validate);
