@@ -364,3 +364,62 @@ fn refused_bytes_are_tried_again_only_when_they_change() {
             .contains("sluice_policy_refused{module=\"retrain\"} 0")
     );
 }
+
+/// Resident memory in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
+/// A hundred swaps, each to a module never seen before (and each replaced by the
+/// next): the compiled code of every replaced module is released, so resident memory
+/// stays flat instead of growing with every module the host has ever run.
+#[test]
+fn a_hundred_swaps_leave_resident_memory_flat() {
+    let engine = PolicyEngine::new(EngineSettings {
+        single_tier: true,
+        ..EngineSettings::default()
+    })
+    .expect("engine");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hostile = std::fs::read(common::guest("hostile-guest")).expect("guest");
+    let write = |variant: u32| {
+        let tmp = dir.path().join(".incoming");
+        std::fs::write(
+            &tmp,
+            common::wasm_bytes::hostile_describing(&hostile, 0, variant),
+        )
+        .expect("write");
+        std::fs::rename(&tmp, dir.path().join("retrain.wasm")).expect("rename");
+    };
+    write(0);
+    let reg = PolicyRegistry::open(
+        engine,
+        dir.path(),
+        usage(RawParams::new()),
+        Arc::new(Metrics::new()),
+    )
+    .expect("opens");
+    let mut swap = |variant| {
+        write(variant);
+        assert_eq!(reg.rescan().swapped, ["retrain"], "variant {variant}");
+    };
+    for v in 1..=10 {
+        swap(v);
+    }
+    let before = rss();
+    for v in 11..=110 {
+        swap(v);
+    }
+    let grown = rss().saturating_sub(before);
+    assert!(
+        grown < 16 << 20,
+        "resident memory grew {} MiB over 100 swaps",
+        grown >> 20
+    );
+}

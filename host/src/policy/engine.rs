@@ -240,6 +240,15 @@ impl PolicyEngine {
         Some(found(c, CompileSource::DiskCache))
     }
 
+    /// Drops the in-memory optimized build of module `sha256`: its code is freed once
+    /// the modules and decisions still holding it are gone. The registry calls this
+    /// when a module is replaced, so swapping modules in and out does not accumulate
+    /// compiled code (a module swapped back later is compiled again, or read from
+    /// `cache_dir`).
+    pub fn retire(&self, sha256: &str) {
+        self.lock_compiled().remove(sha256);
+    }
+
     /// Drops in-memory compiled modules (for measuring cold loads).
     pub fn forget_compiled(&self) {
         self.lock_compiled().clear();

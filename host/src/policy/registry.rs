@@ -251,6 +251,14 @@ impl PolicyRegistry {
         }
     }
 
+    /// Frees the compiled code of a replaced module unless another name still uses it
+    /// (decisions in flight keep what they hold until they finish).
+    fn retire(&self, sha256: &str) {
+        if !self.read().values().any(|a| a.module.sha256 == sha256) {
+            self.engine.retire(sha256);
+        }
+    }
+
     fn refused(&self) -> std::sync::MutexGuard<'_, HashMap<String, Refusal>> {
         self.refused.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -300,7 +308,10 @@ impl PolicyRegistry {
                     let (tier, sha256) = (active.module.tier, active.module.sha256.clone());
                     tracing::info!(module = %name, sha256 = %active.module.sha256, ?tier, load_ms = active.module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
                     self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
-                    self.write().insert(name.clone(), Arc::new(active));
+                    let replaced = self.write().insert(name.clone(), Arc::new(active));
+                    if let Some(old) = replaced {
+                        self.retire(&old.module.sha256);
+                    }
                     if self.refused().remove(&name).is_some() {
                         self.metrics
                             .set(names::POLICY_REFUSED, &[("module", &name)], 0);
@@ -440,13 +451,17 @@ impl PolicyRegistry {
         };
         let mut active = self.write();
         let replace = still_baseline(&active);
-        if replace {
-            tracing::info!(module = %job.name, sha256 = %job.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
-            active.insert(job.name.clone(), Arc::new(optimized));
-            self.metrics
-                .inc(names::POLICY_UPGRADES, &[("module", &job.name)]);
+        if !replace {
+            // Replaced while it compiled: its optimized build is wanted by no one.
+            drop(active);
+            self.retire(&job.sha256);
+            return false;
         }
-        replace
+        tracing::info!(module = %job.name, sha256 = %job.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
+        active.insert(job.name.clone(), Arc::new(optimized));
+        self.metrics
+            .inc(names::POLICY_UPGRADES, &[("module", &job.name)]);
+        true
     }
 
     fn load_checked(
