@@ -405,7 +405,7 @@ fn a_hundred_swaps_leave_resident_memory_flat() {
         Arc::new(Metrics::new()),
     )
     .expect("opens");
-    let mut swap = |variant| {
+    let swap = |variant| {
         write(variant);
         assert_eq!(reg.rescan().swapped, ["retrain"], "variant {variant}");
     };
