@@ -423,3 +423,31 @@ fn a_hundred_swaps_leave_resident_memory_flat() {
         grown >> 20
     );
 }
+
+/// A file over `max_module_bytes` dropped into the directory is refused without being
+/// read or compiled, once; the old version stays.
+#[test]
+fn a_file_over_the_size_limit_is_refused_unread() {
+    let engine = PolicyEngine::new(EngineSettings {
+        max_module_bytes: 4 << 20,
+        ..EngineSettings::default()
+    })
+    .expect("engine");
+    let dir = tempfile::tempdir().expect("tempdir");
+    put(dir.path(), "threshold-retrain");
+    let metrics = Arc::new(Metrics::new());
+    let reg = PolicyRegistry::open(engine, dir.path(), usage(RawParams::new()), metrics.clone())
+        .expect("opens");
+    let good = reg.get("retrain").expect("live").module.sha256.clone();
+    std::fs::write(dir.path().join("retrain.wasm"), vec![0u8; 8 << 20]).expect("write");
+    let report = reg.rescan();
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].1.label(), "too-large");
+    assert!(reg.rescan().refused.is_empty(), "refused once");
+    assert_eq!(reg.get("retrain").expect("live").module.sha256, good);
+    let refused = reg.refusals();
+    assert!(
+        refused[0].sha256.starts_with("unread:8388608:"),
+        "{refused:?}"
+    );
+}

@@ -7,7 +7,10 @@ use std::io::Write as _;
 
 use serde_json::json;
 use sluice::decision::{DecisionPoint, RawParams};
-use sluice::policy::{Build, CheckError, Limits, LoadError, PolicyModule, PolicyUse, check_use};
+use sluice::policy::{
+    Build, CheckError, EngineSettings, Limits, LoadError, PolicyEngine, PolicyModule, PolicyUse,
+    Tier, check_use,
+};
 
 fn load_bytes(bytes: &[u8]) -> (String, LoadError) {
     let mut f = tempfile::Builder::new()
@@ -306,4 +309,109 @@ fn a_hostile_validate_params_is_reported_as_such_and_bounded() {
     assert_eq!(problems[16], "… and 1984 more");
     let text = e.to_string();
     assert!(text.len() < 2_000 && !text.contains('\u{1b}'), "{text}");
+}
+
+/// A data segment that does not fit its memory fails instantiation, and is reported
+/// as that — not as a trap in the policy's code or as fuel running out.
+#[test]
+fn an_out_of_bounds_data_segment_is_reported_as_an_instantiation_failure() {
+    let engine = common::engine();
+    let bytes = std::fs::read(common::guest("threshold-retrain")).expect("guest");
+    let bad = common::wasm_bytes::with_an_out_of_bounds_data_segment(&bytes);
+    let e = PolicyModule::load_bytes(&engine, "oob.wasm", &bad, None).expect_err("oob");
+    let LoadError::Describe { failure, .. } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(failure.label(), "instantiate", "{failure}");
+    let text = failure.to_string();
+    assert!(
+        text.contains("cannot instantiate the policy: its initialisation")
+            && text.contains("out of bounds memory access"),
+        "{text}"
+    );
+}
+
+/// A component with `functions` function bodies of about `body_bytes` each.
+fn component_with_functions(functions: u32, body_bytes: usize) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
+        TypeSection,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    for _ in 0..functions {
+        funcs.function(0);
+        let mut f = Function::new([]);
+        for _ in 0..body_bytes {
+            f.instruction(&Instruction::Nop);
+        }
+        f.instruction(&Instruction::End);
+        code.function(&f);
+    }
+    let mut module = Module::new();
+    module.section(&types).section(&funcs).section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
+
+#[test]
+fn the_code_shape_is_read_without_compiling() {
+    use sluice::policy::CodeShape;
+    let shape = CodeShape::of(&component_with_functions(50_000, 1));
+    assert_eq!(shape.functions, 50_000);
+    assert_eq!(shape.largest_function_bytes, 3, "locals, nop, end");
+    let big = CodeShape::of(&component_with_functions(1, 1 << 20));
+    assert!(big.largest_function_bytes > 1 << 20);
+    let settings = EngineSettings::default();
+    assert!(
+        shape
+            .too_large_to_optimize(&settings)
+            .is_some_and(|w| w.contains("50000 functions"))
+    );
+    assert!(
+        big.too_large_to_optimize(&settings)
+            .is_some_and(|w| w.contains("a function of"))
+    );
+    assert_eq!(
+        CodeShape::of(&tail_call_component()).too_large_to_optimize(&settings),
+        None
+    );
+}
+
+/// Size limits, each with its own error: a file over `max_module_bytes` is refused
+/// before it is read or compiled; a module too large for the optimizing compiler runs
+/// baseline code only, and is refused where there is no baseline compiler.
+#[test]
+fn modules_over_the_size_limits_are_refused_or_kept_off_the_optimizing_compiler() {
+    let stock = std::fs::read(common::guest("threshold-retrain")).expect("guest");
+    let small = PolicyEngine::new(EngineSettings {
+        max_module_bytes: 1024,
+        ..EngineSettings::default()
+    })
+    .expect("engine");
+    let e = PolicyModule::load_file(&small, &common::guest("threshold-retrain"), None)
+        .expect_err("too large");
+    assert!(matches!(e, LoadError::TooLarge { limit: 1024, .. }), "{e}");
+    assert!(
+        e.to_string().contains("host.engine.max_module_bytes"),
+        "{e}"
+    );
+    let few = EngineSettings {
+        max_optimized_functions: 10,
+        ..EngineSettings::default()
+    };
+    let engine = PolicyEngine::new(few.clone()).expect("engine");
+    let m = PolicyModule::load_bytes(&engine, "t.wasm", &stock, None).expect("loads");
+    assert_eq!((m.tier, m.optimizable), (Tier::Baseline, false));
+    let single = PolicyEngine::new(EngineSettings {
+        single_tier: true,
+        ..few
+    })
+    .expect("engine");
+    let e = PolicyModule::load_bytes(&single, "t.wasm", &stock, None).expect_err("refused");
+    assert!(matches!(e, LoadError::TooLargeToOptimize { .. }), "{e}");
+    assert!(e.to_string().contains("functions, more than 10"), "{e}");
 }

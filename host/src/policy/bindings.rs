@@ -10,6 +10,17 @@ use wasmtime::component::InstancePre;
 use crate::decision::{self, Point};
 use crate::policy::sandbox::HostState;
 
+/// Marks an error as raised while creating the instance (a data segment that does
+/// not fit its memory, a start function that traps, an exhausted pool), so the
+/// failure is reported as what it is rather than as a failed call.
+#[derive(Debug, thiserror::Error)]
+#[error("its initialisation (data segments, table elements, start function) failed")]
+pub(crate) struct InstantiationFailed;
+
+fn instantiating(e: wasmtime::Error) -> wasmtime::Error {
+    e.context(InstantiationFailed)
+}
+
 /// Generated for the `retrain` world; owns the shared interfaces.
 #[allow(
     missing_docs,
@@ -148,22 +159,26 @@ impl WorldPre {
         match self {
             Self::Retrain(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_describe(store),
             Self::Promotion(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_describe(store),
             Self::Regression(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_describe(store),
             Self::Rollout(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_describe(store),
         }
@@ -178,22 +193,26 @@ impl WorldPre {
         match self {
             Self::Retrain(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_validate_params(store, params),
             Self::Promotion(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_validate_params(store, params),
             Self::Regression(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_validate_params(store, params),
             Self::Rollout(p) => p
                 .pre
-                .instantiate(&mut *store)?
+                .instantiate(&mut *store)
+                .map_err(instantiating)?
                 .sluice_policy_self_description()
                 .call_validate_params(store, params),
         }
@@ -349,7 +368,11 @@ impl WitPoint for decision::Retrain {
             run_active: ctx.run_active,
             production: ctx.production.as_ref().map(report_to_wit),
         };
-        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let instance = pre
+            .pre
+            .instance_pre()
+            .instantiate(&mut *store)
+            .map_err(instantiating)?;
         let out = pre
             .decide
             .load(&mut *store, &instance)?
@@ -380,7 +403,11 @@ impl WitPoint for decision::Promotion {
             candidate: report_to_wit(&ctx.candidate),
             production: ctx.production.as_ref().map(report_to_wit),
         };
-        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let instance = pre
+            .pre
+            .instance_pre()
+            .instantiate(&mut *store)
+            .map_err(instantiating)?;
         let out = pre
             .decide
             .load(&mut *store, &instance)?
@@ -422,7 +449,11 @@ impl WitPoint for decision::Regression {
                 })
                 .collect(),
         };
-        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let instance = pre
+            .pre
+            .instance_pre()
+            .instantiate(&mut *store)
+            .map_err(instantiating)?;
         let out = pre
             .decide
             .load(&mut *store, &instance)?
@@ -472,7 +503,11 @@ impl WitPoint for decision::Rollout {
             holds_at_step: ctx.holds_at_step,
             verdict: ctx.verdict.map(verdict_to_wit),
         };
-        let instance = pre.pre.instance_pre().instantiate(&mut *store)?;
+        let instance = pre
+            .pre
+            .instance_pre()
+            .instantiate(&mut *store)
+            .map_err(instantiating)?;
         let out = pre
             .decide
             .load(&mut *store, &instance)?

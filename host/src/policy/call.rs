@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Store, Trap};
 
+use super::bindings::InstantiationFailed;
 use super::engine::{PolicyEngine, Tier};
 use super::error::CallFailure;
 use super::limits::Limits;
@@ -84,6 +85,11 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> C
     if store.data().memory_cap_hit {
         return CallFailure::MemoryCap {
             memory_bytes: limits.memory_bytes,
+        };
+    }
+    if e.downcast_ref::<InstantiationFailed>().is_some() {
+        return CallFailure::Instantiate {
+            detail: describe(e),
         };
     }
     match e.downcast_ref::<Trap>() {

@@ -31,7 +31,7 @@ pub const POOL_CONCURRENT_DECISIONS: u32 = 64;
 pub const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
 /// Engine settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineSettings {
     /// Where compiled modules are kept between runs, keyed by module sha256 and the
@@ -46,6 +46,96 @@ pub struct EngineSettings {
     /// several times faster to compile, slower to run), goes live, and is replaced
     /// by its optimized build as soon as that is ready.
     pub single_tier: bool,
+    /// Largest module file taken, in bytes; larger ones are refused before anything
+    /// is compiled. Default [`DEFAULT_MAX_MODULE_BYTES`].
+    pub max_module_bytes: u64,
+    /// Modules with more function-body bytes than this run baseline code only: the
+    /// optimizing compiler's time and memory grow faster than a module's size.
+    /// Default [`DEFAULT_MAX_OPTIMIZED_CODE_BYTES`].
+    pub max_optimized_code_bytes: u64,
+    /// Modules with more functions than this run baseline code only. Default
+    /// [`DEFAULT_MAX_OPTIMIZED_FUNCTIONS`].
+    pub max_optimized_functions: u64,
+}
+
+/// Default [`EngineSettings::max_module_bytes`]: 64 MiB (a Python policy built with
+/// componentize-py is 12–18 MB).
+pub const DEFAULT_MAX_MODULE_BYTES: u64 = 64 << 20;
+/// Default [`EngineSettings::max_optimized_code_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_OPTIMIZED_CODE_BYTES: u64 = 16 << 20;
+/// Default [`EngineSettings::max_optimized_functions`].
+pub const DEFAULT_MAX_OPTIMIZED_FUNCTIONS: u64 = 40_000;
+/// A function body larger than this sends its module to baseline code only: the
+/// optimizing compiler is superlinear in a function's size (a 7 MB function took it
+/// tens of seconds).
+pub const MAX_OPTIMIZED_FUNCTION_BYTES: u64 = 512 << 10;
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            on_demand_allocator: false,
+            single_tier: false,
+            max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            max_optimized_code_bytes: DEFAULT_MAX_OPTIMIZED_CODE_BYTES,
+            max_optimized_functions: DEFAULT_MAX_OPTIMIZED_FUNCTIONS,
+        }
+    }
+}
+
+/// The size of a module's code, read before it is compiled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodeShape {
+    /// Function bodies, in all its core modules.
+    pub functions: u64,
+    /// Bytes of those bodies.
+    pub code_bytes: u64,
+    /// The largest body.
+    pub largest_function_bytes: u64,
+}
+
+impl CodeShape {
+    /// Scans `bytes` (a component) without validating or compiling it; bytes it cannot
+    /// parse are left to the compiler to refuse.
+    pub fn of(bytes: &[u8]) -> Self {
+        use wasmtime::wasmparser::{Parser, Payload};
+        let mut shape = Self::default();
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload {
+                Ok(Payload::CodeSectionEntry(body)) => {
+                    let len = body.range().len() as u64;
+                    shape.functions += 1;
+                    shape.code_bytes += len;
+                    shape.largest_function_bytes = shape.largest_function_bytes.max(len);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        shape
+    }
+
+    /// Why the optimizing compiler should not compile it, if it should not.
+    pub fn too_large_to_optimize(&self, settings: &EngineSettings) -> Option<String> {
+        if self.code_bytes > settings.max_optimized_code_bytes {
+            Some(format!(
+                "{} bytes of function bodies, more than {} (host.engine.max_optimized_code_bytes)",
+                self.code_bytes, settings.max_optimized_code_bytes
+            ))
+        } else if self.functions > settings.max_optimized_functions {
+            Some(format!(
+                "{} functions, more than {} (host.engine.max_optimized_functions)",
+                self.functions, settings.max_optimized_functions
+            ))
+        } else if self.largest_function_bytes > MAX_OPTIMIZED_FUNCTION_BYTES {
+            Some(format!(
+                "a function of {} bytes, more than {MAX_OPTIMIZED_FUNCTION_BYTES}",
+                self.largest_function_bytes
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// Which compiler produced a module's code.
@@ -152,6 +242,11 @@ impl PolicyEngine {
     /// The linker with WASI and the host imports for `tier`'s engine.
     pub fn linker(&self, tier: Tier) -> &Linker<HostState> {
         &self.tier(tier).linker
+    }
+
+    /// The settings the engine was made with.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
     }
 
     /// Whether a baseline compiler is available for quick swaps.

@@ -70,6 +70,29 @@ pub enum LoadError {
         /// The module's path or name.
         source_name: String,
     },
+    /// It is larger than the host takes.
+    #[error(
+        "{source_name}: the module is {bytes} bytes; at most {limit} are taken (host.engine.max_module_bytes)"
+    )]
+    TooLarge {
+        /// The module's path or name.
+        source_name: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Its code is too large for the optimizing compiler, and this host has no
+    /// baseline compiler to run it with.
+    #[error(
+        "{source_name}: its code ({shape}) is too large for the optimizing compiler, and the baseline compiler is off (host.engine.single_tier); turn it on or shrink the module"
+    )]
+    TooLargeToOptimize {
+        /// The module's path or name.
+        source_name: String,
+        /// What is too large.
+        shape: String,
+    },
     /// wasmtime could not compile it.
     #[error("{source_name}: the component does not compile")]
     Compile {
@@ -152,6 +175,8 @@ impl LoadError {
             Self::Empty { .. } => "empty",
             Self::NotWasm { .. } => "not-wasm",
             Self::CoreModule { .. } => "core-module",
+            Self::TooLarge { .. } => "too-large",
+            Self::TooLargeToOptimize { .. } => "too-large-to-optimize",
             Self::Compile { .. } => "compile",
             Self::NotAPolicy { .. } => "not-a-policy",
             Self::WrongWorld { .. } => "wrong-world",

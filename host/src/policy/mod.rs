@@ -23,7 +23,7 @@ pub mod sandbox;
 pub use bindings::WitPoint;
 pub use call::CallStats;
 pub use check::{PolicyUse, check_use};
-pub use engine::{Build, CompileSource, EngineSettings, PolicyEngine, Tier};
+pub use engine::{Build, CodeShape, CompileSource, EngineSettings, PolicyEngine, Tier};
 pub use error::{CallFailure, CheckError, EngineError, LoadError};
 pub use evaluate::{Binding, DecisionRecord, Evaluation, decide, decide_native};
 pub use limits::Limits;

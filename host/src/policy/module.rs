@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::bindings::{WorldPre, description_from_wit};
 use super::call;
-use super::engine::{Build, CompileSource, PolicyEngine, Tier};
+use super::engine::{Build, CodeShape, CompileSource, PolicyEngine, Tier};
 use super::error::LoadError;
 use super::limits::Limits;
 use crate::decision::{DecisionPoint, Description};
@@ -49,6 +49,9 @@ pub struct PolicyModule {
     pub compile_source: CompileSource,
     /// Which compiler made its code.
     pub tier: Tier,
+    /// Whether its code is small enough for the optimizing compiler (a module that is
+    /// not runs baseline code only).
+    pub optimizable: bool,
     /// Time to compile (or fetch) and check it.
     pub load_time: Duration,
     pub(crate) pre: WorldPre,
@@ -82,6 +85,16 @@ impl PolicyModule {
         expected: Option<DecisionPoint>,
     ) -> Result<Arc<Self>, LoadError> {
         let source_name = path.display().to_string();
+        let limit = engine.settings().max_module_bytes;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.len() > limit
+        {
+            return Err(LoadError::TooLarge {
+                source_name,
+                bytes: meta.len(),
+                limit,
+            });
+        }
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             source_name: source_name.clone(),
             source,
@@ -138,6 +151,25 @@ impl PolicyModule {
         let started = Instant::now();
         let name = || source_name.to_owned();
         check_header(source_name, bytes)?;
+        let limit = engine.settings().max_module_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(LoadError::TooLarge {
+                source_name: name(),
+                bytes: bytes.len() as u64,
+                limit,
+            });
+        }
+        let too_large = CodeShape::of(bytes).too_large_to_optimize(engine.settings());
+        let build = match &too_large {
+            None => build,
+            Some(_) if engine.has_baseline() => Build::Baseline,
+            Some(shape) => {
+                return Err(LoadError::TooLargeToOptimize {
+                    source_name: name(),
+                    shape: shape.clone(),
+                });
+            }
+        };
         let compiled =
             engine
                 .build(bytes, &sha256, build)
@@ -204,6 +236,7 @@ impl PolicyModule {
             exports,
             compile_source: compiled.source,
             tier,
+            optimizable: too_large.is_none(),
             load_time: started.elapsed(),
             pre,
         }))

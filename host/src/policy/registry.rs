@@ -196,6 +196,18 @@ impl PolicyRegistry {
             .any(|u| !crate::stock::is_reference(&u.module));
         if needs_dir || registry.dir.is_dir() {
             for (name, path) in registry.list()? {
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let limit = registry.engine.settings().max_module_bytes;
+                if size > limit {
+                    return Err(RegistryError::Module {
+                        module: name,
+                        source: CheckError::Load(LoadError::TooLarge {
+                            source_name: path.display().to_string(),
+                            bytes: size,
+                            limit,
+                        }),
+                    });
+                }
                 let bytes = std::fs::read(&path).map_err(|source| RegistryError::Module {
                     module: name.clone(),
                     source: CheckError::Load(LoadError::Read {
@@ -286,7 +298,27 @@ impl PolicyRegistry {
         for (name, path) in entries {
             let current = self.get(&name).map(|a| a.module.sha256.clone());
             // A file may vanish between listing and reading during a swap; the next
-            // event rescans.
+            // event rescans. A file over the size limit is refused unread.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let limit = self.engine.settings().max_module_bytes;
+            if meta.len() > limit {
+                // Not hashed (that means reading it): its size and time stand in.
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                let identity = format!("unread:{}:{modified}", meta.len());
+                let error = CheckError::Load(LoadError::TooLarge {
+                    source_name: path.display().to_string(),
+                    bytes: meta.len(),
+                    limit,
+                });
+                self.refuse(&name, identity, error, &mut report);
+                continue;
+            }
             let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
@@ -305,8 +337,9 @@ impl PolicyRegistry {
             }
             match self.load_checked(&name, &path, &bytes, sha256.clone(), Build::Quick) {
                 Ok(active) => {
-                    let (tier, sha256) = (active.module.tier, active.module.sha256.clone());
-                    tracing::info!(module = %name, sha256 = %active.module.sha256, ?tier, load_ms = active.module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
+                    let module = &active.module;
+                    let (tier, optimizable) = (module.tier, module.optimizable);
+                    tracing::info!(module = %name, sha256 = %module.sha256, ?tier, load_ms = module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
                     self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
                     let replaced = self.write().insert(name.clone(), Arc::new(active));
                     if let Some(old) = replaced {
@@ -320,36 +353,43 @@ impl PolicyRegistry {
                         module: name.clone(),
                         sha256: sha256.clone(),
                     });
-                    if tier == Tier::Baseline {
+                    if tier == Tier::Baseline && optimizable {
                         self.queue_upgrade(&name, &path, &sha256, bytes);
                         report.upgrading.push(name.clone());
                     }
                     report.swapped.push(name);
                 }
-                Err(e) => {
-                    let message =
-                        crate::decision::excerpt(&crate::error_chain(&e), REFUSAL_MESSAGE_BYTES);
-                    tracing::error!(module = %name, %sha256, reason = e.label(), error = %message, "policy module refused; the previous version stays active, and these bytes are not tried again until the file changes");
-                    self.metrics.inc(
-                        names::POLICY_REFUSALS,
-                        &[("module", &name), ("reason", e.label())],
-                    );
-                    self.metrics
-                        .set(names::POLICY_REFUSED, &[("module", &name)], 1);
-                    let refusal = Refusal {
-                        module: name.clone(),
-                        sha256,
-                        reason: e.label(),
-                        message,
-                        at_ms: crate::clock::now_ms(),
-                    };
-                    self.refused().insert(name.clone(), refusal.clone());
-                    self.tell(RegistryNews::Refused(refusal));
-                    report.refused.push((name, e));
-                }
+                Err(e) => self.refuse(&name, sha256, e, &mut report),
             }
         }
         report
+    }
+
+    /// Refuses the file of `name` whose bytes are `sha256` (or, for a file too large to
+    /// read, its size and time): logged and counted once, remembered so those bytes
+    /// are not tried again, reported to the observer.
+    fn refuse(&self, name: &str, sha256: String, e: CheckError, report: &mut ScanReport) {
+        if self.refused().get(name).is_some_and(|r| r.sha256 == sha256) {
+            return;
+        }
+        let message = crate::decision::excerpt(&crate::error_chain(&e), REFUSAL_MESSAGE_BYTES);
+        tracing::error!(module = %name, %sha256, reason = e.label(), error = %message, "policy module refused; the previous version stays active, and these bytes are not tried again until the file changes");
+        self.metrics.inc(
+            names::POLICY_REFUSALS,
+            &[("module", name), ("reason", e.label())],
+        );
+        self.metrics
+            .set(names::POLICY_REFUSED, &[("module", name)], 1);
+        let refusal = Refusal {
+            module: name.to_owned(),
+            sha256,
+            reason: e.label(),
+            message,
+            at_ms: crate::clock::now_ms(),
+        };
+        self.refused().insert(name.to_owned(), refusal.clone());
+        self.tell(RegistryNews::Refused(refusal));
+        report.refused.push((name.to_owned(), e));
     }
 
     /// Watches the directory and rescans on change until `shutdown` turns true.

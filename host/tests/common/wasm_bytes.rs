@@ -50,3 +50,31 @@ pub fn with_custom_section(bytes: &[u8], n: u32) -> Vec<u8> {
     out.extend_from_slice(&payload);
     out
 }
+
+/// `bytes` with the offset of its first active data segment moved far past the end of
+/// any memory: instantiation must fail with an out-of-bounds trap.
+pub fn with_an_out_of_bounds_data_segment(bytes: &[u8]) -> Vec<u8> {
+    use wasmtime::wasmparser::{DataKind, Operator};
+    for payload in Parser::new(0).parse_all(bytes) {
+        if let Ok(Payload::DataSection(reader)) = payload {
+            for data in reader {
+                let data = data.expect("a data segment");
+                if let DataKind::Active { offset_expr, .. } = data.kind {
+                    let mut ops = offset_expr.get_operators_reader();
+                    let at = ops.original_position();
+                    if let Ok(Operator::I32Const { .. }) = ops.read() {
+                        let len = ops.original_position() - at - 1;
+                        let mut out = bytes.to_vec();
+                        // The same LEB128 length, all continuation bits set but the
+                        // last: the largest positive value that length holds.
+                        for i in 0..len {
+                            out[at + 1 + i] = if i + 1 == len { 0x3f } else { 0xff };
+                        }
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+    panic!("no active data segment with an i32.const offset")
+}
