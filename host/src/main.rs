@@ -109,7 +109,16 @@ fn main() -> anyhow::Result<()> {
             let engine = engine(None)?;
             match cmd {
                 PolicyCommand::Check { module, json } => {
-                    println!("{}", policy::check(&*policy::load(&engine, &module)?, json));
+                    let loaded = policy::load(&engine, &module)?;
+                    println!("{}", policy::check(&loaded, json));
+                    // After the description, so a failing module still shows it.
+                    match policy::trial(&engine, &loaded)? {
+                        Some(done) if !json => println!("  trial:   {done}"),
+                        None if !json => println!(
+                            "  trial:   skipped: required parameters have no defaults (try `sluice policy eval`)"
+                        ),
+                        _ => {}
+                    }
                 }
                 PolicyCommand::Eval { module, input } => {
                     let m = policy::load(&engine, &module)?;

@@ -191,3 +191,31 @@ async fn decisions_print_policy_text_with_control_characters_escaped() {
         "no forged line: {text}"
     );
 }
+
+/// `policy check` runs what a swap runs: a module whose `decide` loops fails it, as
+/// it would fail a swap, after its description is shown.
+#[test]
+fn policy_check_runs_the_trial_decision_a_swap_runs() {
+    let o = sluice(&["policy", "check", "stock:threshold-retrain"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("trial:   validate-params and a trial decision on the defaults passed"),
+        "{}",
+        text(&o)
+    );
+    let bytes = std::fs::read(common::guest("hostile-guest")).expect("guest");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let looping = dir.path().join("looping.wasm");
+    std::fs::write(
+        &looping,
+        common::wasm_bytes::hostile_describing(&bytes, 5, 0),
+    )
+    .expect("write");
+    let o = sluice(&["policy", "check", &looping.display().to_string()]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("the trial decision failed"),
+        "{}",
+        text(&o)
+    );
+}

@@ -17,3 +17,7 @@ CREATE TABLE sluice_policy_refusals (
     message TEXT NOT NULL,
     refused_ms BIGINT NOT NULL
 );
+
+-- Whether `fuel_used` is the whole count (1) or a lower bound (0): when the wall-clock
+-- deadline stops a loop, the fuel the loop burned since its last call is not reported.
+ALTER TABLE sluice_decisions ADD COLUMN fuel_exact BIGINT NOT NULL DEFAULT 1;

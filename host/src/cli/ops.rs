@@ -177,14 +177,17 @@ pub async fn decisions(
         let v: Vec<serde_json::Value> = list
             .iter()
             .map(|d| {
-                let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap_or(serde_json::Value::Null);
+                let parse = |t: &str| {
+                    serde_json::from_str::<serde_json::Value>(t).unwrap_or(serde_json::Value::Null)
+                };
                 serde_json::json!({
                     "id": d.id, "pipeline": d.pipeline, "run_id": d.run_id, "point": d.point,
                     "outcome": d.outcome, "reason": d.reason(), "policy": d.policy,
                     "policy_version": d.policy_version, "module_sha256": d.module_sha256,
                     "input": parse(&d.input), "output": parse(&d.output),
                     "failure": d.failure.as_deref().map(parse), "logs": parse(&d.logs),
-                    "fuel_used": d.fuel_used, "wall_micros": d.wall_micros, "decided_ms": d.decided_ms,
+                    "fuel_used": d.fuel_used, "fuel_exact": d.fuel_exact,
+                    "wall_micros": d.wall_micros, "decided_ms": d.decided_ms,
                     "code_tier": d.code_tier,
                 })
             })
@@ -195,7 +198,7 @@ pub async fn decisions(
     for d in &list {
         let _ = writeln!(
             out,
-            "#{} {} {} {:<10} {:<15} {}@{} sha256 {}… fuel {} {} µs{}{}\n    {}",
+            "#{} {} {} {:<10} {:<15} {}@{} sha256 {}… fuel {}{} {} µs{}{}\n    {}",
             d.id,
             ago(u64::try_from(d.decided_ms).unwrap_or(0)),
             d.pipeline,
@@ -204,6 +207,8 @@ pub async fn decisions(
             printable(&d.policy),
             printable(&d.policy_version),
             d.module_sha256.get(..12).unwrap_or(&d.module_sha256),
+            // The deadline stopped a loop: the count misses the loop's own burn.
+            if d.fuel_exact { "" } else { "≥" },
             d.fuel_used,
             d.wall_micros,
             // Baseline code is the exception (the first ~0.1 s after a swap): say so.

@@ -26,6 +26,10 @@ pub enum PolicyCommandError {
     /// Parameters do not fit the module.
     #[error(transparent)]
     Params(#[from] decision::ParamError),
+    /// The checks a swap runs (validate-params and a trial decision on the declared
+    /// defaults) failed.
+    #[error(transparent)]
+    Check(#[from] crate::policy::CheckError),
     /// Some golden cases failed.
     #[error("{failed} of {total} cases failed")]
     CasesFailed {
@@ -46,6 +50,40 @@ pub fn load(engine: &PolicyEngine, module: &str) -> Result<Arc<PolicyModule>, Lo
         return PolicyModule::load_bytes(engine, module, p.wasm, None);
     }
     PolicyModule::load_file(engine, Path::new(module), None)
+}
+
+/// Runs what a swap runs before a module goes live — its `validate-params` and one
+/// trial decision — on the declared defaults, so a module that loops or traps in
+/// `decide` fails `policy check` as it would fail a swap. Returns `None` when the
+/// module has required parameters (no defaults to try it with), else what it did.
+///
+/// # Errors
+/// The check's failure.
+pub fn trial(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+) -> Result<Option<String>, PolicyCommandError> {
+    let required: Vec<&str> = module
+        .description
+        .params
+        .iter()
+        .filter(|p| p.default.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !required.is_empty() {
+        return Ok(None);
+    }
+    let usage = crate::policy::PolicyUse {
+        pipeline: "policy-check".into(),
+        module: module.source.clone(),
+        point: module.point,
+        params: RawParams::new(),
+        limits: crate::policy::Limits::default(),
+    };
+    crate::policy::check_use(engine, module, &usage)?;
+    Ok(Some(
+        "validate-params and a trial decision on the defaults passed".to_owned(),
+    ))
 }
 
 /// `sluice policy check`: world, digest, exports, imports and self-description.
@@ -132,6 +170,7 @@ pub fn eval(
             "decision": eval.record.output,
             "failure": eval.record.failure,
             "fuel_used": eval.record.fuel_used,
+            "fuel_exact": eval.record.fuel_exact,
             "wall_micros": eval.record.wall_micros,
             "policy": eval.record.policy,
             "module_sha256": eval.record.module_sha256,

@@ -16,6 +16,10 @@ use super::sandbox::{HostState, LogLine};
 pub struct CallStats {
     /// Fuel consumed.
     pub fuel_used: u64,
+    /// Whether `fuel_used` is the whole count. When the deadline interrupts a loop,
+    /// the fuel it burned since its last call is not reported to the host (wasmtime
+    /// keeps it in a register), so the count is a lower bound.
+    pub fuel_exact: bool,
     /// Wall time including instantiation.
     pub wall: Duration,
     /// Messages the policy logged.
@@ -58,9 +62,11 @@ pub fn run<R>(
         },
     };
     let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let fuel_exact = !matches!(outcome, Err(CallFailure::Deadline { .. }));
     let state = store.data();
     let stats = CallStats {
         fuel_used,
+        fuel_exact,
         wall: started.elapsed(),
         logs: state.logs.clone(),
         logs_dropped: state.logs_dropped,

@@ -39,8 +39,10 @@ pub struct DecisionRecord {
     pub output: AnyDecision,
     /// Why the policy's own answer was not used, if it was not.
     pub failure: Option<CallFailure>,
-    /// Fuel consumed.
+    /// Fuel consumed (a lower bound when `fuel_exact` is false).
     pub fuel_used: u64,
+    /// Whether `fuel_used` is the whole count (see [`CallStats::fuel_exact`]).
+    pub fuel_exact: bool,
     /// Wall time in microseconds, including instantiation.
     pub wall_micros: u64,
     /// Which compiler's code decided; `None` for logic compiled into the host
@@ -143,6 +145,7 @@ pub fn decide_native<P: WitPoint>(
     let decision = logic(&ctx);
     let stats = CallStats {
         fuel_used: 0,
+        fuel_exact: true,
         wall: started.elapsed(),
         logs: Vec::new(),
         logs_dropped: 0,
@@ -220,6 +223,7 @@ fn conclude<P: WitPoint>(
         output: decision.clone().into(),
         failure: failure.clone(),
         fuel_used: stats.fuel_used,
+        fuel_exact: stats.fuel_exact,
         wall_micros: u64::try_from(stats.wall.as_micros()).unwrap_or(u64::MAX),
         tier: policy.tier,
         logs: stats.logs.clone(),

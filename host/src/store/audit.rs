@@ -33,8 +33,10 @@ pub struct StoredDecision {
     pub failure: Option<String>,
     /// Policy log lines, as JSON.
     pub logs: String,
-    /// Fuel consumed.
+    /// Fuel consumed (a lower bound when `fuel_exact` is false).
     pub fuel_used: i64,
+    /// Whether `fuel_used` is the whole count.
+    pub fuel_exact: bool,
     /// Wall time in µs.
     pub wall_micros: i64,
     /// Which compiler's code decided: `optimized`, `baseline` or `native`.
@@ -81,8 +83,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO sluice_decisions (pipeline, run_id, point, outcome, policy, \
              policy_version, module_sha256, input, output, failure, logs, fuel_used, \
-             wall_micros, decided_ms, code_tier) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             wall_micros, decided_ms, code_tier, fuel_exact) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&record.pipeline)
         .bind(run_id)
@@ -99,6 +101,7 @@ impl Store {
         .bind(ms(record.wall_micros))
         .bind(ms(record.decided_at_unix_ms))
         .bind(record.code_tier())
+        .bind(i64::from(record.fuel_exact))
         .execute(&self.pool)
         .await
         .map_err(query_err(format!(
@@ -120,7 +123,8 @@ impl Store {
     ) -> Result<Vec<StoredDecision>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, pipeline, run_id, point, outcome, policy, policy_version, module_sha256, \
-             input, output, failure, logs, fuel_used, wall_micros, decided_ms, code_tier \
+             input, output, failure, logs, fuel_used, wall_micros, decided_ms, code_tier, \
+             fuel_exact \
              FROM sluice_decisions WHERE ($1 IS NULL OR pipeline = $1) ORDER BY id DESC LIMIT $2",
         )
         .bind(pipeline)
@@ -145,6 +149,7 @@ impl Store {
                     failure: r.try_get("failure")?,
                     logs: r.try_get("logs")?,
                     fuel_used: r.try_get("fuel_used")?,
+                    fuel_exact: r.try_get::<i64, _>("fuel_exact")? != 0,
                     wall_micros: r.try_get("wall_micros")?,
                     code_tier: r.try_get("code_tier")?,
                     decided_ms: r.try_get("decided_ms")?,

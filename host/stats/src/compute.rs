@@ -30,11 +30,20 @@ pub(crate) fn count_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The mean of finite values. When their sum overflows (values near ±1.8e308), the
+/// values are scaled by the largest magnitude first, so a representable mean is
+/// returned as such instead of ±inf.
 fn mean(xs: &[f64]) -> f64 {
     if xs.is_empty() {
         return f64::NAN;
     }
-    xs.iter().sum::<f64>() / xs.len() as f64
+    let n = xs.len() as f64;
+    let plain = xs.iter().sum::<f64>() / n;
+    if plain.is_finite() {
+        return plain;
+    }
+    let scale = xs.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    scale * (xs.iter().map(|x| x / scale).sum::<f64>() / n)
 }
 
 /// Sample variance with the n − 1 denominator about the mean `m` of `xs` (two-pass,
@@ -226,6 +235,19 @@ pub fn mean_confidence_interval(samples: &[f64], level: f64) -> Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mean_of_values_near_the_largest_float_is_finite() {
+        let m = mean(&[1.7e308, 1.7e308, 1.6e308]);
+        assert!(m.is_finite(), "{m}");
+        assert!((m - 1.666_666_666_666_666_7e308).abs() / m < 1e-15, "{m}");
+        assert_eq!(mean(&[-1.7e308, -1.7e308]), -1.7e308);
+        assert_eq!(
+            mean(&[1.0, 2.0, 3.0]),
+            2.0,
+            "the ordinary path is unchanged"
+        );
+    }
 
     #[test]
     fn sorting_by_integer_key_is_total_cmp_order() {

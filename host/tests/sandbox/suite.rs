@@ -79,6 +79,7 @@ fn an_endless_loop_runs_out_of_fuel() {
         Some(CallFailure::OutOfFuel { fuel: limits.fuel })
     );
     assert!(e.stats.fuel_used >= limits.fuel);
+    assert!(e.record.fuel_exact, "fuel that ran out is counted whole");
     assert_fail_safe(&e);
     next_decision_succeeds();
 }
@@ -95,6 +96,10 @@ fn an_endless_loop_hits_the_wall_clock_deadline() {
     assert!(
         took < Duration::from_secs(5),
         "the call ended promptly: {took:?}"
+    );
+    assert!(
+        !e.record.fuel_exact,
+        "a loop stopped by the deadline does not report its burn: the count is a lower bound"
     );
     assert_fail_safe(&e);
     next_decision_succeeds();
