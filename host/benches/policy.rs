@@ -524,6 +524,29 @@ fn main() {
         })
     });
     g.finish();
+
+    // What the compile limits protect against: the same generated code compiled by
+    // each tier, just under the limits a module must meet for the optimizing one.
+    let mut g = c.benchmark_group("compile-cost");
+    g.sample_size(10);
+    for (label, functions, ops) in [
+        ("40000-small-functions", 40_000, 4),
+        ("one-512KiB-function", 1, 74_000),
+    ] {
+        let wasm = wasm_bytes::component_with_functions(functions, ops);
+        for (tier_label, tier) in [
+            ("optimizing", Tier::Optimized),
+            ("baseline", Tier::Baseline),
+        ] {
+            g.bench_function(format!("{label}/{tier_label}"), |b| {
+                b.iter(|| {
+                    wasmtime::component::Component::new(engine.engine(tier), &wasm)
+                        .expect("compiles")
+                })
+            });
+        }
+    }
+    g.finish();
     c.final_summary();
 
     println!(

@@ -331,40 +331,18 @@ fn an_out_of_bounds_data_segment_is_reported_as_an_instantiation_failure() {
     );
 }
 
-/// A component with `functions` function bodies of about `body_bytes` each.
-fn component_with_functions(functions: u32, body_bytes: usize) -> Vec<u8> {
-    use wasm_encoder::{
-        CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
-        TypeSection,
-    };
-    let mut types = TypeSection::new();
-    types.ty().function([], []);
-    let mut funcs = FunctionSection::new();
-    let mut code = CodeSection::new();
-    for _ in 0..functions {
-        funcs.function(0);
-        let mut f = Function::new([]);
-        for _ in 0..body_bytes {
-            f.instruction(&Instruction::Nop);
-        }
-        f.instruction(&Instruction::End);
-        code.function(&f);
-    }
-    let mut module = Module::new();
-    module.section(&types).section(&funcs).section(&code);
-    let mut component = Component::new();
-    component.section(&ModuleSection(&module));
-    component.finish()
-}
-
 #[test]
 fn the_code_shape_is_read_without_compiling() {
     use sluice::policy::CodeShape;
-    let shape = CodeShape::of(&component_with_functions(50_000, 1));
+    let shape = CodeShape::of(&common::wasm_bytes::component_with_functions(50_000, 1));
     assert_eq!(shape.functions, 50_000);
-    assert_eq!(shape.largest_function_bytes, 3, "locals, nop, end");
-    let big = CodeShape::of(&component_with_functions(1, 1 << 20));
-    assert!(big.largest_function_bytes > 1 << 20);
+    assert_eq!(
+        shape.largest_function_bytes, 11,
+        "locals 3, one addition 7, end 1"
+    );
+    assert_eq!(shape.code_bytes, 50_000 * 11);
+    let big = CodeShape::of(&common::wasm_bytes::component_with_functions(1, 100_000));
+    assert_eq!(big.largest_function_bytes, 700_004);
     let settings = EngineSettings::default();
     assert!(
         shape
@@ -373,7 +351,7 @@ fn the_code_shape_is_read_without_compiling() {
     );
     assert!(
         big.too_large_to_optimize(&settings)
-            .is_some_and(|w| w.contains("a function of"))
+            .is_some_and(|w| w.contains("a function of 700004 bytes"))
     );
     assert_eq!(
         CodeShape::of(&tail_call_component()).too_large_to_optimize(&settings),

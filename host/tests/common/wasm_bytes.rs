@@ -78,3 +78,34 @@ pub fn with_an_out_of_bounds_data_segment(bytes: &[u8]) -> Vec<u8> {
     }
     panic!("no active data segment with an i32.const offset")
 }
+
+/// A component holding one core module with `functions` functions, each adding to a
+/// local `ops` times (7 bytes of code per addition): code for the compilers to chew
+/// on, sized to order. Not a policy.
+pub fn component_with_functions(functions: u32, ops: usize) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, Component, Function, FunctionSection, Instruction, Module, ModuleSection,
+        TypeSection, ValType,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    for _ in 0..functions {
+        funcs.function(0);
+        let mut f = Function::new([(1, ValType::I32)]);
+        for _ in 0..ops {
+            f.instruction(&Instruction::LocalGet(0));
+            f.instruction(&Instruction::I32Const(7));
+            f.instruction(&Instruction::I32Add);
+            f.instruction(&Instruction::LocalSet(0));
+        }
+        f.instruction(&Instruction::End);
+        code.function(&f);
+    }
+    let mut module = Module::new();
+    module.section(&types).section(&funcs).section(&code);
+    let mut component = Component::new();
+    component.section(&ModuleSection(&module));
+    component.finish()
+}
