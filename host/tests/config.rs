@@ -269,3 +269,24 @@ fn config_check_remote_resolves_every_target_against_the_deploy_repo() {
         "the check clones into a temporary directory, not the state directory"
     );
 }
+
+#[test]
+fn engine_size_limits_that_would_refuse_everything_are_found_at_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = VALID.replace(
+        "  policy_dir: mods\n",
+        "  policy_dir: mods\n  engine: { max_module_bytes: 1024, max_optimized_functions: 0 }\n",
+    );
+    with_module_dir(dir.path());
+    let path = write(dir.path(), &text);
+    let e = config::load_without_policies(&path).expect_err("invalid");
+    assert_eq!(
+        places(&e),
+        [
+            (4, "host.engine.max_module_bytes"),
+            (4, "host.engine.max_optimized_functions")
+        ],
+        "{e}"
+    );
+    assert!(e.to_string().contains("below 1 MiB"), "{e}");
+}

@@ -274,6 +274,9 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
     for (f, m) in config.host.database.problems() {
         at(format!("host.database.{f}"), m);
     }
+    for (f, m) in config.host.engine.problems() {
+        at(format!("host.engine.{f}"), m);
+    }
     if config.pipelines.is_empty() {
         at(
             "pipelines".into(),

@@ -83,6 +83,34 @@ impl Default for EngineSettings {
     }
 }
 
+impl EngineSettings {
+    /// What is wrong with the settings, as `(field, message)` pairs.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.max_module_bytes < 1 << 20 {
+            out.push((
+                "max_module_bytes".to_owned(),
+                format!(
+                    "{} is below 1 MiB (1048576); even the stock policies would be refused",
+                    self.max_module_bytes
+                ),
+            ));
+        }
+        for (field, value) in [
+            ("max_optimized_code_bytes", self.max_optimized_code_bytes),
+            ("max_optimized_functions", self.max_optimized_functions),
+        ] {
+            if value == 0 {
+                out.push((
+                    field.to_owned(),
+                    "must be greater than 0 (every module would run baseline code only)".to_owned(),
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// The size of a module's code, read before it is compiled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CodeShape {
