@@ -224,6 +224,23 @@ fn killed_after_requesting_the_argo_cd_sync() {
     drop(rt);
 }
 
+/// Points the workspace's `host.listen` at a free loopback port; returns the port.
+fn listen_on_a_free_port(dir: &Path) -> u16 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let config = dir.join("sluice.yaml");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(
+        &config,
+        text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
+    )
+    .expect("write");
+    port
+}
+
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -259,18 +276,8 @@ fn run_serves_health_readiness_metrics_and_the_audit_log() {
         bare = bare.display()
     ));
     std::fs::write(&config, text).expect("write");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = listen_on_a_free_port(dir.path());
     let config = dir.path().join("sluice.yaml");
-    let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(
-        &config,
-        text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
-    )
-    .expect("write");
     let mut child = start(dir.path(), None);
     let end = Instant::now() + Duration::from_secs(60);
     while !status(dir.path()).contains("\"last_outcome\": \"promoted\"") {
@@ -321,18 +328,8 @@ fn a_refused_policy_file_shows_in_status_and_metrics() {
         policies.join("spare.wasm"),
     )
     .expect("copy");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = listen_on_a_free_port(dir.path());
     let config = dir.path().join("sluice.yaml");
-    let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(
-        &config,
-        text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}")),
-    )
-    .expect("write");
     let mut child = start(dir.path(), None);
     let end = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()

@@ -26,8 +26,13 @@ fn usage(params: RawParams) -> Vec<PolicyUse> {
 }
 
 fn put(dir: &Path, guest: &str) {
+    put_bytes(dir, &std::fs::read(common::guest(guest)).expect("guest"));
+}
+
+/// Replaces `retrain.wasm` in `dir` with `bytes` atomically, as a deploy would.
+fn put_bytes(dir: &Path, bytes: &[u8]) {
     let tmp = dir.join(".incoming");
-    std::fs::copy(common::guest(guest), &tmp).expect("copy");
+    std::fs::write(&tmp, bytes).expect("write");
     std::fs::rename(&tmp, dir.join("retrain.wasm")).expect("rename");
 }
 
@@ -316,11 +321,7 @@ fn refused_bytes_are_tried_again_only_when_they_change() {
     )
     .expect("opens");
     let hostile = std::fs::read(common::guest("hostile-guest")).expect("guest");
-    let write = |bytes: &[u8]| {
-        let tmp = dir.path().join(".incoming");
-        std::fs::write(&tmp, bytes).expect("write");
-        std::fs::rename(&tmp, dir.path().join("retrain.wasm")).expect("rename");
-    };
+    let write = |bytes: &[u8]| put_bytes(dir.path(), bytes);
     let refusals = |reason| {
         metrics.get(
             names::POLICY_REFUSALS,
@@ -388,14 +389,11 @@ fn a_hundred_swaps_leave_resident_memory_flat() {
     .expect("engine");
     let dir = tempfile::tempdir().expect("tempdir");
     let hostile = std::fs::read(common::guest("hostile-guest")).expect("guest");
-    let write = |variant: u32| {
-        let tmp = dir.path().join(".incoming");
-        std::fs::write(
-            &tmp,
-            common::wasm_bytes::hostile_describing(&hostile, 0, variant),
-        )
-        .expect("write");
-        std::fs::rename(&tmp, dir.path().join("retrain.wasm")).expect("rename");
+    let write = |variant| {
+        put_bytes(
+            dir.path(),
+            &common::wasm_bytes::hostile_describing(&hostile, 0, variant),
+        );
     };
     write(0);
     let reg = PolicyRegistry::open(

@@ -36,21 +36,6 @@ pub fn hostile_describing(bytes: &[u8], mode: u8, size: u32) -> Vec<u8> {
     out
 }
 
-/// `bytes` with a custom section appended that holds `n`: the same code under another
-/// digest, as if the module were rebuilt.
-pub fn with_custom_section(bytes: &[u8], n: u32) -> Vec<u8> {
-    let name = b"sluice-test";
-    let payload = n.to_le_bytes();
-    let size = 1 + name.len() + payload.len();
-    let mut out = bytes.to_vec();
-    out.push(0); // custom section id
-    out.push(u8::try_from(size).expect("a small section"));
-    out.push(u8::try_from(name.len()).expect("a short name"));
-    out.extend_from_slice(name);
-    out.extend_from_slice(&payload);
-    out
-}
-
 /// `bytes` with the offset of its first active data segment moved far past the end of
 /// any memory: instantiation must fail with an out-of-bounds trap.
 pub fn with_an_out_of_bounds_data_segment(bytes: &[u8]) -> Vec<u8> {
