@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Metric, Param, Point, Verdict, bounded, check_reason, samples};
 
+/// Longest statistic name a policy may return (`p_value`, `cohens_d`, …), in bytes.
+pub const MAX_STATISTIC_NAME_BYTES: usize = 64;
+
 /// Most statistics a policy may attach to one metric verdict.
 pub const MAX_STATISTICS: usize = 64;
 
@@ -95,18 +98,32 @@ impl Point for Regression {
     fn validate(ctx: &RegressionContext, d: &RegressionDecision) -> Result<(), String> {
         check_reason("the overall reason", &d.reason)?;
         for m in &d.metrics {
-            check_reason(&format!("the reason for `{}`", m.name), &m.reason)?;
+            check_reason(
+                &format!("the reason for `{}`", super::excerpt(&m.name, 64)),
+                &m.reason,
+            )?;
             if m.statistics.len() > MAX_STATISTICS {
                 return Err(format!(
                     "`{}` carries {} statistics; at most {MAX_STATISTICS} are allowed",
-                    m.name,
+                    super::excerpt(&m.name, 64),
                     m.statistics.len()
+                ));
+            }
+            if let Some(st) = m
+                .statistics
+                .iter()
+                .find(|st| st.name.len() > MAX_STATISTIC_NAME_BYTES)
+            {
+                return Err(format!(
+                    "a statistic of `{}` has a name of {} bytes; at most {MAX_STATISTIC_NAME_BYTES} are allowed",
+                    super::excerpt(&m.name, 64),
+                    st.name.len()
                 ));
             }
             if !ctx.metrics.iter().any(|w| w.name == m.name) {
                 return Err(format!(
                     "verdict for `{}`, which is not an input metric",
-                    m.name
+                    super::excerpt(&m.name, 64)
                 ));
             }
         }
@@ -199,6 +216,30 @@ mod tests {
         assert!(Regression::validate(&ctx, &d).is_err());
         d.metrics = vec![verdict("other", Verdict::Pass)];
         assert!(Regression::validate(&ctx, &d).is_err());
+    }
+
+    #[test]
+    fn statistic_names_and_foreign_metric_names_are_bounded_in_errors() {
+        let ctx = Regression::trial_context("p", vec![]);
+        let mut m = verdict("trial", Verdict::Pass);
+        m.statistics = vec![crate::decision::Metric {
+            name: "s".repeat(1 << 20),
+            value: 1.0,
+        }];
+        let d = RegressionDecision {
+            overall: Verdict::Pass,
+            reason: String::new(),
+            metrics: vec![m],
+        };
+        let e = Regression::validate(&ctx, &d).expect_err("long name");
+        assert!(e.contains("a name of 1048576 bytes; at most 64"), "{e}");
+        let d = RegressionDecision {
+            overall: Verdict::Pass,
+            reason: String::new(),
+            metrics: vec![verdict(&"m".repeat(1 << 20), Verdict::Pass)],
+        };
+        let e = Regression::validate(&ctx, &d).expect_err("foreign metric");
+        assert!(e.len() < 200, "{} bytes", e.len());
     }
 
     #[test]
