@@ -1,0 +1,205 @@
+//! Size, mean and variance of a group of finite values, computed so that neither an
+//! ill-conditioned group (`1e9 + N(0, 1e-3)`) nor extreme magnitudes (values near
+//! 1e-300 or 1e300, subnormals) lose the answer:
+//!
+//! - the values are scaled by a power of two into (-2, 2) (exact: only the exponent
+//!   changes), so no sum or square overflows or underflows;
+//! - the mean is the first value plus the compensated (Neumaier) mean of the
+//!   differences from it, which are exact for clustered data;
+//! - the variance is the corrected two-pass sum about that mean, its deviations scaled
+//!   by another power of two before they are squared.
+//!
+//! The variance is kept as `scale² × scaled_variance`, never multiplied out: for values
+//! near 1e-300 it is not representable (1e-600), yet the t statistic, the degrees of
+//! freedom and Cohen's d — ratios — are, and are computed from the scaled parts.
+
+/// The moments of a group of finite values.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moments {
+    /// Number of values.
+    pub(crate) len: usize,
+    /// The mean; NaN for no values. Rounded to the values' own precision: differences
+    /// of means are taken from the exact parts below instead.
+    pub(crate) mean: f64,
+    /// A power of two with every |value| / `range` in [0, 2).
+    range: f64,
+    /// The first value / `range` (exact).
+    anchor: f64,
+    /// The mean of (value / `range` − `anchor`), compensated: small and precise.
+    offset: f64,
+    /// A power of two: the variance is `scale² × scaled_variance`.
+    pub(crate) scale: f64,
+    /// The sample variance (n − 1 denominator) in units of `scale²`; NaN below two
+    /// values, 0 for a constant group.
+    pub(crate) scaled_variance: f64,
+}
+
+/// The power of two at or below `x` (> 0, finite), so `x / p` is in [1, 2): exactly
+/// representable for every such `x`, subnormals included; 1 for 0.
+fn power_of_two_below(x: f64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return 1.0;
+    }
+    let bits = x.to_bits();
+    let exponent = (bits >> 52) & 0x7ff;
+    if exponent == 0 {
+        // Subnormal: its highest mantissa bit is the power of two below it.
+        let mantissa = bits & ((1 << 52) - 1);
+        return f64::from_bits(1 << (63 - mantissa.leading_zeros()));
+    }
+    f64::from_bits(exponent << 52)
+}
+
+/// Neumaier's compensated sum.
+fn compensated_sum(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
+    for v in values {
+        let t = sum + v;
+        compensation += if sum.abs() >= v.abs() {
+            (sum - t) + v
+        } else {
+            (v - t) + sum
+        };
+        sum = t;
+    }
+    sum + compensation
+}
+
+impl Moments {
+    /// The moments of finite values `xs`.
+    pub(crate) fn of(xs: &[f64]) -> Self {
+        let len = xs.len();
+        let Some(&first) = xs.first() else {
+            return Self {
+                len,
+                mean: f64::NAN,
+                range: 1.0,
+                anchor: f64::NAN,
+                offset: f64::NAN,
+                scale: 1.0,
+                scaled_variance: f64::NAN,
+            };
+        };
+        let n = len as f64;
+        let range = power_of_two_below(xs.iter().fold(0.0f64, |m, x| m.max(x.abs())));
+        // In (-2, 2): exact, because only exponents change (values near 1e-300 are
+        // scaled up; subnormals become normal).
+        let anchor = first / range;
+        let offset = compensated_sum(xs.iter().map(|x| x / range - anchor)) / n;
+        let mean_scaled = anchor + offset;
+        let mean = mean_scaled * range;
+        if len < 2 {
+            return Self {
+                len,
+                mean,
+                range,
+                anchor,
+                offset,
+                scale: 1.0,
+                scaled_variance: f64::NAN,
+            };
+        }
+        let spread = power_of_two_below(
+            xs.iter()
+                .fold(0.0f64, |m, x| m.max((x / range - mean_scaled).abs())),
+        );
+        // Corrected two-pass: Σd² − (Σd)²/n, deviations in units of `spread`.
+        let (mut squares, mut sum) = (0.0f64, 0.0f64);
+        for x in xs {
+            let d = (x / range - mean_scaled) / spread;
+            squares += d * d;
+            sum += d;
+        }
+        let scaled_variance = ((squares - sum * sum / n) / (n - 1.0)).max(0.0);
+        Self {
+            len,
+            mean,
+            range,
+            anchor,
+            offset,
+            scale: range * spread,
+            scaled_variance,
+        }
+    }
+
+    /// The sample standard deviation (NaN below two values). Underflows to 0 or
+    /// overflows to inf only where the true value is not representable.
+    pub(crate) fn sd(&self) -> f64 {
+        self.scale * self.scaled_variance.sqrt()
+    }
+
+    /// The variance in units of `unit²` (a power of two): `(scale / unit)² ×
+    /// scaled_variance`.
+    pub(crate) fn variance_in(&self, unit: f64) -> f64 {
+        let r = self.scale / unit;
+        r * r * self.scaled_variance
+    }
+}
+
+/// The larger of two groups' scales: a unit in which both variances can be written.
+pub(crate) fn common_unit(a: &Moments, b: &Moments) -> f64 {
+    a.scale.max(b.scale)
+}
+
+/// `(a.mean − b.mean) / unit`, from the exact parts of the means: the anchors' difference
+/// (exact for close groups) plus the offsets' difference (small and precise), so two
+/// groups near 1e9 whose means differ by 1e-6 — or subnormal groups — keep every digit.
+pub(crate) fn mean_difference_in(a: &Moments, b: &Moments, unit: f64) -> f64 {
+    let (ra, rb) = (a.range / unit, b.range / unit);
+    (a.anchor * ra - b.anchor * rb) + (a.offset * ra - b.offset * rb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powers_of_two_bracket_the_value() {
+        for x in [5e-324, 1e-310, 1e-300, 0.75, 1.0, 3.0, 1e300, f64::MAX] {
+            let p = power_of_two_below(x);
+            assert!(p <= x && x / p < 2.0, "{x}: {p}");
+            assert_eq!(p.log2().fract(), 0.0, "{x}: {p} is a power of two");
+        }
+    }
+
+    #[test]
+    fn an_ill_conditioned_group_keeps_its_mean_and_variance() {
+        // 1e9 plus offsets exactly representable there: the exact mean and variance
+        // are those of the offsets.
+        let offsets = [0.0, 1.0, -2.0, 3.5, -1.25, 0.75];
+        let unit = 2f64.powi(-20);
+        let xs: Vec<f64> = offsets.iter().map(|o| 1e9 + o * unit).collect();
+        let m = Moments::of(&xs);
+        let exact_mean = offsets.iter().sum::<f64>() / 6.0;
+        assert!((m.mean - (1e9 + exact_mean * unit)).abs() <= 1e9 * f64::EPSILON);
+        let exact_var = offsets
+            .iter()
+            .map(|o| (o - exact_mean).powi(2))
+            .sum::<f64>()
+            / 5.0;
+        let sd = m.sd() / unit;
+        assert!(
+            (sd - exact_var.sqrt()).abs() / exact_var.sqrt() < 1e-12,
+            "{sd}"
+        );
+    }
+
+    #[test]
+    fn extreme_magnitudes_keep_a_representable_spread() {
+        let base = [1.0, 2.0, 4.0, 3.0];
+        for k in [-1070, -1000, 1000, 1020] {
+            let s = 2f64.powf(f64::from(k));
+            let m = Moments::of(&base.map(|x| x * s));
+            let plain = Moments::of(&base);
+            let r = m.scale / plain.scale;
+            assert_eq!(r, s, "scaled by exactly 2^{k}");
+            assert_eq!(m.scaled_variance, plain.scaled_variance, "2^{k}");
+        }
+        let huge = Moments::of(&[1.7e308, -1.7e308]);
+        assert_eq!(huge.mean, 0.0);
+        assert!(
+            huge.sd().is_infinite(),
+            "the sd (2.4e308) is not representable"
+        );
+    }
+}
