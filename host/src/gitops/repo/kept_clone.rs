@@ -11,9 +11,10 @@ use super::transport::Findings;
 use super::{DeployRepo, GitError};
 
 impl DeployRepo {
-    /// Runs `f` on the kept clone (and whether it was just created). When `f` fails
-    /// because the clone is damaged, the clone is discarded and `f` runs once more on a
-    /// fresh one; `reset` then says why (a second damage in one call is not cured again).
+    /// Runs `f` on the kept clone (and whether it was just created). A clone that is
+    /// damaged — a stale lock file in it, unopenable, or failing `f` with a local
+    /// repository error — is discarded and cloned again, once per call; `reset` then
+    /// says why.
     pub(super) fn healing<T>(
         &self,
         reset: &mut Option<String>,
@@ -30,29 +31,30 @@ impl DeployRepo {
                 "a stale lock file {} was left by an interrupted update",
                 lock.display()
             );
-            tracing::warn!(url = %self.settings.url, path = %self.path.display(), reason = %why, "discarding the kept clone of the deploy repo and cloning again");
-            self.discard()?;
-            *reset = Some(format!(
-                "the kept clone at {} was discarded and cloned again ({why})",
-                self.path.display()
-            ));
+            self.reset(why, reset)?;
         }
-        let (repo, fresh) = self.open()?;
+        let (repo, fresh) = self.open(reset)?;
         match f(&repo, fresh) {
             Err(e) if e.is_clone_problem() && !fresh && reset.is_none() => {
                 drop(repo);
-                let why = e.to_string();
-                tracing::warn!(url = %self.settings.url, path = %self.path.display(), error = %why, "the kept clone of the deploy repo is unusable; discarding it and cloning again");
-                self.discard()?;
-                *reset = Some(format!(
-                    "the kept clone at {} was discarded and cloned again ({why})",
-                    self.path.display()
-                ));
-                let (repo, fresh) = self.open()?;
+                self.reset(e.to_string(), reset)?;
+                let (repo, fresh) = self.open(reset)?;
                 f(&repo, fresh)
             }
             other => other,
         }
+    }
+
+    /// Discards the kept clone because of `why`, says so in the log, and records it in
+    /// `reset` for the caller to report.
+    fn reset(&self, why: String, reset: &mut Option<String>) -> Result<(), GitError> {
+        tracing::warn!(url = %self.settings.url, path = %self.path.display(), reason = %why, "the kept clone of the deploy repo is unusable; discarding it and cloning again");
+        self.discard()?;
+        *reset = Some(format!(
+            "the kept clone at {} was discarded and cloned again ({why})",
+            self.path.display()
+        ));
+        Ok(())
     }
 
     /// Removes the kept clone.
@@ -67,26 +69,21 @@ impl DeployRepo {
         }
     }
 
-    /// Opens the kept bare clone, or creates it; `true` when it was just created.
-    pub(super) fn open(&self) -> Result<(Repository, bool), GitError> {
-        let fail = |e: git2::Error| GitError::Clone {
-            path: self.path.display().to_string(),
-            message: e.message().to_owned(),
-        };
+    /// Opens the kept bare clone, or creates it; `true` when it was just created. A
+    /// clone that exists but cannot be opened is discarded first (recorded in `reset`):
+    /// it holds nothing that is not on the remote.
+    pub(super) fn open(&self, reset: &mut Option<String>) -> Result<(Repository, bool), GitError> {
         match Repository::open_bare(&self.path) {
-            Ok(r) => Ok((r, false)),
-            Err(e) => {
-                // A missing or damaged clone is recreated: it holds nothing that is
-                // not on the remote.
-                if self.path.exists() {
-                    tracing::warn!(path = %self.path.display(), error = e.message(), "the kept clone of the deploy repo cannot be opened; cloning again");
-                    self.discard()?;
-                }
-                Repository::init_bare(&self.path)
-                    .map(|r| (r, true))
-                    .map_err(fail)
-            }
+            Ok(r) => return Ok((r, false)),
+            Err(e) if self.path.exists() => self.reset(e.message().to_owned(), reset)?,
+            Err(_) => {}
         }
+        Repository::init_bare(&self.path)
+            .map(|r| (r, true))
+            .map_err(|e| GitError::Clone {
+                path: self.path.display().to_string(),
+                message: e.message().to_owned(),
+            })
     }
 
     /// Fetches the branch; returns its head. A failure of the local repository blames
