@@ -158,25 +158,8 @@ pub enum PolicyCommand {
     },
 }
 
-/// `text` safe to print on a terminal: control characters (escape sequences, carriage
-/// returns, line breaks) are shown escaped, as `\u{1b}`, so text from outside (a deploy
-/// repo, a policy) cannot rewrite the screen or forge lines.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
+/// `text` safe to print on a terminal: control characters shown escaped.
+pub use crate::decision::escape_controls as printable;
 
 #[cfg(test)]
 mod tests {

@@ -27,25 +27,34 @@ pub use rollout::{Rollout, RolloutContext, RolloutDecision, RolloutFailSafe};
 /// Longest reason string a policy may return, in bytes.
 pub const MAX_REASON_BYTES: usize = 4096;
 
+/// `text` with its control characters (escape sequences, carriage returns, line
+/// breaks) written escaped, as `\u{1b}`: text from a policy or a deploy repo cannot
+/// rewrite a terminal or forge a log line. Borrowed when there is nothing to escape.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The start of `text` (at most `max_bytes`, cut at a character boundary) with control
-/// characters escaped, and how much was left out: for putting text that came from a
-/// policy into an error message or a log line without letting it grow the line without
-/// bound or forge new ones.
+/// characters escaped ([`escape_controls`]), and how much was left out: for putting
+/// text that came from a policy into an error message or a log line without letting it
+/// grow the line without bound or forge new ones.
 pub fn excerpt(text: &str, max_bytes: usize) -> String {
     let mut end = text.len().min(max_bytes);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let mut out: String = text[..end]
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
+    let mut out = escape_controls(&text[..end]).into_owned();
     if end < text.len() {
         out.push_str(&format!("… ({} more bytes)", text.len() - end));
     }
