@@ -85,15 +85,8 @@ impl PolicyModule {
         expected: Option<DecisionPoint>,
     ) -> Result<Arc<Self>, LoadError> {
         let source_name = path.display().to_string();
-        let limit = engine.settings().max_module_bytes;
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.len() > limit
-        {
-            return Err(LoadError::TooLarge {
-                source_name,
-                bytes: meta.len(),
-                limit,
-            });
+        if let Ok(meta) = std::fs::metadata(path) {
+            check_size(engine, &source_name, meta.len())?;
         }
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             source_name: source_name.clone(),
@@ -151,14 +144,7 @@ impl PolicyModule {
         let started = Instant::now();
         let name = || source_name.to_owned();
         check_header(source_name, bytes)?;
-        let limit = engine.settings().max_module_bytes;
-        if bytes.len() as u64 > limit {
-            return Err(LoadError::TooLarge {
-                source_name: name(),
-                bytes: bytes.len() as u64,
-                limit,
-            });
-        }
+        check_size(engine, source_name, bytes.len() as u64)?;
         let too_large = CodeShape::of(bytes).too_large_to_optimize(engine.settings());
         let build = match &too_large {
             None => build,
@@ -241,6 +227,24 @@ impl PolicyModule {
             pre,
         }))
     }
+}
+
+/// Refuses a module of `bytes` bytes over `host.engine.max_module_bytes` — before it is
+/// read, where the caller knows the size from the file system.
+pub(crate) fn check_size(
+    engine: &PolicyEngine,
+    source_name: &str,
+    bytes: u64,
+) -> Result<(), LoadError> {
+    let limit = engine.settings().max_module_bytes;
+    if bytes > limit {
+        return Err(LoadError::TooLarge {
+            source_name: source_name.to_owned(),
+            bytes,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 fn check_header(source_name: &str, bytes: &[u8]) -> Result<(), LoadError> {

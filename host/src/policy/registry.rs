@@ -14,7 +14,7 @@ use tokio::sync::{mpsc as async_mpsc, watch};
 use super::check::{PolicyUse, check_use};
 use super::engine::{Build, PolicyEngine, Tier};
 use super::error::{CheckError, LoadError};
-use super::module::{PolicyModule, sha256_hex};
+use super::module::{PolicyModule, check_size, sha256_hex};
 use crate::decision::Param;
 use crate::metrics::{Metrics, names};
 
@@ -197,17 +197,12 @@ impl PolicyRegistry {
         if needs_dir || registry.dir.is_dir() {
             for (name, path) in registry.list()? {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                let limit = registry.engine.settings().max_module_bytes;
-                if size > limit {
-                    return Err(RegistryError::Module {
-                        module: name,
-                        source: CheckError::Load(LoadError::TooLarge {
-                            source_name: path.display().to_string(),
-                            bytes: size,
-                            limit,
-                        }),
-                    });
-                }
+                check_size(&registry.engine, &path.display().to_string(), size).map_err(|e| {
+                    RegistryError::Module {
+                        module: name.clone(),
+                        source: CheckError::Load(e),
+                    }
+                })?;
                 let bytes = std::fs::read(&path).map_err(|source| RegistryError::Module {
                     module: name.clone(),
                     source: CheckError::Load(LoadError::Read {
@@ -271,6 +266,13 @@ impl PolicyRegistry {
         }
     }
 
+    /// Whether the file of `name` holding `identity` (its digest) was refused already.
+    fn already_refused(&self, name: &str, identity: &str) -> bool {
+        self.refused()
+            .get(name)
+            .is_some_and(|r| r.sha256 == identity)
+    }
+
     fn refused(&self) -> std::sync::MutexGuard<'_, HashMap<String, Refusal>> {
         self.refused.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -302,8 +304,9 @@ impl PolicyRegistry {
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
             };
-            let limit = self.engine.settings().max_module_bytes;
-            if meta.len() > limit {
+            if let Err(too_large) =
+                check_size(&self.engine, &path.display().to_string(), meta.len())
+            {
                 // Not hashed (that means reading it): its size and time stand in.
                 let modified = meta
                     .modified()
@@ -311,12 +314,7 @@ impl PolicyRegistry {
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_nanos());
                 let identity = format!("unread:{}:{modified}", meta.len());
-                let error = CheckError::Load(LoadError::TooLarge {
-                    source_name: path.display().to_string(),
-                    bytes: meta.len(),
-                    limit,
-                });
-                self.refuse(&name, identity, error, &mut report);
+                self.refuse(&name, identity, CheckError::Load(too_large), &mut report);
                 continue;
             }
             let Ok(bytes) = std::fs::read(&path) else {
@@ -328,11 +326,7 @@ impl PolicyRegistry {
             }
             // Refused bytes are tried again only when they change: a module that runs
             // to its deadline in the trial must not keep a core busy, nor the log full.
-            if self
-                .refused()
-                .get(&name)
-                .is_some_and(|r| r.sha256 == sha256)
-            {
+            if self.already_refused(&name, &sha256) {
                 continue;
             }
             match self.load_checked(&name, &path, &bytes, sha256.clone(), Build::Quick) {
@@ -369,7 +363,7 @@ impl PolicyRegistry {
     /// read, its size and time): logged and counted once, remembered so those bytes
     /// are not tried again, reported to the observer.
     fn refuse(&self, name: &str, sha256: String, e: CheckError, report: &mut ScanReport) {
-        if self.refused().get(name).is_some_and(|r| r.sha256 == sha256) {
+        if self.already_refused(name, &sha256) {
             return;
         }
         let message = crate::decision::excerpt(&crate::error_chain(&e), REFUSAL_MESSAGE_BYTES);
