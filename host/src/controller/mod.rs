@@ -120,8 +120,8 @@ pub async fn check_at_start(ctx: &Context, p: &Pipeline) -> Result<(), TickError
         .map_or_else(|| state.next_version().1, |r| r.version.clone());
     let mut notices = Vec::new();
     let event = match step::check_deploy_repo(p, &version, &mut notices).await {
-        Ok(Ok(_)) if state.stopped.is_some() => Some(Event::Resume),
-        Ok(Ok(_)) => None,
+        Ok(Ok(())) if state.stopped.is_some() => Some(Event::Resume),
+        Ok(Ok(())) => None,
         Ok(Err(reason)) => {
             tracing::error!(pipeline = %p.name, %reason, "the deploy repo cannot take a promotion; this pipeline will not train until the config or the repository changes");
             Some(Event::Stop {

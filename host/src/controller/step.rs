@@ -9,7 +9,6 @@ use crate::decision::{
 };
 use crate::executor::{JobSpec, JobState, job_name, parse_report};
 use crate::failpoint;
-use crate::gitops::TargetCheck;
 use crate::metrics::names;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
 
@@ -127,15 +126,15 @@ pub async fn check_deploy_repo(
     p: &Pipeline,
     version: &str,
     notices: &mut Notices,
-) -> Result<Result<TargetCheck, String>, Retry> {
+) -> Result<Result<(), String>, Retry> {
     let (repo, version) = (p.repo.clone(), version.to_owned());
     let result = tokio::task::spawn_blocking(move || repo.check(&version))
         .await
         .map_err(|e| Retry(format!("the git task failed: {e}")))?;
     match result {
         Ok(checked) => {
-            notices.extend(checked.clone_reset.clone());
-            Ok(Ok(checked))
+            notices.extend(checked.clone_reset);
+            Ok(Ok(()))
         }
         Err(e) if e.is_transient() => Err(Retry(format!(
             "cannot check the deploy repo before training ({}); training waits until it can",
@@ -162,7 +161,7 @@ async fn idle(
     if let Some(stop) = &state.stopped {
         let (_, version) = state.next_version();
         return Ok(match check_deploy_repo(p, &version, notices).await? {
-            Ok(_) => {
+            Ok(()) => {
                 ctx.note(
                     &p.name,
                     "the deploy repo can take a promotion again; training may resume",
