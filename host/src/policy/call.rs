@@ -42,8 +42,7 @@ pub fn run<R>(
     f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
 ) -> (Result<R, CallFailure>, CallStats) {
     let started = Instant::now();
-    let mut state = HostState::new(time, seed, limits.memory_bytes);
-    state.set_deadline(started + limits.deadline());
+    let state = HostState::new(time, seed, limits.memory_bytes, started + limits.deadline());
     let mut store = Store::new(engine.engine(tier), state);
     store.limiter(|s| s);
     let fuel_set = store.set_fuel(limits.fuel);

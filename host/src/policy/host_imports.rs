@@ -262,8 +262,12 @@ mod tests {
         deadline_in: Duration,
     ) -> (std::sync::Arc<PolicyEngine>, WasmStore<HostState>) {
         let engine = PolicyEngine::new(Default::default()).expect("engine");
-        let mut state = HostState::new(std::time::SystemTime::now(), 0, 1 << 20);
-        state.set_deadline(Instant::now() + deadline_in);
+        let state = HostState::new(
+            std::time::SystemTime::now(),
+            0,
+            1 << 20,
+            Instant::now() + deadline_in,
+        );
         let mut store = WasmStore::new(engine.engine(Tier::Optimized), state);
         store.set_fuel(fuel).expect("fuel");
         (engine, store)

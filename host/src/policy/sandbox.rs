@@ -53,12 +53,18 @@ pub struct HostState {
 
 impl HostState {
     /// A sandbox whose clock reads `decision_time` and whose randomness is seeded with
-    /// `seed`, with `memory_cap` bytes of linear memory at most.
-    pub fn new(decision_time: SystemTime, seed: u64, memory_cap: u64) -> Self {
+    /// `seed`, with `memory_cap` bytes of linear memory at most, for a call that must
+    /// end by `deadline`.
+    pub fn new(
+        decision_time: SystemTime,
+        seed: u64,
+        memory_cap: u64,
+        deadline: std::time::Instant,
+    ) -> Self {
         Self {
             wasi: None,
             decision_time,
-            deadline: std::time::Instant::now() + Duration::from_secs(3600),
+            deadline,
             seed,
             table: ResourceTable::new(),
             memory_cap: usize::try_from(memory_cap).unwrap_or(usize::MAX),
@@ -67,11 +73,6 @@ impl HostState {
             logs_dropped: 0,
             output: CapturedOutput::default(),
         }
-    }
-
-    /// Sets when the call must end.
-    pub fn set_deadline(&mut self, deadline: std::time::Instant) {
-        self.deadline = deadline;
     }
 
     /// When the call must end.
