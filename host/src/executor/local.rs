@@ -76,11 +76,18 @@ impl LocalExecutor {
 
     fn spawn(&self, spec: &JobSpec) -> Result<(), ExecutorError> {
         let dir = self.run_dir(&spec.job_name);
-        if dir.join("pid").exists() || dir.join("exit").exists() {
-            tracing::info!(job = %spec.job_name, "local trainer already started; adopting it");
-            return Ok(());
+        std::fs::create_dir_all(&self.runs_dir).map_err(Self::dir_err(&self.runs_dir))?;
+        // Creating the run directory is the claim: exactly one dispatch of a job name
+        // gets to create it, so two dispatches racing (or a restarted host) never start
+        // a second trainer over the first one's files.
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                tracing::info!(job = %spec.job_name, "local trainer already started; adopting it");
+                return Ok(());
+            }
+            Err(e) => return Err(Self::dir_err(&dir)(e)),
         }
-        std::fs::create_dir_all(&dir).map_err(Self::dir_err(&dir))?;
         let dir = std::fs::canonicalize(&dir).map_err(Self::dir_err(&dir))?;
         let shown = self.command.join(" ");
         let mut cmd = std::process::Command::new("sh");
@@ -283,6 +290,29 @@ mod tests {
             r#"{"version":"v2","metrics":{"args":1},"run":"run-1"}"#
         );
         assert!(ex.active("fraud").await.expect("active").is_empty());
+    }
+
+    #[tokio::test]
+    async fn racing_dispatches_of_one_job_start_one_trainer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let count = dir.path().join("starts");
+        let ex = executor(
+            dir.path(),
+            &format!("echo x >> '{}'; sleep 0.2; echo '{{}}'", count.display()),
+        );
+        for round in 0..20 {
+            let job = format!("fraud-training-{round}");
+            let spec = spec(&job);
+            let (a, b, c) =
+                tokio::join!(ex.dispatch(&spec), ex.dispatch(&spec), ex.dispatch(&spec));
+            a.and(b).and(c).expect("dispatch");
+            assert!(matches!(
+                wait_done(&ex, &job).await,
+                JobState::Succeeded { .. }
+            ));
+        }
+        let starts = std::fs::read_to_string(&count).expect("count");
+        assert_eq!(starts.lines().count(), 20, "one trainer per job name");
     }
 
     #[tokio::test]
