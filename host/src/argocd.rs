@@ -5,16 +5,12 @@
 //! `POST /api/v1/applications/{name}/sync` with `{"revision": …}`; bearer token.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
+use crate::http::{HttpClient, HttpError};
 use crate::secret::Secret;
 
 /// How long one HTTP request may take.
@@ -141,14 +137,12 @@ struct OperationState {
     message: Option<String>,
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// A client for one Argo CD server.
 #[derive(Clone)]
 pub struct ArgoCd {
     base: String,
     token: Secret,
-    client: HttpsClient,
+    client: HttpClient,
 }
 
 impl std::fmt::Debug for ArgoCd {
@@ -170,48 +164,17 @@ impl ArgoCd {
         if !(base.starts_with("https://") || base.starts_with("http://")) {
             return Err(ArgoError::Url(server.to_owned()));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        match ca_file {
-            Some(path) => {
-                let ca = |message: String| ArgoError::Ca {
-                    path: path.display().to_string(),
-                    message,
-                };
-                let pem = std::fs::read(path).map_err(|e| ca(e.to_string()))?;
-                use rustls::pki_types::pem::PemObject as _;
-                for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-                    let cert = cert.map_err(|e| ca(e.to_string()))?;
-                    roots.add(cert).map_err(|e| ca(e.to_string()))?;
-                }
-                if roots.is_empty() {
-                    return Err(ca("no certificates in the file".into()));
-                }
-            }
-            None => {
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    let _ = roots.add(cert);
-                }
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ArgoError::Ca {
-            path: "(TLS setup)".into(),
-            message: e.to_string(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = HttpClient::new(ca_file).map_err(|e| match e {
+            HttpError::Ca { path, message } => ArgoError::Ca { path, message },
+            HttpError::Transport { message } => ArgoError::Ca {
+                path: "(TLS setup)".into(),
+                message,
+            },
+        })?;
         Ok(Self {
             base,
             token,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
         })
     }
 
@@ -273,26 +236,23 @@ impl ArgoCd {
             path: path.to_owned(),
             message,
         };
-        let request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {}", self.token.expose()))
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        let answer = self
+            .client
+            .send(
+                method,
+                &format!("{}{path}", self.base),
+                &[
+                    ("authorization", format!("Bearer {}", self.token.expose())),
+                    ("content-type", "application/json".into()),
+                    ("accept", "application/json".into()),
+                ],
+                body,
+                REQUEST_TIMEOUT,
+            )
+            .await
             .map_err(|e| transport(e.to_string()))?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request))
-            .await
-            .map_err(|_| transport(format!("no answer within {REQUEST_TIMEOUT:?}")))?
-            .map_err(|e| transport(crate::error_chain(&e)))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| transport(e.to_string()))?
-            .to_bytes();
-        if !status.is_success() {
+        let (status, bytes) = (answer.status, answer.body);
+        if !(200..300).contains(&status) {
             let message = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
@@ -300,7 +260,7 @@ impl ArgoCd {
             return Err(ArgoError::Status {
                 method,
                 path: path.to_owned(),
-                status: status.as_u16(),
+                status,
                 message,
             });
         }

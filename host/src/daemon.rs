@@ -10,17 +10,23 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::argocd::{ArgoCd, ArgoError};
+use crate::config::rollout::{ProviderChoice, RolloutConfig};
 use crate::config::{DatabaseConfig, ExecutorChoice, GitOpsConfig, LoadedConfig, PipelineConfig};
 use crate::controller::{self, ArgoTarget, Context, Observer, Pipeline, PolicySlot};
 use crate::datasource::DataSource;
 use crate::executor::kubernetes::KubernetesExecutor;
 use crate::executor::local::LocalExecutor;
 use crate::gitops::{DeployRepo, GitAuth, RepoSettings, Target};
+use crate::http::HttpClient;
 use crate::metrics::Metrics;
+use crate::metrics_source::prometheus::PrometheusAuth;
+use crate::metrics_source::{MetricsSource, Prometheus, SqlSource};
 use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError, RegistryNews};
+use crate::rollout::{RolloutPlan, WatchedMetric};
 use crate::secret::SecretError;
 use crate::server::{self, Probe};
 use crate::store::{Store, StoreError};
+use crate::traffic::Traffic;
 
 /// Connections per data-source database (shared by the pipelines that use it).
 const DATA_POOL_CONNECTIONS: u32 = 4;
@@ -65,6 +71,21 @@ pub enum StartError {
     /// build a config in code).
     #[error("pipeline `{pipeline}` has no executor")]
     Executor {
+        /// The pipeline.
+        pipeline: String,
+    },
+    /// An HTTP client (a metric source's) cannot be set up.
+    #[error("{field}: {source}")]
+    Http {
+        /// Which config field.
+        field: String,
+        /// Why.
+        #[source]
+        source: crate::http::HttpError,
+    },
+    /// A rollout without its policies (`config::load` refuses this).
+    #[error("pipeline `{pipeline}` has a rollout but no regression or rollout policy")]
+    RolloutPolicies {
         /// The pipeline.
         pipeline: String,
     },
@@ -215,14 +236,7 @@ async fn pipeline(
         store_url,
         &format!("{field}.data_source.database"),
     )?;
-    let pool = match pools.get(&data_url) {
-        Some(p) => p.clone(),
-        None => {
-            let (p, _) = crate::store::pool(&data_url, DATA_POOL_CONNECTIONS).await?;
-            pools.insert(data_url.clone(), p.clone());
-            p
-        }
-    };
+    let pool = shared_pool(&data_url, pools).await?;
     let data = DataSource::new(pool, pc.data_source.statements(), &pc.name);
     let executor: Arc<dyn crate::executor::Executor> = match pc.executor.choice() {
         Some(ExecutorChoice::Local(l)) => {
@@ -283,6 +297,115 @@ async fn pipeline(
             module: pc.policies.promotion.module.clone(),
             limits: pc.policies.promotion.limits,
             fail_safe: pc.policies.promotion.fail_safe,
+        },
+        rollout: match &pc.rollout {
+            Some(r) => Some(rollout_plan(pc, r, &field, base, store_url, pools).await?),
+            None => None,
+        },
+    })
+}
+
+/// The pool for the database at `url`, shared with the pipelines already using it.
+async fn shared_pool(
+    url: &str,
+    pools: &mut HashMap<String, sqlx::AnyPool>,
+) -> Result<sqlx::AnyPool, StartError> {
+    if let Some(p) = pools.get(url) {
+        return Ok(p.clone());
+    }
+    let (p, _) = crate::store::pool(url, DATA_POOL_CONNECTIONS).await?;
+    pools.insert(url.to_owned(), p.clone());
+    Ok(p)
+}
+
+/// The rollout of `pc`, wired: metric sources, traffic targets, policy slots.
+async fn rollout_plan(
+    pc: &PipelineConfig,
+    r: &RolloutConfig,
+    field: &str,
+    base: &Path,
+    store_url: &str,
+    pools: &mut HashMap<String, sqlx::AnyPool>,
+) -> Result<RolloutPlan, StartError> {
+    let mut sources: HashMap<&str, Arc<dyn MetricsSource>> = HashMap::new();
+    for (name, provider) in &r.analysis.providers {
+        let f = format!("{field}.rollout.analysis.providers.{name}");
+        let source: Arc<dyn MetricsSource> = match provider.choice() {
+            None => continue,
+            Some(ProviderChoice::Sql(sql)) => {
+                let url =
+                    database_url(&sql.database, base, store_url, &format!("{f}.sql.database"))?;
+                Arc::new(SqlSource::new(name, shared_pool(&url, pools).await?))
+            }
+            Some(ProviderChoice::Prometheus(prom)) => {
+                let secret = |s: &crate::secret::SecretRef, which: &str| {
+                    s.read(base).map_err(|source| StartError::Secret {
+                        field: format!("{f}.prometheus.{which}"),
+                        source,
+                    })
+                };
+                let auth = match (&prom.token, &prom.username, &prom.password) {
+                    (Some(t), _, _) => PrometheusAuth::Bearer(secret(t, "token")?),
+                    (None, Some(u), Some(pw)) => PrometheusAuth::Basic {
+                        username: u.clone(),
+                        password: secret(pw, "password")?,
+                    },
+                    _ => PrometheusAuth::None,
+                };
+                let ca = prom.ca_file.as_ref().map(|c| base.join(c));
+                let client = HttpClient::new(ca.as_deref()).map_err(|source| StartError::Http {
+                    field: format!("{f}.prometheus.ca_file"),
+                    source,
+                })?;
+                Arc::new(Prometheus::new(
+                    name,
+                    &prom.url,
+                    auth,
+                    client,
+                    prom.timeout.0,
+                    prom.step.0,
+                ))
+            }
+        };
+        sources.insert(name.as_str(), source);
+    }
+    let metrics = r
+        .analysis
+        .metrics
+        .iter()
+        // Every metric names a provider (checked at load).
+        .filter_map(|m| {
+            sources
+                .get(m.provider.as_str())
+                .map(|source| WatchedMetric {
+                    name: m.name.clone(),
+                    direction: m.direction,
+                    source: Arc::clone(source),
+                    baseline: m.baseline.clone(),
+                    canary: m.canary.clone(),
+                })
+        })
+        .collect();
+    let (Some(regression), Some(rollout)) = (&pc.policies.regression, &pc.policies.rollout) else {
+        return Err(StartError::RolloutPolicies {
+            pipeline: pc.name.clone(),
+        });
+    };
+    Ok(RolloutPlan {
+        traffic: Traffic::new(r),
+        metrics,
+        interval: r.analysis.interval.0,
+        window: r.analysis.window.0,
+        max_samples: r.analysis.max_samples,
+        regression: PolicySlot {
+            module: regression.module.clone(),
+            limits: regression.limits,
+            fail_safe: regression.fail_safe,
+        },
+        rollout: PolicySlot {
+            module: rollout.module.clone(),
+            limits: rollout.limits,
+            fail_safe: rollout.fail_safe,
         },
     })
 }

@@ -15,12 +15,16 @@ pub mod decision;
 pub mod executor;
 pub mod failpoint;
 pub mod gitops;
+pub mod http;
 pub mod metrics;
+pub mod metrics_source;
 pub mod policy;
+pub mod rollout;
 pub mod secret;
 pub mod server;
 pub mod stock;
 pub mod store;
+pub mod traffic;
 
 /// An error and its sources on one line (`what failed: why: deeper cause`), for logs,
 /// `sluice status` and run reasons.

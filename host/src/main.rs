@@ -84,6 +84,39 @@ fn main() -> anyhow::Result<()> {
             let (rt, store) = with_store(&config)?;
             println!("{}", rt.block_on(ops::approve(&store, &pipeline, reject))?);
         }
+        Command::Rollout { command } => {
+            use sluice::cli::RolloutCommand as R;
+            use sluice::store::RolloutAction as A;
+            let (args, action) = match command {
+                R::Status(t) => {
+                    let (rt, store) = with_store(&t.config)?;
+                    print!(
+                        "{}",
+                        rt.block_on(sluice::cli::rollout::status(&store, &t.pipeline))?
+                    );
+                    return Ok(());
+                }
+                R::Pause(a) => (a, A::Pause),
+                R::Resume(a) => (a, A::Resume),
+                R::Abort(a) => (a, A::Abort),
+                R::Promote(a) => (a, A::Promote),
+            };
+            let who = args
+                .by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            let (rt, store) = with_store(&args.target.config)?;
+            println!(
+                "{}",
+                rt.block_on(sluice::cli::rollout::request(
+                    &store,
+                    &args.target.pipeline,
+                    action,
+                    &who,
+                    &args.reason
+                ))?
+            );
+        }
         Command::Config(ConfigCommand::Check { file, remote }) => {
             let loaded = sluice::config::load(&file, &*engine(Some(&file))?)?;
             println!(

@@ -31,6 +31,15 @@ pub mod names {
     /// A gauge: 1 while the file of `module` holds bytes that were refused (the
     /// previous version stays live), 0 once it holds a version that went live.
     pub const POLICY_REFUSED: &str = "sluice_policy_refused";
+    /// A gauge: the candidate's traffic weight (0..=100) by `pipeline`; 0 at rest.
+    pub const ROLLOUT_WEIGHT: &str = "sluice_rollout_weight";
+    /// Regression verdicts by `pipeline` and `verdict` (`pass`, `regressed`,
+    /// `inconclusive`, or `none` when a metric source could not answer).
+    pub const VERDICTS: &str = "sluice_rollout_verdicts_total";
+    /// Rollbacks started, by `pipeline`.
+    pub const ROLLBACKS: &str = "sluice_rollbacks_total";
+    /// Rollout analysis duration (collect + both decisions), by `pipeline` (a summary).
+    pub const ANALYSIS_SECONDS: &str = "sluice_rollout_analysis_duration_seconds";
 }
 
 type Labels = Vec<(&'static str, String)>;

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod input;
 pub mod ops;
 pub mod policy;
+pub mod rollout;
 
 use std::path::PathBuf;
 
@@ -90,6 +91,13 @@ pub enum Command {
         #[arg(long)]
         reject: bool,
     },
+    /// Look at a rollout, or pause, resume, abort (roll back now) or promote (all
+    /// traffic now) it. Requests are acted on by the running host at its next step.
+    Rollout {
+        /// What to do.
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
     /// The whole loop in a temporary workspace — SQLite, a local Git deploy repo, a local
     /// trainer, the stock policies — until the model is promoted. Needs nothing else.
     Demo {
@@ -100,6 +108,45 @@ pub enum Command {
     /// The demo's trainer (used by `sluice demo`).
     #[command(hide = true)]
     DemoTrainer,
+}
+
+/// `sluice rollout …`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Weight, step, verdict, holds, pending write.
+    Status(RolloutTarget),
+    /// Stop analysing and shifting until resumed (traffic stays where it is).
+    Pause(RolloutRequestArgs),
+    /// Continue a paused rollout.
+    Resume(RolloutRequestArgs),
+    /// Roll back now: stable gets all traffic, Git is reverted, the version is rejected.
+    Abort(RolloutRequestArgs),
+    /// Give the candidate all traffic now and make it stable.
+    Promote(RolloutRequestArgs),
+}
+
+/// Which rollout.
+#[derive(Debug, clap::Args)]
+pub struct RolloutTarget {
+    /// The config file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// The pipeline.
+    pub pipeline: String,
+}
+
+/// Which rollout, who asks and why.
+#[derive(Debug, clap::Args)]
+pub struct RolloutRequestArgs {
+    /// The config file and pipeline.
+    #[command(flatten)]
+    pub target: RolloutTarget,
+    /// Why (recorded in the audit log).
+    #[arg(long, default_value = "no reason given")]
+    pub reason: String,
+    /// Who asks (recorded in the audit log); default `$USER`.
+    #[arg(long)]
+    pub by: Option<String>,
 }
 
 /// `sluice config …`.

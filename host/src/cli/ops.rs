@@ -26,6 +26,14 @@ pub enum OpsError {
         /// Its phase.
         phase: &'static str,
     },
+    /// No rollout to act on.
+    #[error("pipeline `{pipeline}` is {phase}, not rolling out; nothing changed")]
+    NotRollingOut {
+        /// The pipeline.
+        pipeline: String,
+        /// Its phase.
+        phase: &'static str,
+    },
     /// Unknown pipeline.
     #[error("no pipeline `{0}` has state in this store")]
     Unknown(String),
@@ -39,7 +47,8 @@ pub async fn open_store(loaded: &LoadedConfig) -> Result<Store, OpsError> {
     Ok(crate::daemon::open_store(loaded).await?)
 }
 
-fn ago(ms: u64) -> String {
+/// `ms` (Unix ms) as "12s ago".
+pub(crate) fn ago(ms: u64) -> String {
     let s = now_ms().saturating_sub(ms) / 1000;
     match s {
         0..=119 => format!("{s}s ago"),
@@ -83,6 +92,30 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
         }
         if let Phase::AwaitingApproval { reason, .. } = &s.phase {
             let _ = writeln!(out, "  awaiting   {reason}  (sluice approve {name})");
+        }
+        if let Phase::RollingOut { run, progress, .. } = &s.phase {
+            let _ = writeln!(
+                out,
+                "  rollout    {} at {}%, step {}, verdict {}, {} holds{}  (sluice rollout status {name})",
+                run.version,
+                progress.weight,
+                progress.step_index,
+                progress.verdict.map_or("none yet", |v| v.as_str()),
+                progress.holds,
+                if progress.paused.is_some() {
+                    ", PAUSED"
+                } else {
+                    ""
+                }
+            );
+        }
+        if let Phase::RollingBack { run, rollback, .. } = &s.phase {
+            let _ = writeln!(
+                out,
+                "  rollback   {}: {}",
+                run.version,
+                printable(&rollback.reason)
+            );
         }
         let prod = s.production.as_ref().map_or("none".to_owned(), |p| {
             format!(

@@ -5,6 +5,7 @@
 //! The sections for the side effects (data source, executor, GitOps, Argo CD) are in
 //! [`sections`].
 
+pub mod rollout;
 pub mod sections;
 
 use std::collections::BTreeSet;
@@ -109,6 +110,9 @@ pub struct PipelineConfig {
     /// The model in production when sluice first sees this pipeline.
     #[serde(default)]
     pub production: Option<crate::decision::ModelReport>,
+    /// Progressive rollout after promotion; without it the promotion is the deploy.
+    #[serde(default)]
+    pub rollout: Option<rollout::RolloutConfig>,
 }
 
 /// The policies of one pipeline.
@@ -309,6 +313,26 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
         section("executor", p.executor.problems());
         if let Some(a) = &p.argocd {
             section("argocd", a.problems());
+        }
+        if let Some(r) = &p.rollout {
+            section("rollout", r.problems());
+            let pol = &p.policies;
+            if pol.regression.is_none() || pol.rollout.is_none() {
+                at(
+                    format!("pipelines[{i}].policies"),
+                    "a pipeline with `rollout` needs `regression` and `rollout` policies (for example `module: stock:stat-regression` and `module: stock:canary-steps`)".into(),
+                );
+            }
+            if let Some(v) = p.production.as_ref().map(|m| &m.version)
+                && !rollout::is_safe_version(v)
+            {
+                at(
+                    format!("pipelines[{i}].production.version"),
+                    format!(
+                        "`{v}` cannot be put into a metric query; a version with a rollout uses letters, digits and . _ - + : only"
+                    ),
+                );
+            }
         }
         let pol = &p.policies;
         let mut add = |point: DecisionPoint, module: &str, params: &RawParams, limits: &Limits| {

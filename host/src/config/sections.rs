@@ -61,7 +61,7 @@ impl<'de> Deserialize<'de> for Interval {
     }
 }
 
-fn interval(text: &str) -> Interval {
+pub(super) fn interval(text: &str) -> Interval {
     Interval(Duration::from_secs(parse_duration(text).unwrap_or(30)))
 }
 

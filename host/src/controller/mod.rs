@@ -32,6 +32,8 @@ pub enum TickOutcome {
     Waiting(String),
     /// A training job runs; the text is its progress.
     Training(RunRef, String),
+    /// A candidate rolls out or back; the next look is one analysis interval away.
+    Rolling(String),
     /// Backing off after a transient failure until the given time (Unix ms).
     BackingOff(u64),
     /// A step failed transiently; it is retried after the backoff.
@@ -119,7 +121,7 @@ pub async fn check_at_start(ctx: &Context, p: &Pipeline) -> Result<(), TickError
         .run()
         .map_or_else(|| state.next_version().1, |r| r.version.clone());
     let mut notices = Vec::new();
-    let event = match step::check_deploy_repo(p, &version, &mut notices).await {
+    let event = match step::check_deploy_repo(p, &state, &version, &mut notices).await {
         Ok(Ok(())) if state.stopped.is_some() => Some(Event::Resume),
         Ok(Ok(())) => None,
         Ok(Err(reason)) => {
@@ -172,20 +174,17 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
                         dispatched: true,
                         ..
                     } => TickOutcome::Training(run.clone(), why),
+                    Phase::RollingOut { .. } | Phase::RollingBack { .. } => {
+                        TickOutcome::Rolling(why)
+                    }
                     _ => TickOutcome::Waiting(why),
                 });
             }
             Ok(Step::Moved(event)) => {
-                // A run that ends ends the tick: the next run is considered next tick.
-                // So does a stop: it is checked again next interval.
-                let ends_run = matches!(
-                    event,
-                    Event::RunFailed
-                        | Event::Reject
-                        | Event::Promoted
-                        | Event::PromotionImpossible { .. }
-                        | Event::Stop { .. }
-                );
+                // A run that ends (back to idle) ends the tick: the next run is
+                // considered next tick. So does a stop: it is checked again next interval.
+                let was_idle = matches!(state.phase, Phase::Idle);
+                let is_stop = matches!(event, Event::Stop { .. });
                 let allocated = match &event {
                     Event::RunAllocated { run, .. } => Some(run.clone()),
                     _ => None,
@@ -201,6 +200,7 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
                     None => ctx.store.save_state(&p.name, &next, now).await?,
                 }
                 state = next;
+                let ends_run = is_stop || (!was_idle && matches!(state.phase, Phase::Idle));
                 if ends_run {
                     return Ok(TickOutcome::Waiting(match &state.stopped {
                         Some(stop) => format!("stopped: {}", stop.reason),
@@ -249,6 +249,10 @@ pub async fn run(ctx: Context, pipelines: Vec<Arc<Pipeline>>, shutdown: watch::R
                     match &outcome {
                         Some(TickOutcome::Training(run, _)) => {
                             p.executor.wait_for_change(&run.job, &run.id, p.interval).await;
+                        }
+                        Some(TickOutcome::Rolling(_)) => {
+                            let every = p.rollout.as_ref().map_or(p.interval, |r| r.interval);
+                            tokio::time::sleep(every.min(p.interval)).await;
                         }
                         _ => tokio::time::sleep(p.interval).await,
                     }

@@ -3,12 +3,15 @@
 //! their outcomes back in as [`Event`]s.
 //!
 //! `Idle → Training → Evaluating → Promoting → Syncing → Idle`, with a failed or rejected
-//! run going back to `Idle`. Every transition is persisted before the side effect that
+//! run going back to `Idle`. With a rollout configured and a stable version to compare
+//! against, `Syncing` (or `Promoting`) goes on to `RollingOut`, which ends `Idle` with
+//! the candidate stable, or through `RollingBack` with the stable version restored. Every transition is persisted before the side effect that
 //! follows it, so a host killed anywhere resumes the same step.
 
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{ModelReport, TrainingOutcome};
+use crate::rollout::state::{After, Progress, Rollback, RolloutEvent, roll, roll_back};
 
 /// One training run, as the phases refer to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +76,24 @@ pub enum Phase {
         /// Whether the sync request was sent (it is sent once).
         requested: bool,
     },
+    /// Promoted next to the stable version (`production`); traffic shifts in steps.
+    RollingOut {
+        /// The run.
+        run: RunRef,
+        /// The candidate.
+        report: ModelReport,
+        /// Weight, step, holds, verdict, pending write.
+        progress: Progress,
+    },
+    /// The candidate is being taken out: the revert is written to Git.
+    RollingBack {
+        /// The run.
+        run: RunRef,
+        /// The candidate.
+        report: ModelReport,
+        /// Reason and revert progress.
+        rollback: Rollback,
+    },
 }
 
 impl Phase {
@@ -85,6 +106,8 @@ impl Phase {
             Self::AwaitingApproval { .. } => "awaiting-approval",
             Self::Promoting { .. } => "promoting",
             Self::Syncing { .. } => "syncing",
+            Self::RollingOut { .. } => "rolling-out",
+            Self::RollingBack { .. } => "rolling-back",
         }
     }
 
@@ -96,7 +119,9 @@ impl Phase {
             | Self::Evaluating { run, .. }
             | Self::AwaitingApproval { run, .. }
             | Self::Promoting { run, .. }
-            | Self::Syncing { run, .. } => Some(run),
+            | Self::Syncing { run, .. }
+            | Self::RollingOut { run, .. }
+            | Self::RollingBack { run, .. } => Some(run),
         }
     }
 }
@@ -222,6 +247,13 @@ pub enum Event {
     SyncRequested,
     /// The promotion is complete (pushed and, if configured, synced).
     Promoted,
+    /// The promotion is in place next to the stable version; the rollout begins.
+    RolloutStarted {
+        /// Now (Unix ms).
+        now_ms: u64,
+    },
+    /// Progress of a rollout or a rollback.
+    Rollout(RolloutEvent),
     /// The deploy repo cannot take a promotion (found by a check): stop training.
     Stop {
         /// What is wrong.
@@ -361,6 +393,76 @@ pub fn apply(state: &PipelineState, event: Event) -> Result<PipelineState, Trans
             next.production = Some(report.clone());
             next.last_outcome = Some(TrainingOutcome::Promoted);
             Phase::Idle
+        }
+        (
+            Phase::Promoting { run, report } | Phase::Syncing { run, report, .. },
+            Event::RolloutStarted { now_ms },
+        ) if state.production.is_some() => Phase::RollingOut {
+            run: run.clone(),
+            report: report.clone(),
+            progress: Progress::start(now_ms),
+        },
+        (
+            Phase::RollingOut {
+                run,
+                report,
+                progress,
+            },
+            Event::Rollout(e),
+        ) => {
+            let shown = format!("{e:?}");
+            match roll(progress, e) {
+                Some(After::Rolling(progress)) => Phase::RollingOut {
+                    run: run.clone(),
+                    report: report.clone(),
+                    progress,
+                },
+                Some(After::Back(rollback)) => Phase::RollingBack {
+                    run: run.clone(),
+                    report: report.clone(),
+                    rollback,
+                },
+                Some(After::Completed) => {
+                    next.production = Some(report.clone());
+                    next.last_outcome = Some(TrainingOutcome::Promoted);
+                    Phase::Idle
+                }
+                None => {
+                    return Err(TransitionError {
+                        phase: state.phase.name(),
+                        event: shown,
+                    });
+                }
+            }
+        }
+        (
+            Phase::RollingBack {
+                run,
+                report,
+                rollback,
+            },
+            Event::Rollout(e),
+        ) => {
+            let shown = format!("{e:?}");
+            match roll_back(rollback, e) {
+                Some(Some(rollback)) => Phase::RollingBack {
+                    run: run.clone(),
+                    report: report.clone(),
+                    rollback,
+                },
+                // The stable version serves everything again and Git says so; the
+                // candidate counts as rejected (it is never promoted again).
+                Some(None) => {
+                    next.last_outcome = Some(TrainingOutcome::Rejected);
+                    Phase::Idle
+                }
+                None => {
+                    return Err(TransitionError {
+                        phase: state.phase.name(),
+                        event: shown,
+                    });
+                }
+            }
         }
         (_, e) => return Err(wrong(&e)),
     };

@@ -58,6 +58,8 @@ pub struct Pipeline {
     pub retrain: PolicySlot<RetrainFailSafe>,
     /// The promotion policy.
     pub promotion: PolicySlot<PromotionFailSafe>,
+    /// The progressive rollout after promotion, if configured.
+    pub rollout: Option<crate::rollout::RolloutPlan>,
 }
 
 /// A message about a pipeline's progress, for a human watching (`sluice demo`).

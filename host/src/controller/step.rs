@@ -9,6 +9,7 @@ use crate::decision::{
 };
 use crate::executor::{JobSpec, JobState, job_name, parse_report};
 use crate::failpoint;
+use crate::gitops::Change;
 use crate::metrics::names;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
 
@@ -30,7 +31,8 @@ pub enum Step {
 #[error("{0}")]
 pub struct Retry(pub String);
 
-fn retry(e: impl std::error::Error) -> Retry {
+/// A transient failure carrying `e`'s chain.
+pub(crate) fn retry(e: impl std::error::Error) -> Retry {
     Retry(crate::error_chain(&e))
 }
 
@@ -106,14 +108,54 @@ pub async fn step(
             "{} awaits approval ({reason}); run `sluice approve {}` or `sluice approve --reject {}`",
             run.version, p.name, p.name
         ))),
-        Phase::Promoting { run, .. } => promoting(ctx, p, run, now_ms, notices).await,
+        Phase::Promoting { run, .. } => promoting(ctx, p, state, run, now_ms, notices).await,
         Phase::Syncing {
             run,
             commit,
             since_ms,
             requested,
             ..
-        } => syncing(ctx, p, run, commit, *since_ms, *requested, now_ms).await,
+        } => syncing(ctx, p, state, run, commit, *since_ms, *requested, now_ms).await,
+        Phase::RollingOut { run, progress, .. } => match &p.rollout {
+            Some(plan) => {
+                crate::rollout::step::rolling_out(
+                    ctx, p, plan, state, run, progress, now_ms, notices,
+                )
+                .await
+            }
+            None => Ok(Step::Wait(no_rollout_section(p))),
+        },
+        Phase::RollingBack { run, rollback, .. } => match &p.rollout {
+            Some(plan) => {
+                crate::rollout::step::rolling_back(
+                    ctx, p, plan, state, run, rollback, now_ms, notices,
+                )
+                .await
+            }
+            None => Ok(Step::Wait(no_rollout_section(p))),
+        },
+    }
+}
+
+/// What status says when a rollout is in progress but the config lost its section.
+fn no_rollout_section(p: &Pipeline) -> String {
+    format!(
+        "a rollout of pipeline `{}` is in progress but its config has no `rollout` section; restore it so the rollout can finish or roll back",
+        p.name
+    )
+}
+
+/// The change that promotes `version`: the promotion targets and, with a rollout, the
+/// traffic targets with the candidate next to the stable version at weight 0.
+fn promotion_change(p: &Pipeline, state: &PipelineState, version: &str) -> Change {
+    match &p.rollout {
+        Some(plan) => plan.traffic.promote(
+            &p.repo,
+            &p.name,
+            state.production.as_ref().map(|m| m.version.as_str()),
+            version,
+        ),
+        None => p.repo.promotion(&p.name, version),
     }
 }
 
@@ -124,11 +166,13 @@ pub async fn step(
 /// changes. `Err`: the deploy repo could not be checked now (transient).
 pub async fn check_deploy_repo(
     p: &Pipeline,
+    state: &PipelineState,
     version: &str,
     notices: &mut Notices,
 ) -> Result<Result<(), String>, Retry> {
-    let (repo, version) = (p.repo.clone(), version.to_owned());
-    let result = tokio::task::spawn_blocking(move || repo.check(&version))
+    let change = promotion_change(p, state, version);
+    let repo = p.repo.clone();
+    let result = tokio::task::spawn_blocking(move || repo.check_change(&change))
         .await
         .map_err(|e| Retry(format!("the git task failed: {e}")))?;
     match result {
@@ -160,17 +204,19 @@ async fn idle(
 ) -> Result<Step, Retry> {
     if let Some(stop) = &state.stopped {
         let (_, version) = state.next_version();
-        return Ok(match check_deploy_repo(p, &version, notices).await? {
-            Ok(()) => {
-                ctx.note(
-                    &p.name,
-                    "the deploy repo can take a promotion again; training may resume",
-                );
-                Step::Moved(Event::Resume)
-            }
-            Err(reason) if reason != stop.reason => Step::Moved(Event::Stop { reason, now_ms }),
-            Err(reason) => Step::Wait(stopped_text(&reason)),
-        });
+        return Ok(
+            match check_deploy_repo(p, state, &version, notices).await? {
+                Ok(()) => {
+                    ctx.note(
+                        &p.name,
+                        "the deploy repo can take a promotion again; training may resume",
+                    );
+                    Step::Moved(Event::Resume)
+                }
+                Err(reason) if reason != stop.reason => Step::Moved(Event::Stop { reason, now_ms }),
+                Err(reason) => Step::Wait(stopped_text(&reason)),
+            },
+        );
     }
     let counts = p.data.counts().await.map_err(retry)?;
     let active = p.executor.active(&p.name).await.map_err(|e| {
@@ -204,7 +250,7 @@ async fn idle(
         ))),
         RetrainDecision::Train { reason, args } => {
             let (seq, version) = state.next_version();
-            if let Err(why) = check_deploy_repo(p, &version, notices).await? {
+            if let Err(why) = check_deploy_repo(p, state, &version, notices).await? {
                 tracing::error!(pipeline = %p.name, reason = %why, "not training: the deploy repo cannot take the promotion");
                 ctx.note(&p.name, &stopped_text(&why));
                 return Ok(Step::Moved(Event::Stop {
@@ -333,6 +379,7 @@ async fn training(ctx: &Context, p: &Pipeline, run: &RunRef, now_ms: u64) -> Res
 async fn promoting(
     ctx: &Context,
     p: &Pipeline,
+    state: &PipelineState,
     run: &RunRef,
     now_ms: u64,
     notices: &mut Notices,
@@ -350,8 +397,8 @@ async fn promoting(
         return fail_run(ctx, p, run, &reason, false, now_ms).await;
     }
     let repo = p.repo.clone();
-    let (name, version) = (p.name.clone(), run.version.clone());
-    let result = tokio::task::spawn_blocking(move || repo.promote(&name, &version))
+    let change = promotion_change(p, state, &run.version);
+    let result = tokio::task::spawn_blocking(move || repo.apply(&change))
         .await
         .map_err(|e| Retry(format!("the git task failed: {e}")))?;
     match result {
@@ -395,7 +442,7 @@ async fn promoting(
                     now_ms,
                 }))
             } else {
-                finish_promotion(ctx, p, run, now_ms).await
+                finish_promotion(ctx, p, state, run, now_ms).await
             }
         }
         Err(e) if e.is_transient() => Err(retry(e)),
@@ -414,6 +461,7 @@ async fn promoting(
 async fn syncing(
     ctx: &Context,
     p: &Pipeline,
+    state: &PipelineState,
     run: &RunRef,
     commit: &str,
     since_ms: u64,
@@ -422,7 +470,7 @@ async fn syncing(
 ) -> Result<Step, Retry> {
     let Some(argo) = &p.argo else {
         // Argo CD was removed from the config while waiting: the push is done.
-        return finish_promotion(ctx, p, run, now_ms).await;
+        return finish_promotion(ctx, p, state, run, now_ms).await;
     };
     let timeout_ms = u64::try_from(argo.timeout.as_millis()).unwrap_or(u64::MAX);
     if now_ms.saturating_sub(since_ms) > timeout_ms {
@@ -469,7 +517,7 @@ async fn syncing(
             &p.name,
             &format!("Argo CD: `{}` {}", argo.application, status.summary()),
         );
-        finish_promotion(ctx, p, run, now_ms).await
+        finish_promotion(ctx, p, state, run, now_ms).await
     } else {
         Ok(Step::Wait(format!(
             "waiting for Argo CD `{}`: {}",
@@ -482,9 +530,20 @@ async fn syncing(
 async fn finish_promotion(
     ctx: &Context,
     p: &Pipeline,
+    state: &PipelineState,
     run: &RunRef,
     now_ms: u64,
 ) -> Result<Step, Retry> {
+    if let (Some(_), Some(stable)) = (&p.rollout, &state.production) {
+        ctx.note(
+            &p.name,
+            &format!(
+                "{} is deployed next to {} with no traffic yet; the rollout begins",
+                run.version, stable.version
+            ),
+        );
+        return Ok(Step::Moved(Event::RolloutStarted { now_ms }));
+    }
     ctx.store
         .set_run_status(&run.id, RunStatus::Promoted, Some("promoted"), None, now_ms)
         .await
@@ -540,7 +599,7 @@ async fn record_failure(
 
 /// Asks the policy in `slot` and writes the decision to the audit log before it is
 /// acted on. A decision that cannot be recorded is not acted on.
-async fn ask<P: WitPoint>(
+pub(crate) async fn ask<P: WitPoint>(
     ctx: &Context,
     p: &Pipeline,
     slot: &PolicySlot<P::FailSafe>,

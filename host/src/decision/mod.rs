@@ -182,6 +182,17 @@ pub enum Verdict {
     Inconclusive,
 }
 
+impl Verdict {
+    /// The name used in WIT, metrics labels and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Regressed => "regressed",
+            Self::Inconclusive => "inconclusive",
+        }
+    }
+}
+
 /// A decision point's types, checks and fail-safe — everything the engine needs that
 /// is not WebAssembly.
 pub trait Point {

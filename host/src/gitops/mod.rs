@@ -7,7 +7,8 @@ pub mod selector;
 pub mod yaml_edit;
 
 pub use repo::{
-    DeployRepo, GitAuth, GitError, Promotion, RepoSettings, Target, TargetCheck, TargetValue,
+    Change, DeployRepo, FieldValue, GitAuth, GitError, Promotion, RepoSettings, Target,
+    TargetCheck, TargetValue,
 };
 pub use selector::{Selector, SelectorError, Step};
 pub use yaml_edit::{Edit, EditError, get_value, locate, set_value};

@@ -28,6 +28,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "0003_policy_modules.sql",
         include_str!("../../migrations/sqlite/0003_policy_modules.sql"),
     ),
+    (
+        4,
+        "0004_rollout_requests.sql",
+        include_str!("../../migrations/sqlite/0004_rollout_requests.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -44,6 +49,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "0003_policy_modules.sql",
         include_str!("../../migrations/postgres/0003_policy_modules.sql"),
+    ),
+    (
+        4,
+        "0004_rollout_requests.sql",
+        include_str!("../../migrations/postgres/0004_rollout_requests.sql"),
     ),
 ];
 

@@ -7,6 +7,7 @@
 mod audit;
 mod migrate;
 mod modules;
+mod requests;
 mod runs;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::secret::redact_url;
 
 pub use audit::StoredDecision;
 pub use modules::StoredRefusal;
+pub use requests::{RolloutAction, RolloutRequest};
 pub use runs::{RunRecord, RunStatus};
 
 /// Which database a URL names.

@@ -40,6 +40,28 @@ pub struct Target {
     pub selector: Selector,
 }
 
+/// A value to write into one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldValue {
+    /// Where.
+    pub target: Target,
+    /// The new value.
+    pub value: String,
+}
+
+/// An intended change to the deploy repository: "these fields hold these values",
+/// committed with this message. Applying it again when the fields already hold the
+/// values commits nothing, which is what makes every write idempotent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The fields and their values, in order (a later edit of the same field wins).
+    pub edits: Vec<FieldValue>,
+    /// The commit subject (one line).
+    pub subject: String,
+    /// `Key: value` lines under the subject (`Sluice-Pipeline`, `Sluice-Version`).
+    pub trailers: Vec<(String, String)>,
+}
+
 /// How to authenticate to the remote.
 #[derive(Debug, Clone)]
 pub enum GitAuth {
@@ -80,7 +102,7 @@ pub struct RepoSettings {
     pub author_name: String,
     /// Commit author e-mail.
     pub author_email: String,
-    /// Commit subject; `{version}` and `{pipeline}` are replaced.
+    /// Promotion commit subject; `{version}` and `{pipeline}` are replaced.
     pub message: String,
     /// Extra attempts after a failed one (network, server errors).
     pub retries: u32,
@@ -253,18 +275,53 @@ impl DeployRepo {
         &self.settings
     }
 
+    /// The change that promotes `version`: every configured target holds it, with the
+    /// configured subject and the pipeline and version as trailers.
+    pub fn promotion(&self, pipeline: &str, version: &str) -> Change {
+        Change {
+            edits: self
+                .settings
+                .targets
+                .iter()
+                .map(|t| FieldValue {
+                    target: t.clone(),
+                    value: version.to_owned(),
+                })
+                .collect(),
+            subject: self
+                .settings
+                .message
+                .replace("{version}", version)
+                .replace("{pipeline}", pipeline),
+            trailers: vec![
+                ("Sluice-Pipeline".into(), pipeline.to_owned()),
+                ("Sluice-Version".into(), version.to_owned()),
+            ],
+        }
+    }
+
     /// Makes the remote branch hold `version` in every target, with one commit (or
     /// none if it already does). `pipeline` fills the message template and a trailer.
     ///
     /// # Errors
     /// See [`GitError`]; on error nothing was pushed.
     pub fn promote(&self, pipeline: &str, version: &str) -> Result<Promotion, GitError> {
+        self.apply(&self.promotion(pipeline, version))
+    }
+
+    /// Makes the remote branch hold `change`, with one commit (or none if it already
+    /// does): fetch, edit, commit, push; retried with backoff on transient failures and
+    /// re-applied on the new head when a concurrent push wins.
+    ///
+    /// # Errors
+    /// See [`GitError`]; on error nothing was pushed.
+    pub fn apply(&self, change: &Change) -> Result<Promotion, GitError> {
         let mut retried = 0;
         let mut reapplied = 0;
         let mut clone_reset = None;
         loop {
             match self.healing(&mut clone_reset, |repo, fresh| {
-                self.attempt(repo, fresh, pipeline, version)
+                self.attempt(repo, fresh, change)
             }) {
                 Ok(Attempt::Done(mut p)) => {
                     p.retried = retried;
@@ -330,9 +387,18 @@ impl DeployRepo {
     /// As [`DeployRepo::promote`]; [`GitError::is_transient`] tells a problem retrying
     /// can fix from one that needs the config or the repository changed.
     pub fn check(&self, version: &str) -> Result<TargetCheck, GitError> {
+        self.check_change(&self.promotion("check", version))
+    }
+
+    /// [`DeployRepo::apply`] without the commit and push: every edit of `change` made
+    /// in memory on the fetched head.
+    ///
+    /// # Errors
+    /// As [`DeployRepo::check`].
+    pub fn check_change(&self, change: &Change) -> Result<TargetCheck, GitError> {
         let mut clone_reset = None;
         let (head, values) = self.healing(&mut clone_reset, |repo, fresh| {
-            let prepared = self.prepare(repo, fresh, version)?;
+            let prepared = self.prepare(repo, fresh, change)?;
             Ok((prepared.head.to_string(), prepared.values))
         })?;
         Ok(TargetCheck {
@@ -342,19 +408,19 @@ impl DeployRepo {
         })
     }
 
-    /// Fetches the branch and applies every target's edit to the fetched head's files,
-    /// in memory.
+    /// Fetches the branch and applies every edit of `change` to the fetched head's
+    /// files, in memory.
     fn prepare<'r>(
         &self,
         repo: &'r Repository,
         fresh: bool,
-        version: &str,
+        change: &Change,
     ) -> Result<Prepared<'r>, GitError> {
         let head = self.sync(repo, fresh)?;
         let tree = head_tree(repo, head)?;
         let mut files: BTreeMap<String, (String, String, git2::FileMode)> = BTreeMap::new();
         let mut values = Vec::new();
-        for t in &self.settings.targets {
+        for FieldValue { target: t, value } in &change.edits {
             let (before, text, mode) = match files.remove(&t.file) {
                 Some(entry) => entry,
                 None => {
@@ -362,7 +428,7 @@ impl DeployRepo {
                     (text.clone(), text, mode)
                 }
             };
-            let edit = set_value(&t.file, &text, &t.selector, version)?;
+            let edit = set_value(&t.file, &text, &t.selector, value)?;
             values.push(TargetValue {
                 file: t.file.clone(),
                 selector: t.selector.to_string(),
@@ -386,13 +452,12 @@ impl DeployRepo {
         &self,
         repo: &Repository,
         fresh: bool,
-        pipeline: &str,
-        version: &str,
+        change: &Change,
     ) -> Result<Attempt, GitError> {
         let started = std::time::Instant::now();
         let Prepared {
             head, tree, files, ..
-        } = self.prepare(repo, fresh, version)?;
+        } = self.prepare(repo, fresh, change)?;
         let fetched = started.elapsed();
         let changed: Vec<(&str, &String, git2::FileMode)> = files
             .iter()
@@ -408,7 +473,7 @@ impl DeployRepo {
                 clone_reset: None,
             }));
         }
-        let commit = self.commit(repo, head, &tree, &changed, pipeline, version)?;
+        let commit = self.commit(repo, head, &tree, &changed, change)?;
         let committed = started.elapsed();
         let pushed = self.push(repo)?;
         tracing::debug!(
@@ -469,8 +534,7 @@ impl DeployRepo {
         parent: git2::Oid,
         tree: &git2::Tree<'_>,
         files: &[(&str, &String, git2::FileMode)],
-        pipeline: &str,
-        version: &str,
+        change: &Change,
     ) -> Result<git2::Oid, GitError> {
         let local = |op| {
             move |e: git2::Error| GitError::Local {
@@ -490,13 +554,14 @@ impl DeployRepo {
         let parent = repo.find_commit(parent).map_err(local("commit"))?;
         let sig = Signature::now(&self.settings.author_name, &self.settings.author_email)
             .map_err(local("signature"))?;
-        let subject = self
-            .settings
-            .message
-            .replace("{version}", version)
-            .replace("{pipeline}", pipeline);
-        let message =
-            format!("{subject}\n\nSluice-Pipeline: {pipeline}\nSluice-Version: {version}\n");
+        let mut message = one_line(&change.subject);
+        message.push('\n');
+        if !change.trailers.is_empty() {
+            message.push('\n');
+        }
+        for (key, value) in &change.trailers {
+            message.push_str(&format!("{key}: {}\n", one_line(value)));
+        }
         let id = repo
             .commit(None, &sig, &sig, &message, &new_tree, &[&parent])
             .map_err(local("commit"))?;
@@ -504,11 +569,21 @@ impl DeployRepo {
             &format!("refs/heads/{}", self.settings.branch),
             id,
             true,
-            "sluice: promotion commit",
+            "sluice: deploy repo change",
         )
         .map_err(local("update ref"))?;
         Ok(id)
     }
+}
+
+/// `text` on one line: line breaks and other control characters become spaces, so a
+/// reason from a policy cannot forge trailers or further commit-message lines.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 fn head_tree(repo: &Repository, head: git2::Oid) -> Result<git2::Tree<'_>, GitError> {
