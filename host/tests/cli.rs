@@ -136,13 +136,42 @@ fn demo_runs_to_the_end() {
         "retrain policy: train",
         "training fraud-detector-training-",
         "promotion policy: promote v2",
-        "v2 is in production",
-        "sluice <sluice@localhost>: chore: promote model to v2",
-        "newTag: v2        # <- sluice edits only this value",
+        "rollout complete: v2 is stable and serves all traffic",
+        "promotion policy: promote v3",
+        "regression policy at 10%: regressed",
+        "rolled back: v2 serves all traffic again; v3 is rejected",
+        "newTag: v2        # <- sluice edits only these values",
+        "weight: 100   # stable",
+        "weight: 0     # canary",
         "== audit trail",
+        "latency_ms regressed: n_baseline=",
     ] {
         assert!(t.contains(expected), "missing `{expected}` in:\n{t}");
     }
+    // The deploy repo's history tells the whole story, newest first.
+    let log: Vec<&str> = t
+        .lines()
+        .skip_while(|l| !l.starts_with("== git log"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l: &str| l.split_once(">: ").map_or(l, |(_, subject)| subject))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            "revert: roll back model v3 to v2 — canary v3 regressed at 10%",
+            "chore: shift 10% of traffic to model v3",
+            "chore: promote model to v3",
+            "chore: complete rollout of model v2",
+            "chore: shift 100% of traffic to model v2",
+            "chore: shift 50% of traffic to model v2",
+            "chore: shift 25% of traffic to model v2",
+            "chore: shift 10% of traffic to model v2",
+            "chore: promote model to v2",
+            "deploy: inference service at v1",
+        ],
+        "{t}"
+    );
 }
 
 /// A reason with escape sequences and line breaks (from a hostile policy) is printed

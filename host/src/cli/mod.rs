@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod config_check;
 pub mod demo;
+pub mod demo_serving;
 pub mod input;
 pub mod ops;
 pub mod policy;
@@ -99,7 +100,8 @@ pub enum Command {
         command: RolloutCommand,
     },
     /// The whole loop in a temporary workspace — SQLite, a local Git deploy repo, a local
-    /// trainer, the stock policies — until the model is promoted. Needs nothing else.
+    /// trainer, a simulated inference service, the stock policies: v2 is promoted and
+    /// rolled out, v3 regresses and is rolled back. Needs nothing else.
     Demo {
         /// Keep the workspace and print its path.
         #[arg(long)]

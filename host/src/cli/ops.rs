@@ -195,6 +195,40 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
     Ok(out)
 }
 
+/// A regression decision's per-metric verdicts with the statistics behind them, one
+/// line each (`latency_ms regressed: p_value=0.0001 cohens_d=2.1 …`).
+fn metric_lines(output: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(output).unwrap_or_default();
+    let mut out = String::new();
+    for m in v["metrics"].as_array().into_iter().flatten() {
+        let stats: Vec<String> = m["statistics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                let value = s["value"].as_f64().map_or("NaN".to_owned(), |x| {
+                    if x != 0.0 && x.abs() < 1e-3 {
+                        format!("{x:.2e}")
+                    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+                        format!("{x:.0}")
+                    } else {
+                        format!("{x:.4}")
+                    }
+                });
+                format!("{}={value}", printable(s["name"].as_str().unwrap_or("?")))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "      {} {}: {}",
+            printable(m["name"].as_str().unwrap_or("?")),
+            m["verdict"].as_str().unwrap_or("?"),
+            stats.join(" ")
+        );
+    }
+    out
+}
+
 /// Recent decisions.
 ///
 /// # Errors
@@ -256,6 +290,9 @@ pub async fn decisions(
                 .unwrap_or_default(),
             printable(&d.reason().unwrap_or_default())
         );
+        if d.point == "regression" {
+            out.push_str(&metric_lines(&d.output));
+        }
     }
     if list.is_empty() {
         out.push_str("no decisions recorded\n");

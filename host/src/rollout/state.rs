@@ -236,7 +236,9 @@ pub fn roll(p: &Progress, event: RolloutEvent) -> Option<After> {
                     next.holds = 0;
                     next.verdict = None;
                     next.analysis_error = None;
-                    next.last_analysis_ms = None;
+                    // The first analysis at the new weight is one interval away, so
+                    // its window holds data of that weight.
+                    next.last_analysis_ms = Some(now_ms);
                 }
             }
         }
