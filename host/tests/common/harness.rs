@@ -248,3 +248,61 @@ async fn insert(url: &str, n: usize) {
     }
     pool.close().await;
 }
+
+/// Latency rows for the rollout tests: `requests(version, latency_ms, at_ms)` with one
+/// row per version every 20 ms from a minute ago to two minutes ahead, each latency
+/// drawn uniformly from `[low, low + 20)`.
+pub async fn seed_requests(url: &str, versions: &[(&str, f64)]) {
+    let (pool, backend) = sluice::store::pool(url, 1).await.expect("pool");
+    let (create, draw) = match backend {
+        sluice::store::Backend::Postgres => (
+            "CREATE TABLE IF NOT EXISTS requests (version TEXT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, at_ms BIGINT NOT NULL)",
+            "random() * 20",
+        ),
+        sluice::store::Backend::Sqlite => (
+            "CREATE TABLE IF NOT EXISTS requests (version TEXT NOT NULL, latency_ms REAL NOT NULL, at_ms INTEGER NOT NULL)",
+            "(abs(random()) % 2000) / 100.0",
+        ),
+    };
+    sqlx::raw_sql(create)
+        .execute(&pool)
+        .await
+        .expect("create requests");
+    let now = i64::try_from(sluice::clock::now_ms()).expect("now");
+    for (version, low) in versions {
+        let sql = format!(
+            "WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < 9000) \
+             INSERT INTO requests (version, latency_ms, at_ms) \
+             SELECT '{version}', {low} + {draw}, {start} + x * 20 FROM g",
+            start = now - 60_000
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect("insert requests");
+    }
+    pool.close().await;
+}
+
+/// The `rollout:` section and the two rollout policies for a harness pipeline, reading
+/// latency from `requests` in the annotations database: steps 20 → 100, one analysis a
+/// second.
+pub fn sql_rollout(min_step_time: &str, max_holds: u32) -> String {
+    format!(
+        r#"      regression: {{ module: "stock:stat-regression", params: {{ min_samples: 20, alpha: 0.01, min_effect: 0.5 }} }}
+      rollout: {{ module: "stock:canary-steps", params: {{ steps: [20, 100], min_step_time: {min_step_time}, max_holds: {max_holds} }} }}
+    rollout:
+{traffic}      analysis:
+        interval: 1s
+        providers:
+          db: {{ sql: {{ database: {{ url_secret: {{ file: db-url }} }} }} }}
+        metrics:
+          - name: latency_ms
+            direction: lower-is-better
+            provider: db
+            baseline: "SELECT latency_ms FROM requests WHERE version = '{{stable}}' AND at_ms BETWEEN {{until_ms}} - 5000 AND {{until_ms}}"
+            canary: "SELECT latency_ms FROM requests WHERE version = '{{candidate}}' AND at_ms BETWEEN {{since_ms}} AND {{until_ms}}"
+"#,
+        traffic = super::services::ROUTE_TRAFFIC
+    )
+}

@@ -100,8 +100,17 @@ pub const DEPLOY_FILE: &str = "k8s/apps/inference-service/base/kustomization.yam
 /// Its content at v1.
 pub const KUSTOMIZATION: &str = "# hand-written; keep this comment\nresources:\n  - deployment.yaml   # the server\nimages:\n  - name: inference\n    newName: registry.example.com/ml/inference\n    newTag: v1        # sluice edits this\n  - name: sidecar\n    newTag: \"1.4.2\"\n---\n# a second document stays as is\nkind: ConfigMap\ndata: { model_version: v1 }\n";
 
-/// Creates a bare repo `name.git` in `dir` holding the deploy file at v1 (plus a
-/// README), owned by `owner` if given.
+/// The HTTPRoute every test repo holds next to the deploy file: the weights of the
+/// stable and canary backends, for rollouts.
+pub const ROUTE_FILE: &str = "k8s/apps/inference-service/base/route.yaml";
+/// Its content at rest.
+pub const ROUTE: &str = "kind: HTTPRoute\nspec:\n  rules:\n    - backendRefs:\n        - name: stable\n          weight: 100\n        - name: canary   # the candidate\n          weight: 0\n";
+
+/// The `traffic:` section of a rollout over [`ROUTE_FILE`], indented for a pipeline.
+pub const ROUTE_TRAFFIC: &str = "      traffic:\n        git:\n          - { file: k8s/apps/inference-service/base/route.yaml, field: \"spec.rules[0].backendRefs[0].weight\", value: \"{stable_weight}\" }\n          - { file: k8s/apps/inference-service/base/route.yaml, field: \"spec.rules[0].backendRefs[1].weight\", value: \"{weight}\" }\n";
+
+/// Creates a bare repo `name.git` in `dir` holding the deploy file at v1 and the route
+/// (plus a README), owned by `owner` if given.
 pub fn bare_repo(dir: &Path, name: &str, owner: Option<&str>) -> PathBuf {
     let bare = dir.join(format!("{}.git", unique(name)));
     let work = tempfile::tempdir().expect("tempdir");
@@ -109,6 +118,7 @@ pub fn bare_repo(dir: &Path, name: &str, owner: Option<&str>) -> PathBuf {
     let file = work.path().join(DEPLOY_FILE);
     std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
     std::fs::write(&file, KUSTOMIZATION).expect("write");
+    std::fs::write(work.path().join(ROUTE_FILE), ROUTE).expect("write");
     std::fs::write(work.path().join("README.md"), "deploy repo\n").expect("write");
     git(work.path(), &["add", "."]);
     git(work.path(), &["commit", "-q", "-m", "initial"]);
@@ -193,6 +203,31 @@ pub fn verify_with_git_cli(bare: &Path) -> (Vec<String>, String) {
     let log = git(bare, &["log", "--format=%s|%an", "main"]);
     let file = git(bare, &["show", &format!("main:{DEPLOY_FILE}")]);
     (log.lines().map(str::to_owned).collect(), file)
+}
+
+/// `file` at `rev` of the bare repo, with the git CLI.
+pub fn file_at(bare: &Path, rev: &str, file: &str) -> String {
+    git(bare, &["show", &format!("{rev}:{file}")])
+}
+
+/// The route's (stable, canary) weights at `rev`.
+pub fn weights_at(bare: &Path, rev: &str) -> (u64, u64) {
+    let v: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&file_at(bare, rev, ROUTE_FILE)).expect("route parses");
+    let w = |i: usize| {
+        v["spec"]["rules"][0]["backendRefs"][i]["weight"]
+            .as_u64()
+            .expect("weight")
+    };
+    (w(0), w(1))
+}
+
+/// `git log` of main as (hash, subject), newest first.
+pub fn log_of(bare: &Path) -> Vec<(String, String)> {
+    git(bare, &["log", "--format=%H %s", "main"])
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(h, s)| (h.to_owned(), s.to_owned())))
+        .collect()
 }
 
 /// A TCP proxy to `target` that can refuse connections while `down`.

@@ -1,0 +1,294 @@
+//! Progressive rollout end to end on real servers: sluice's store, the annotations and
+//! the latency rows in PostgreSQL, the deploy repo over ssh, every commit checked with
+//! the git CLI. A healthy candidate completes through every step; a regressing one is
+//! rolled back at its first step and Git shows the revert; a push racing the revert is
+//! re-applied; operators pause, resume, promote and abort from the CLI.
+
+mod common;
+
+use std::process::Command;
+
+use common::harness::{Harness, Options, seed_requests, sql_rollout};
+use common::services::{DEPLOY_FILE, file_at, log_of, race_once, verify_with_git_cli, weights_at};
+use sluice::controller::Phase;
+use sluice::decision::TrainingOutcome;
+
+async fn harness(min_step_time: &str, max_holds: u32, candidate_latency: f64) -> Harness {
+    let h = Harness::new(Options {
+        extra: sql_rollout(min_step_time, max_holds),
+        ..Options::default()
+    })
+    .await;
+    seed_requests(&h.db_url, &[("v1", 100.0), ("v2", candidate_latency)]).await;
+    h
+}
+
+fn subjects(h: &Harness) -> Vec<String> {
+    log_of(&h.bare).into_iter().map(|(_, s)| s).collect()
+}
+
+fn new_tag(h: &Harness, rev: &str) -> String {
+    let text = file_at(&h.bare, rev, DEPLOY_FILE);
+    let v: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text.split("\n---").next().expect("first document"))
+            .expect("parses");
+    v["images"][0]["newTag"].as_str().expect("tag").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_candidate_completes_through_every_step_one_commit_each() {
+    let h = harness("1s", 5, 95.0).await;
+    let s = h
+        .tick_until("v2 stable", |s| {
+            s.phase == Phase::Idle && s.production.as_ref().is_some_and(|p| p.version == "v2")
+        })
+        .await;
+    assert_eq!(s.last_outcome, Some(TrainingOutcome::Promoted));
+    verify_with_git_cli(&h.bare);
+    assert_eq!(
+        subjects(&h),
+        [
+            "chore: complete rollout of model v2",
+            "chore: shift 100% of traffic to model v2",
+            "chore: shift 20% of traffic to model v2",
+            "chore: promote model to v2",
+            "initial"
+        ]
+    );
+    // Each commit holds the whole traffic state: (stable weight, canary weight), and
+    // the candidate's tag from the promotion on.
+    let log = log_of(&h.bare);
+    let expect = [
+        ((100, 0), "v2"),
+        ((0, 100), "v2"),
+        ((80, 20), "v2"),
+        ((100, 0), "v2"),
+        ((100, 0), "v1"),
+    ];
+    for ((hash, subject), (weights, tag)) in log.iter().zip(expect) {
+        assert_eq!(weights_at(&h.bare, hash), weights, "{subject}");
+        assert_eq!(new_tag(&h, hash), tag, "{subject}");
+    }
+    let rendered = h.ctx.metrics.render();
+    for m in [
+        "sluice_rollout_weight{pipeline=\"fraud\"} 0",
+        "sluice_rollout_verdicts_total{pipeline=\"fraud\",verdict=\"pass\"}",
+        "sluice_rollout_analysis_duration_seconds_count{pipeline=\"fraud\"}",
+    ] {
+        assert!(rendered.contains(m), "missing {m} in\n{rendered}");
+    }
+    let decisions = h
+        .ctx
+        .store
+        .decisions(Some("fraud"), 50)
+        .await
+        .expect("decisions");
+    let pass = decisions
+        .iter()
+        .find(|d| d.point == "regression" && d.outcome == "pass")
+        .expect("a pass verdict was recorded");
+    assert!(
+        pass.output.contains("p_value") && pass.output.contains("cohens_d"),
+        "{}",
+        pass.output
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_regressing_candidate_is_rolled_back_at_its_first_step_and_git_says_so() {
+    let h = harness("1s", 5, 160.0).await;
+    let s = h
+        .tick_until("rolled back", |s| {
+            s.phase == Phase::Idle && s.last_outcome == Some(TrainingOutcome::Rejected)
+        })
+        .await;
+    assert_eq!(s.production.map(|p| p.version), Some("v1".into()));
+    verify_with_git_cli(&h.bare);
+    assert_eq!(
+        subjects(&h),
+        [
+            "revert: roll back model v2 to v1 — canary v2 regressed at 20%",
+            "chore: shift 20% of traffic to model v2",
+            "chore: promote model to v2",
+            "initial"
+        ]
+    );
+    assert_eq!(weights_at(&h.bare, "main"), (100, 0));
+    assert_eq!(new_tag(&h, "main"), "v1");
+    let why = h.ctx.store.rejection("fraud", "v2").await.expect("query");
+    assert!(
+        why.is_some_and(|w| w.contains("rolled back at 20%") && w.contains("regressed")),
+        "the version is remembered as rejected"
+    );
+    let decisions = h
+        .ctx
+        .store
+        .decisions(Some("fraud"), 50)
+        .await
+        .expect("decisions");
+    let verdict = decisions
+        .iter()
+        .find(|d| d.point == "regression" && d.outcome == "regressed")
+        .expect("the verdict is in the audit log");
+    assert!(verdict.output.contains("\"p_value\""), "{}", verdict.output);
+    assert!(
+        h.ctx
+            .metrics
+            .render()
+            .contains("sluice_rollbacks_total{pipeline=\"fraud\"} 1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_racing_the_revert_is_re_applied_on_the_new_head() {
+    let h = harness("1s", 5, 160.0).await;
+    h.tick_until(
+        "at 20%",
+        |s| matches!(&s.phase, Phase::RollingOut { progress, .. } if progress.weight == 20),
+    )
+    .await;
+    race_once(&h.bare);
+    h.tick_until("rolled back", |s| s.phase == Phase::Idle)
+        .await;
+    let subjects = subjects(&h);
+    assert_eq!(
+        subjects[..3],
+        [
+            "revert: roll back model v2 to v1 — canary v2 regressed at 20%",
+            "concurrent change",
+            "chore: shift 20% of traffic to model v2",
+        ]
+    );
+    assert_eq!(weights_at(&h.bare, "main"), (100, 0));
+    assert_eq!(
+        file_at(&h.bare, "main", "README.md"),
+        "deploy repo\nedited concurrently\n",
+        "the other writer's change is kept"
+    );
+}
+
+/// `sluice rollout ACTION fraud --config …` as an operator runs it.
+fn operator(h: &Harness, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("rollout")
+        .args(args)
+        .arg("--config")
+        .arg(&h.config_path)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("sluice runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn weight(s: &sluice::controller::PipelineState) -> Option<u8> {
+    match &s.phase {
+        Phase::RollingOut { progress, .. } => Some(progress.weight),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_pause_resume_and_promote_from_the_cli() {
+    // The policy would hold at 20 % for an hour.
+    let h = harness("1h", 100, 95.0).await;
+    h.tick_until("at 20%", |s| weight(s) == Some(20)).await;
+    let said = operator(
+        &h,
+        &["pause", "fraud", "--by", "ann", "--reason", "incident 42"],
+    );
+    assert!(said.contains("`pause` of v2 queued"), "{said}");
+    let s = h
+        .tick_until(
+            "paused",
+            |s| matches!(&s.phase, Phase::RollingOut { progress, .. } if progress.paused.is_some()),
+        )
+        .await;
+    assert_eq!(weight(&s), Some(20));
+    let shown = operator(&h, &["status", "fraud"]);
+    assert!(shown.contains("PAUSED     ann: incident 42"), "{shown}");
+    operator(&h, &["resume", "fraud", "--by", "ann"]);
+    h.tick_until(
+        "resumed",
+        |s| matches!(&s.phase, Phase::RollingOut { progress, .. } if progress.paused.is_none()),
+    )
+    .await;
+    operator(
+        &h,
+        &[
+            "promote",
+            "fraud",
+            "--by",
+            "bob",
+            "--reason",
+            "hotfix needed now",
+        ],
+    );
+    let s = h
+        .tick_until("promoted by the operator", |s| s.phase == Phase::Idle)
+        .await;
+    assert_eq!(s.production.map(|p| p.version), Some("v2".into()));
+    assert_eq!(subjects(&h)[0], "chore: complete rollout of model v2");
+    assert_eq!(weights_at(&h.bare, "main"), (100, 0));
+    let decisions = h
+        .ctx
+        .store
+        .decisions(Some("fraud"), 50)
+        .await
+        .expect("decisions");
+    let ops: Vec<(&str, String)> = decisions
+        .iter()
+        .filter(|d| d.policy == "operator")
+        .map(|d| (d.outcome.as_str(), d.reason().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("complete", "bob: hotfix needed now".to_owned()),
+            ("resume", "ann: no reason given".to_owned()),
+            ("pause", "ann: incident 42".to_owned()),
+        ]
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["rollout", "abort", "fraud", "--config"])
+        .arg(&h.config_path)
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is idle, not rolling out"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_abort_rolls_back_now() {
+    let h = harness("1h", 100, 95.0).await;
+    h.tick_until("at 20%", |s| weight(s) == Some(20)).await;
+    operator(
+        &h,
+        &[
+            "abort",
+            "fraud",
+            "--by",
+            "ann",
+            "--reason",
+            "customer complaints",
+        ],
+    );
+    let s = h
+        .tick_until("rolled back", |s| s.phase == Phase::Idle)
+        .await;
+    assert_eq!(s.last_outcome, Some(TrainingOutcome::Rejected));
+    assert_eq!(
+        subjects(&h)[0],
+        "revert: roll back model v2 to v1 — ann: customer complaints"
+    );
+    assert_eq!(weights_at(&h.bare, "main"), (100, 0));
+    assert_eq!(new_tag(&h, "main"), "v1");
+}
