@@ -2,7 +2,8 @@
 # Installs and starts the real servers sluice's tests talk to, on 127.0.0.1 only:
 #   PostgreSQL 15 (port 5432), sshd serving bare git repos (port 2222, user `git`),
 #   git's smart HTTP backend behind nginx + fcgiwrap with basic auth (port 8418, and
-#   HTTPS on 8419 with a certificate from a private test CA).
+#   HTTPS on 8419 with a certificate from a private test CA). Installs Prometheus, which
+#   each test that needs it starts itself.
 # Idempotent: installs only what is missing, starts only what is not running.
 # Writes what the tests need to know to target/test-services/env.json.
 # Needs root (apt, a system user, sshd). Debian 12.
@@ -53,11 +54,24 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v fcgiwrap >/dev/null || need+=(fcgiwrap)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
 command -v openssl >/dev/null || need+=(openssl)
+# Prometheus: each test that needs one starts its own server on a free loopback port
+# (scraping an exporter inside the test); only the binary is needed here.
+command -v prometheus >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Keep the packages' init scripts from starting system services (the Debian
+    # prometheus package would listen on all interfaces): this script starts what the
+    # tests need itself, on 127.0.0.1.
+    created_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    [ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
 fi
 
 # --- PostgreSQL -------------------------------------------------------------

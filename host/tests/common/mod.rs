@@ -5,6 +5,7 @@ pub mod fake_argo;
 pub mod fake_kube;
 pub mod harness;
 pub mod http;
+pub mod prometheus;
 pub mod services;
 pub mod wasm_bytes;
 
