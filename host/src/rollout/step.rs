@@ -207,6 +207,7 @@ async fn analyse(
         &format!("rollout policy at {}%: {word} — {reason}", progress.weight),
     );
     if let Next::Rollback(_) = next {
+        failpoint::hit("after-rollback-decision");
         ctx.metrics.inc(names::ROLLBACKS, &[("pipeline", &p.name)]);
     }
     moved(RolloutEvent::Analysed {

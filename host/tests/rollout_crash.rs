@@ -1,0 +1,191 @@
+//! Kill the real `sluice run` process at each side effect of a rollout — after a
+//! traffic shift is pushed, after the rollout policy decided, after the revert is
+//! pushed — restart it, and check with the git CLI that the deploy repo holds each
+//! write exactly once: no second shift, no second revert, no lost rollback.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::harness::seed_requests;
+use common::services::{ROUTE_TRAFFIC, bare_repo, verify_with_git_cli, weights_at};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// A workspace whose candidate v2 serves with mean latency `candidate_latency` (v1:
+/// 110); returns the deploy repo.
+fn workspace(dir: &Path, candidate_latency: f64) -> PathBuf {
+    let bare = bare_repo(dir, "deploy", None);
+    let url = format!("sqlite:{}", dir.join("annotations.db").display());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let (pool, _) = sluice::store::pool(&url, 1).await.expect("pool");
+        sqlx::raw_sql(
+            "CREATE TABLE annotations (id INTEGER PRIMARY KEY, verified BOOLEAN NOT NULL, \
+             used_for_training BOOLEAN NOT NULL DEFAULT FALSE, training_run TEXT)",
+        )
+        .execute(&pool)
+        .await
+        .expect("create");
+        for _ in 0..60 {
+            sqlx::raw_sql("INSERT INTO annotations (verified) VALUES (TRUE)")
+                .execute(&pool)
+                .await
+                .expect("insert");
+        }
+        pool.close().await;
+        seed_requests(&url, &[("v1", 100.0), ("v2", candidate_latency)]).await;
+    });
+    std::fs::write(
+        dir.join("trainer.sh"),
+        r#"echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#,
+    )
+    .expect("trainer");
+    let config = format!(
+        r#"host: {{ state_dir: state, listen: "127.0.0.1:0" }}
+pipelines:
+  - name: fraud
+    interval: 1s
+    production: {{ version: v1, metrics: {{ accuracy: 0.90 }} }}
+    data_source: {{ database: {{ url: "sqlite:annotations.db" }} }}
+    executor: {{ local: {{ command: [sh, trainer.sh] }} }}
+    gitops:
+      repo: file://{bare}
+      targets: [{{ file: k8s/apps/inference-service/base/kustomization.yaml, field: "images[name=inference].newTag" }}]
+    policies:
+      retrain: {{ module: "stock:threshold-retrain" }}
+      promotion: {{ module: "stock:metric-gate", params: {{ rules: ["accuracy higher min 0.90"] }} }}
+      regression: {{ module: "stock:stat-regression", params: {{ min_samples: 20, alpha: 0.01, min_effect: 0.5 }} }}
+      rollout: {{ module: "stock:canary-steps", params: {{ steps: [20, 100], min_step_time: 1s }} }}
+    rollout:
+{ROUTE_TRAFFIC}      analysis:
+        interval: 1s
+        providers: {{ db: {{ sql: {{ database: {{ url: "sqlite:annotations.db" }} }} }} }}
+        metrics:
+          - name: latency_ms
+            direction: lower-is-better
+            provider: db
+            baseline: "SELECT latency_ms FROM requests WHERE version = '{{stable}}' AND at_ms BETWEEN {{until_ms}} - 5000 AND {{until_ms}}"
+            canary: "SELECT latency_ms FROM requests WHERE version = '{{candidate}}' AND at_ms BETWEEN {{since_ms}} AND {{until_ms}}"
+"#,
+        bare = bare.display()
+    );
+    std::fs::write(dir.join("sluice.yaml"), config).expect("config");
+    bare
+}
+
+fn start(dir: &Path, failpoint: Option<&str>) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--config"])
+        .arg(dir.join("sluice.yaml"))
+        .env("RUST_LOG", "warn")
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match failpoint {
+        Some(f) => cmd.env("SLUICE_FAILPOINT", f),
+        None => cmd.env_remove("SLUICE_FAILPOINT"),
+    };
+    cmd.spawn().expect("sluice starts")
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["status", "--json", "--config"])
+        .arg(dir.join("sluice.yaml"))
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("status");
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        assert!(Instant::now() < end, "sluice did not exit in {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Crashes at `point`, restarts, waits for the run to end with `outcome`; returns
+/// the deploy repo's log (`subject|author`, newest first), the repo and its workspace.
+fn crash_and_finish(
+    point: &str,
+    candidate_latency: f64,
+    outcome: &str,
+) -> (Vec<String>, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = workspace(dir.path(), candidate_latency);
+    let mut crashed = start(dir.path(), Some(point));
+    let st = wait_exit(&mut crashed, Duration::from_secs(90));
+    assert!(
+        !st.success(),
+        "{point}: the failpoint must abort the process"
+    );
+    let mut resumed = start(dir.path(), None);
+    let end = Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = status(dir.path());
+        let state = &s["pipelines"][0]["state"];
+        if state["phase"]["phase"] == "idle" && state["last_outcome"] == outcome {
+            break;
+        }
+        assert!(Instant::now() < end, "{point}: never ended {outcome}: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &resumed.id().to_string()])
+        .status();
+    assert!(wait_exit(&mut resumed, Duration::from_secs(30)).success());
+    let (log, _) = verify_with_git_cli(&bare);
+    (log, bare, dir)
+}
+
+const COMPLETED: [&str; 5] = [
+    "chore: complete rollout of model v2|sluice",
+    "chore: shift 100% of traffic to model v2|sluice",
+    "chore: shift 20% of traffic to model v2|sluice",
+    "chore: promote model to v2|sluice",
+    "initial|test",
+];
+
+const ROLLED_BACK: [&str; 4] = [
+    "revert: roll back model v2 to v1 — canary v2 regressed at 20%|sluice",
+    "chore: shift 20% of traffic to model v2|sluice",
+    "chore: promote model to v2|sluice",
+    "initial|test",
+];
+
+#[test]
+fn killed_after_a_traffic_shift_is_pushed() {
+    let (log, bare, _dir) = crash_and_finish("after-traffic-push", 95.0, "promoted");
+    assert_eq!(log, COMPLETED, "one commit per step, no second shift");
+    assert_eq!(weights_at(&bare, "main"), (100, 0));
+}
+
+#[test]
+fn killed_after_the_rollout_policy_decided() {
+    let (log, _, _dir) = crash_and_finish("after-rollout-decision", 95.0, "promoted");
+    assert_eq!(log, COMPLETED);
+}
+
+#[test]
+fn killed_after_deciding_to_roll_back() {
+    let (log, bare, _dir) = crash_and_finish("after-rollback-decision", 160.0, "rejected");
+    // The decision is in the audit log but not in the state: the restarted host
+    // analyses again, decides again, and carries the rollback out once.
+    assert_eq!(log, ROLLED_BACK);
+    assert_eq!(weights_at(&bare, "main"), (100, 0));
+}
+
+#[test]
+fn killed_after_the_revert_is_pushed() {
+    let (log, bare, _dir) = crash_and_finish("after-revert-push", 160.0, "rejected");
+    assert_eq!(log, ROLLED_BACK, "exactly one revert");
+    assert_eq!(weights_at(&bare, "main"), (100, 0));
+}
