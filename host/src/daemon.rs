@@ -26,7 +26,7 @@ use crate::rollout::{RolloutPlan, WatchedMetric};
 use crate::secret::SecretError;
 use crate::server::{self, Probe};
 use crate::store::{Store, StoreError};
-use crate::traffic::Traffic;
+use crate::traffic::{KubeTraffic, Traffic};
 
 /// Connections per data-source database (shared by the pipelines that use it).
 const DATA_POOL_CONNECTIONS: u32 = 4;
@@ -82,6 +82,15 @@ pub enum StartError {
         /// Why.
         #[source]
         source: crate::http::HttpError,
+    },
+    /// The Kubernetes traffic actuator cannot be set up.
+    #[error("pipeline `{pipeline}`: {source}")]
+    KubeTraffic {
+        /// The pipeline.
+        pipeline: String,
+        /// Why.
+        #[source]
+        source: Box<crate::traffic::KubeTrafficError>,
     },
     /// A rollout without its policies (`config::load` refuses this).
     #[error("pipeline `{pipeline}` has a rollout but no regression or rollout policy")]
@@ -391,8 +400,20 @@ async fn rollout_plan(
             pipeline: pc.name.clone(),
         });
     };
+    let kube = match &r.traffic.kubernetes {
+        Some(k) => Some(
+            KubeTraffic::connect(k.kubeconfig.as_deref(), base, &k.targets)
+                .await
+                .map_err(|source| StartError::KubeTraffic {
+                    pipeline: pc.name.clone(),
+                    source: Box::new(source),
+                })?,
+        ),
+        None => None,
+    };
     Ok(RolloutPlan {
         traffic: Traffic::new(r),
+        kube,
         metrics,
         interval: r.analysis.interval.0,
         window: r.analysis.window.0,

@@ -16,6 +16,7 @@ pub mod executor;
 pub mod failpoint;
 pub mod gitops;
 pub mod http;
+pub mod kube_client;
 pub mod metrics;
 pub mod metrics_source;
 pub mod policy;

@@ -16,7 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// A workspace whose candidate v2 serves with mean latency `candidate_latency` (v1:
 /// 110); returns the deploy repo.
-fn workspace(dir: &Path, candidate_latency: f64) -> PathBuf {
+fn workspace(dir: &Path, candidate_latency: f64, kube_traffic: &str) -> PathBuf {
     let bare = bare_repo(dir, "deploy", None);
     let url = format!("sqlite:{}", dir.join("annotations.db").display());
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -60,7 +60,7 @@ pipelines:
       regression: {{ module: "stock:stat-regression", params: {{ min_samples: 20, alpha: 0.01, min_effect: 0.5 }} }}
       rollout: {{ module: "stock:canary-steps", params: {{ steps: [20, 100], min_step_time: 1s }} }}
     rollout:
-{ROUTE_TRAFFIC}      analysis:
+{ROUTE_TRAFFIC}{kube_traffic}      analysis:
         interval: 1s
         providers: {{ db: {{ sql: {{ database: {{ url: "sqlite:annotations.db" }} }} }} }}
         metrics:
@@ -120,7 +120,16 @@ fn crash_and_finish(
     outcome: &str,
 ) -> (Vec<String>, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bare = workspace(dir.path(), candidate_latency);
+    let bare = workspace(dir.path(), candidate_latency, "");
+    finish_after_crash(point, outcome, dir, bare)
+}
+
+fn finish_after_crash(
+    point: &str,
+    outcome: &str,
+    dir: tempfile::TempDir,
+    bare: PathBuf,
+) -> (Vec<String>, PathBuf, tempfile::TempDir) {
     let mut crashed = start(dir.path(), Some(point));
     let st = wait_exit(&mut crashed, Duration::from_secs(90));
     assert!(
@@ -188,4 +197,52 @@ fn killed_after_the_revert_is_pushed() {
     let (log, bare, _dir) = crash_and_finish("after-revert-push", 160.0, "rejected");
     assert_eq!(log, ROLLED_BACK, "exactly one revert");
     assert_eq!(weights_at(&bare, "main"), (100, 0));
+}
+
+/// With a Kubernetes traffic actuator (the fake API server, reached by the real
+/// process through a kubeconfig): killed right after the rollback's cut, the
+/// restarted host goes on with the revert — once.
+#[test]
+fn killed_after_the_rollbacks_traffic_cut() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let kube = rt.block_on(common::fake_kube::FakeKube::start());
+    kube.put_object(
+        "serving.kserve.io/v1beta1",
+        "inferenceservices",
+        "ml",
+        serde_json::json!({
+            "kind": "InferenceService",
+            "metadata": { "name": "fraud" },
+            "spec": { "predictor": { "canaryTrafficPercent": 0 } }
+        }),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    kube.write_kubeconfig(&dir.path().join("kubeconfig"), "ml");
+    let traffic = "        kubernetes:\n          kubeconfig: kubeconfig\n          targets:\n            - { api_version: serving.kserve.io/v1beta1, kind: InferenceService, namespace: ml, name: fraud, field: spec.predictor.canaryTrafficPercent, value: \"{weight}\" }\n";
+    let bare = workspace(dir.path(), 160.0, traffic);
+    let (log, bare, _dir) = finish_after_crash("after-traffic-cut", "rejected", dir, bare);
+    assert_eq!(log, ROLLED_BACK, "exactly one revert after the cut");
+    assert_eq!(weights_at(&bare, "main"), (100, 0));
+    let isvc = kube
+        .object(
+            "serving.kserve.io/v1beta1",
+            "inferenceservices",
+            "ml",
+            "fraud",
+        )
+        .expect("isvc");
+    assert_eq!(isvc["spec"]["predictor"]["canaryTrafficPercent"], 0);
+    let cuts = kube
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.starts_with(
+                "PATCH /apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/fraud",
+            )
+        })
+        .count();
+    // promote (0), shift (20), the cut (then the crash, before the state recorded
+    // it), the cut again after the restart (harmless: same value), the revert.
+    assert_eq!(cuts, 5, "{:?}", kube.requests());
+    drop(rt);
 }

@@ -52,8 +52,56 @@ pub struct RolloutConfig {
 #[serde(deny_unknown_fields)]
 pub struct TrafficConfig {
     /// Fields in the deploy repository, rewritten (one commit per step) whenever the
-    /// weight or the versions change.
+    /// weight or the versions change. Git is always written: it is the durable record.
     pub git: Vec<TrafficTarget>,
+    /// Optionally, the same kind of fields on cluster objects, written first (one API
+    /// call per object): a shift takes effect without waiting for Git and Argo CD, and
+    /// a rollback cuts the candidate's traffic before the revert is committed.
+    #[serde(default)]
+    pub kubernetes: Option<KubeTrafficConfig>,
+}
+
+/// The fast actuator: fields on named cluster objects.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeTrafficConfig {
+    /// A kubeconfig file (relative to the config file); default: in-cluster or
+    /// `$KUBECONFIG`.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The fields.
+    pub targets: Vec<KubeTrafficTarget>,
+}
+
+/// One field of one cluster object.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeTrafficTarget {
+    /// `group/version` (`serving.kserve.io/v1beta1`), or `version` for the core group.
+    pub api_version: String,
+    /// The kind (`InferenceService`, `HTTPRoute`).
+    pub kind: String,
+    /// The resource's plural name; default: the kind in lower case plus `s`.
+    #[serde(default)]
+    pub plural: Option<String>,
+    /// Namespace of the object.
+    pub namespace: String,
+    /// Name of the object.
+    pub name: String,
+    /// Selector such as `spec.predictor.canaryTrafficPercent`.
+    pub field: String,
+    /// Value template, as for Git targets. A value that reads as a number or
+    /// `true`/`false` is sent as one.
+    pub value: String,
+}
+
+impl KubeTrafficTarget {
+    /// The plural name used in the API path.
+    pub fn plural(&self) -> String {
+        self.plural
+            .clone()
+            .unwrap_or_else(|| format!("{}s", self.kind.to_ascii_lowercase()))
+    }
 }
 
 /// One field whose value follows the rollout.
@@ -287,6 +335,41 @@ impl RolloutConfig {
                     format!("traffic.git[{i}].value"),
                     "must not be empty".into(),
                 ));
+            }
+        }
+        if let Some(k) = &self.traffic.kubernetes {
+            if k.targets.is_empty() {
+                out.push((
+                    "traffic.kubernetes.targets".into(),
+                    "list at least one object field, or remove `kubernetes`".into(),
+                ));
+            }
+            for (i, t) in k.targets.iter().enumerate() {
+                let f = format!("traffic.kubernetes.targets[{i}]");
+                if let Err(e) = t.field.parse::<Selector>() {
+                    out.push((format!("{f}.field"), e.to_string()));
+                }
+                if t.api_version.is_empty() || t.api_version.matches('/').count() > 1 {
+                    out.push((
+                        format!("{f}.api_version"),
+                        "expected `group/version` or `version`".into(),
+                    ));
+                }
+                for (field, v) in [
+                    ("kind", &t.kind),
+                    ("namespace", &t.namespace),
+                    ("name", &t.name),
+                ] {
+                    if v.trim().is_empty() {
+                        out.push((format!("{f}.{field}"), "must not be empty".into()));
+                    }
+                }
+                for bad in unknown_placeholders(&t.value, traffic_names) {
+                    out.push((
+                        format!("{f}.value"),
+                        format!("unknown placeholder {bad}; use {{candidate}}, {{stable}}, {{weight}} or {{stable_weight}}"),
+                    ));
+                }
             }
         }
         let a = &self.analysis;

@@ -396,6 +396,21 @@ async fn promoting(
         );
         return fail_run(ctx, p, run, &reason, false, now_ms).await;
     }
+    if let Some(kube) = p.rollout.as_ref().and_then(|r| r.kube.as_ref()) {
+        // The candidate is deployed next to the stable version with no traffic (or,
+        // the first model, at rest), in the cluster as in Git.
+        let stable = state
+            .production
+            .as_ref()
+            .map_or(run.version.as_str(), |m| m.version.as_str());
+        kube.set(crate::traffic::TrafficState {
+            stable,
+            candidate: &run.version,
+            weight: 0,
+        })
+        .await
+        .map_err(retry)?;
+    }
     let repo = p.repo.clone();
     let change = promotion_change(p, state, &run.version);
     let result = tokio::task::spawn_blocking(move || repo.apply(&change))

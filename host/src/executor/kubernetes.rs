@@ -142,25 +142,10 @@ impl KubernetesExecutor {
         config: &KubernetesConfig,
         base: &std::path::Path,
     ) -> Result<Self, ExecutorError> {
-        let client_config = match &config.kubeconfig {
-            Some(path) => {
-                let path = base.join(path);
-                let kc = kube::config::Kubeconfig::read_from(&path).map_err(|e| {
-                    ExecutorError::Config(format!("kubeconfig {}: {e}", path.display()))
-                })?;
-                kube::Config::from_custom_kubeconfig(
-                    kc,
-                    &kube::config::KubeConfigOptions::default(),
-                )
-                .await
-                .map_err(|e| ExecutorError::Config(format!("kubeconfig {}: {e}", path.display())))?
-            }
-            None => kube::Config::infer()
-                .await
-                .map_err(|e| ExecutorError::Config(format!("no Kubernetes configuration: {e}")))?,
-        };
-        let client = Client::try_from(client_config)
-            .map_err(|e| ExecutorError::Config(format!("Kubernetes client: {e}")))?;
+        let path = config.kubeconfig.as_ref().map(|p| base.join(p));
+        let client = crate::kube_client::connect(path.as_deref())
+            .await
+            .map_err(ExecutorError::Config)?;
         Ok(Self::new(client, config))
     }
 

@@ -21,8 +21,10 @@ pub use analysis::WatchedMetric;
 /// two policies that decide.
 #[derive(Debug, Clone)]
 pub struct RolloutPlan {
-    /// Where the weight lives.
+    /// Where the weight lives in Git.
     pub traffic: Traffic,
+    /// Where it lives in the cluster, if configured (written first).
+    pub kube: Option<crate::traffic::KubeTraffic>,
     /// What is measured.
     pub metrics: Vec<WatchedMetric>,
     /// Time between analyses.

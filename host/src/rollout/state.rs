@@ -104,6 +104,10 @@ pub struct Rollback {
     pub from_weight: u8,
     /// When it started (Unix ms).
     pub started_ms: u64,
+    /// Whether the candidate's traffic was cut in the cluster (with a Kubernetes
+    /// traffic actuator; without one there is nothing to cut before the revert).
+    #[serde(default)]
+    pub cut: bool,
     /// The revert: pushed commit, push time, sync requested.
     pub revert: Write,
 }
@@ -136,6 +140,8 @@ pub enum RolloutEvent {
         /// Now (Unix ms).
         now_ms: u64,
     },
+    /// The candidate's traffic was cut in the cluster (the first step of a rollback).
+    Cut,
     /// An operator request was acted on.
     Operator {
         /// The request's id.
@@ -262,7 +268,7 @@ pub fn roll(p: &Progress, event: RolloutEvent) -> Option<After> {
         RolloutEvent::WriteFailed { reason, now_ms } => {
             return Some(After::Back(rollback(p, reason, now_ms)));
         }
-        RolloutEvent::Analysed { .. } => return None,
+        RolloutEvent::Analysed { .. } | RolloutEvent::Cut => return None,
     }
     Some(After::Rolling(next))
 }
@@ -272,6 +278,7 @@ fn rollback(p: &Progress, reason: String, now_ms: u64) -> Rollback {
         reason: reason.clone(),
         from_weight: p.weight,
         started_ms: now_ms,
+        cut: false,
         revert: Write::new(Action::Shift { weight: 0 }, reason),
     }
 }
@@ -281,6 +288,7 @@ fn rollback(p: &Progress, reason: String, now_ms: u64) -> Rollback {
 pub fn roll_back(r: &Rollback, event: RolloutEvent) -> Option<Option<Rollback>> {
     let mut next = r.clone();
     match event {
+        RolloutEvent::Cut => next.cut = true,
         RolloutEvent::Pushed { commit, now_ms } => {
             next.revert.commit = Some(commit);
             next.revert.pushed_ms = Some(now_ms);
@@ -363,7 +371,12 @@ mod tests {
         let Some(After::Back(r)) = roll(&p, analysed(Next::Rollback("worse".into()), 3)) else {
             panic!("rollback");
         };
-        assert_eq!((r.reason.as_str(), r.started_ms), ("worse", 3));
+        assert_eq!(
+            (r.reason.as_str(), r.started_ms, r.cut),
+            ("worse", 3, false)
+        );
+        let r = roll_back(&r, RolloutEvent::Cut).flatten().expect("cut");
+        assert!(r.cut);
         assert!(roll_back(&r, RolloutEvent::Applied { now_ms: 4 }).is_none());
         let r = roll_back(
             &r,

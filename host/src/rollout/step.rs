@@ -56,21 +56,37 @@ pub async fn rolling_out(
         return Ok(step);
     }
     if let Some(w) = &progress.pending {
-        let change = match w.action {
-            Action::Shift { weight } => plan.traffic.shift(
-                &p.repo,
-                &p.name,
-                TrafficState {
+        let (change, cluster) = match w.action {
+            Action::Shift { weight } => {
+                let state = TrafficState {
                     stable: &stable,
                     candidate: &run.version,
                     weight,
+                };
+                (plan.traffic.shift(&p.repo, &p.name, state), state)
+            }
+            Action::Complete => (
+                plan.traffic
+                    .complete(&p.repo, &p.name, &run.version, &stable),
+                TrafficState {
+                    stable: &run.version,
+                    candidate: &run.version,
+                    weight: 0,
                 },
             ),
-            Action::Complete => plan
-                .traffic
-                .complete(&p.repo, &p.name, &run.version, &stable),
         };
-        let step = write_step(ctx, p, w, change, now_ms, notices, "after-traffic-push").await?;
+        let step = write_step(
+            ctx,
+            p,
+            plan,
+            w,
+            cluster,
+            change,
+            now_ms,
+            notices,
+            "after-traffic-push",
+        )
+        .await?;
         match &step {
             Step::Moved(Event::Rollout(RolloutEvent::Applied { .. })) => {
                 on_applied(ctx, p, run, &stable, w.action, now_ms).await?;
@@ -267,17 +283,24 @@ async fn operator_request(
     }))))
 }
 
-/// Pushes `change` for the write `w`, then awaits Argo CD, then reports it applied.
+/// Writes `cluster` to the cluster objects (with a Kubernetes actuator) and pushes
+/// `change` for the write `w`, then awaits Argo CD, then reports it applied.
+#[allow(clippy::too_many_arguments)]
 async fn write_step(
     ctx: &Context,
     p: &Pipeline,
+    plan: &RolloutPlan,
     w: &Write,
+    cluster: TrafficState<'_>,
     change: Change,
     now_ms: u64,
     notices: &mut Notices,
     failpoint_name: &str,
 ) -> Result<Step, Retry> {
     let Some(commit) = &w.commit else {
+        if let Some(kube) = &plan.kube {
+            kube.set(cluster).await.map_err(retry)?;
+        }
         let repo = p.repo.clone();
         let subject = change.subject.clone();
         let result = tokio::task::spawn_blocking(move || repo.apply(&change))
@@ -425,13 +448,44 @@ pub async fn rolling_back(
     notices: &mut Notices,
 ) -> Result<Step, Retry> {
     let stable = stable_of(state)?.version.clone();
+    if let Some(kube) = &plan.kube
+        && !rollback.cut
+    {
+        // The fast path first: the candidate loses its traffic in the cluster now;
+        // Git and Argo CD follow.
+        let started = Instant::now();
+        kube.set(TrafficState {
+            stable: &stable,
+            candidate: &run.version,
+            weight: 0,
+        })
+        .await
+        .map_err(retry)?;
+        failpoint::hit("after-traffic-cut");
+        ctx.note(
+            &p.name,
+            &format!(
+                "cut {}'s traffic in the cluster ({} ms); {stable} serves everything",
+                run.version,
+                started.elapsed().as_millis()
+            ),
+        );
+        return moved(RolloutEvent::Cut);
+    }
     let change = plan
         .traffic
         .revert(&p.repo, &p.name, &stable, &run.version, &rollback.reason);
+    let at_rest = TrafficState {
+        stable: &stable,
+        candidate: &stable,
+        weight: 0,
+    };
     let step = match write_step(
         ctx,
         p,
+        plan,
         &rollback.revert,
+        at_rest,
         change,
         now_ms,
         notices,

@@ -147,6 +147,7 @@ impl FakeArgo {
             query,
             bearer_ok: auth_ok,
             body,
+            ..
         } = super::http::read(req, TOKEN).await;
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.requests.push(format!(

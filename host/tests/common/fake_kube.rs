@@ -1,5 +1,6 @@
 //! An in-process fake of the Kubernetes API server for Jobs and Pods — the parts sluice
-//! uses — following the real wire format: JSON objects with server-set metadata (uid,
+//! uses — and objects of any other kind (see `fake_kube_objects`), following the real
+//! wire format: JSON objects with server-set metadata (uid,
 //! resourceVersion, creationTimestamp), `JobList`/`PodList` with a list
 //! resourceVersion, label selectors, `?watch=true` streams of `{"type","object"}` lines,
 //! the `status` subresource, bearer-token auth, and `Status` error bodies (404
@@ -24,7 +25,7 @@ use tokio::sync::mpsc;
 /// The bearer token the fake accepts.
 pub const TOKEN: &str = "fake-kube-token";
 
-type Body = BoxBody<Bytes, Infallible>;
+pub(super) type Body = BoxBody<Bytes, Infallible>;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Kind {
@@ -83,6 +84,7 @@ struct State {
     watchers: Vec<Watcher>,
     faults: Vec<Fault>,
     requests: Vec<String>,
+    custom: super::fake_kube_objects::Objects,
 }
 
 /// The fake API server.
@@ -110,7 +112,7 @@ fn failure(code: u16, reason: &str, message: String, kind: Kind, name: &str) -> 
     respond(code, &status_body(code, reason, message, kind, name))
 }
 
-fn respond(status: u16, body: &Value) -> Response<Body> {
+pub(super) fn respond(status: u16, body: &Value) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())).boxed());
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
@@ -188,6 +190,20 @@ impl FakeKube {
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
+    }
+
+    /// Creates (or replaces) an object of any other kind, as `kubectl apply` would
+    /// the first time: `api_version` `group/version` (or `v1`), `plural` its resource.
+    pub fn put_object(&self, api_version: &str, plural: &str, ns: &str, obj: Value) {
+        let mut st = self.lock();
+        st.version += 1;
+        let version = st.version;
+        st.custom.put(api_version, plural, ns, obj, version);
+    }
+
+    /// An object of any other kind, as the server holds it.
+    pub fn object(&self, api_version: &str, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        self.lock().custom.get(api_version, plural, ns, name)
     }
 
     /// The Jobs in `ns`.
@@ -295,6 +311,7 @@ impl FakeKube {
             query,
             bearer_ok: authorized,
             body,
+            content_type,
         } = super::http::read(req, TOKEN).await;
         self.lock()
             .requests
@@ -314,6 +331,17 @@ impl FakeKube {
             i.map(|i| st.faults.remove(i))
         };
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let Some(resource) = super::fake_kube_objects::ResourcePath::parse(&parts) {
+            if let Some(f) = &fault {
+                return super::fake_kube_objects::conflict_or_error(f.status, &resource);
+            }
+            let mut st = self.lock();
+            st.version += 1;
+            let version = st.version;
+            return st
+                .custom
+                .serve(&method, &resource, &query, &content_type, &body, version);
+        }
         let (kind, ns, name, sub) = match parts.as_slice() {
             ["apis", "batch", "v1", "namespaces", ns, "jobs", rest @ ..] => {
                 (Kind::Job, *ns, rest.first().copied(), rest.get(1).copied())

@@ -25,6 +25,9 @@ pub struct Options {
     pub db_proxy: bool,
     /// Train with Kubernetes Jobs on a [`FakeKube`] instead of a local process.
     pub kube: bool,
+    /// Start a [`FakeKube`] (kubeconfig `kubeconfig` in the workspace) even when
+    /// training runs locally: for the Kubernetes traffic actuator.
+    pub fake_kube: bool,
     /// Written to `argo-token` in the workspace.
     pub argo_token: Option<String>,
 }
@@ -40,6 +43,7 @@ impl Default for Options {
             extra: String::new(),
             db_proxy: false,
             kube: false,
+            fake_kube: false,
             argo_token: None,
         }
     }
@@ -88,14 +92,14 @@ impl Harness {
         if let Some(t) = &opts.argo_token {
             std::fs::write(dir.path().join("argo-token"), t).expect("write");
         }
-        let kube = if opts.kube {
+        let kube = if opts.kube || opts.fake_kube {
             let fake = FakeKube::start().await;
             fake.write_kubeconfig(&dir.path().join("kubeconfig"), "ml");
             Some(fake)
         } else {
             None
         };
-        let executor = if kube.is_some() {
+        let executor = if opts.kube {
             "kubernetes:\n        namespace: ml\n        kubeconfig: kubeconfig\n        template:\n          image: registry.example.com/ml/trainer:1\n          args: [--data, annotations]\n          requests: { cpu: \"2\", memory: 4Gi }\n          service_account: trainer\n          active_deadline_seconds: 3600"
         } else {
             "local: { command: [sh, trainer.sh] }"

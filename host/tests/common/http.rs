@@ -13,6 +13,8 @@ pub struct Parts {
     pub query: String,
     /// Whether `Authorization: Bearer <token>` carries `token`.
     pub bearer_ok: bool,
+    /// The `Content-Type` header.
+    pub content_type: String,
     pub body: bytes::Bytes,
 }
 
@@ -22,6 +24,12 @@ pub async fn read(req: Request<Incoming>, token: &str) -> Parts {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let bearer_ok = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
@@ -38,6 +46,7 @@ pub async fn read(req: Request<Incoming>, token: &str) -> Parts {
         path,
         query,
         bearer_ok,
+        content_type,
         body,
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod fake_argo;
 pub mod fake_kube;
+pub mod fake_kube_objects;
 pub mod harness;
 pub mod http;
 pub mod prometheus;

@@ -7,10 +7,18 @@
 //! state ("these fields hold these values"), so writing it twice commits nothing the
 //! second time, and a host killed after a push repeats the push harmlessly.
 //!
+//! Git is always written. With `traffic.kubernetes`, the same state is also written to
+//! cluster objects ([`kubernetes`]) just before each Git write, and a rollback cuts the
+//! candidate's cluster traffic before anything else.
+//!
 //! At rest a pipeline is in the state `(stable = v, candidate = v, weight = 0)`:
 //! the promotion commit moves to `(stable, candidate, 0)`, each step to
 //! `(stable, candidate, w)`, completion to `(candidate, candidate, 0)` and a rollback
 //! back to `(stable, stable, 0)`.
+
+pub mod kubernetes;
+
+pub use kubernetes::{KubeTraffic, KubeTrafficError};
 
 use crate::config::rollout::{RolloutConfig, RolloutMessages};
 use crate::gitops::{Change, DeployRepo, FieldValue, Target};
