@@ -1,6 +1,7 @@
-//! `sluice config check --remote`: each pipeline's promotion made in memory against its
-//! deploy repository, so a missing file or a selector that matches nothing is found
-//! before a model is trained for nothing.
+//! `sluice config check --remote`: each pipeline's promotion — with a rollout, its
+//! traffic targets too — made in memory against its deploy repository, so a missing
+//! file or a selector that matches nothing is found before a model is trained for
+//! nothing.
 
 use std::fmt::Write as _;
 
@@ -21,10 +22,20 @@ pub fn remote(loaded: &LoadedConfig) -> (String, bool) {
         let result = tempfile::tempdir()
             .map_err(|e| format!("cannot make a temporary clone directory: {e}"))
             .and_then(|dir| {
-                crate::daemon::deploy_repo(pc, i, &loaded.base, dir.path().join("clone"))
-                    .map_err(|e| crate::error_chain(&e))?
-                    .check(CHECK_VERSION)
-                    .map_err(|e| describe(&e))
+                let repo =
+                    crate::daemon::deploy_repo(pc, i, &loaded.base, dir.path().join("clone"))
+                        .map_err(|e| crate::error_chain(&e))?;
+                // With a rollout, the promotion also writes every traffic target.
+                let change = match &pc.rollout {
+                    Some(r) => crate::traffic::Traffic::new(r).promote(
+                        &repo,
+                        &pc.name,
+                        Some("v1"),
+                        CHECK_VERSION,
+                    ),
+                    None => repo.promotion(&pc.name, CHECK_VERSION),
+                };
+                repo.check_change(&change).map_err(|e| describe(&e))
             });
         match result {
             Ok(checked) => {

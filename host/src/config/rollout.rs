@@ -113,7 +113,8 @@ pub struct TrafficTarget {
     /// Selector such as `spec.rules[0].backendRefs[1].weight`.
     pub field: String,
     /// The value, a template over `{candidate}`, `{stable}`, `{weight}` (the
-    /// candidate's percentage) and `{stable_weight}` (100 − weight).
+    /// candidate's percentage), `{stable_weight}` (100 − weight) and `{latest_weight}`
+    /// (the weight while rolling out, 100 at rest: KServe's `canaryTrafficPercent`).
     pub value: String,
 }
 
@@ -274,14 +275,32 @@ impl Default for RolloutMessages {
     }
 }
 
-/// The names a template may use.
-const TEMPLATE_NAMES: &[&str] = &[
+/// The names a traffic value template may use.
+const TRAFFIC_NAMES: &[&str] = &[
+    "candidate",
+    "stable",
+    "weight",
+    "stable_weight",
+    "latest_weight",
+];
+
+/// The names a metric query may use.
+const QUERY_NAMES: &[&str] = &[
     "candidate",
     "stable",
     "weight",
     "stable_weight",
     "since_ms",
     "until_ms",
+];
+
+/// The names a commit subject may use.
+const MESSAGE_NAMES: &[&str] = &[
+    "candidate",
+    "stable",
+    "weight",
+    "stable_weight",
+    "latest_weight",
     "reason",
     "pipeline",
 ];
@@ -307,7 +326,7 @@ impl RolloutConfig {
     /// Problems, as (field suffix, message).
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let traffic_names = &TEMPLATE_NAMES[..4];
+        let traffic_names = TRAFFIC_NAMES;
         if self.traffic.git.is_empty() {
             out.push((
                 "traffic.git".into(),
@@ -327,7 +346,7 @@ impl RolloutConfig {
             for bad in unknown_placeholders(&t.value, traffic_names) {
                 out.push((
                     format!("traffic.git[{i}].value"),
-                    format!("unknown placeholder {bad}; use {{candidate}}, {{stable}}, {{weight}} or {{stable_weight}}"),
+                    format!("unknown placeholder {bad}; use {{candidate}}, {{stable}}, {{weight}}, {{stable_weight}} or {{latest_weight}}"),
                 ));
             }
             if t.value.trim().is_empty() {
@@ -367,7 +386,7 @@ impl RolloutConfig {
                 for bad in unknown_placeholders(&t.value, traffic_names) {
                     out.push((
                         format!("{f}.value"),
-                        format!("unknown placeholder {bad}; use {{candidate}}, {{stable}}, {{weight}} or {{stable_weight}}"),
+                        format!("unknown placeholder {bad}; use {{candidate}}, {{stable}}, {{weight}}, {{stable_weight}} or {{latest_weight}}"),
                     ));
                 }
             }
@@ -463,7 +482,7 @@ impl RolloutConfig {
                 if q.trim().is_empty() {
                     out.push((format!("{f}.{field}"), "give the query for this arm".into()));
                 }
-                for bad in unknown_placeholders(q, &TEMPLATE_NAMES[..6]) {
+                for bad in unknown_placeholders(q, QUERY_NAMES) {
                     out.push((
                         format!("{f}.{field}"),
                         format!("unknown placeholder {bad}; use {{stable}}, {{candidate}}, {{weight}}, {{stable_weight}}, {{since_ms}} or {{until_ms}}"),
@@ -483,7 +502,7 @@ impl RolloutConfig {
                     format!("must contain `{needed}`"),
                 ));
             }
-            for bad in unknown_placeholders(text, TEMPLATE_NAMES) {
+            for bad in unknown_placeholders(text, MESSAGE_NAMES) {
                 out.push((
                     format!("messages.{field}"),
                     format!("unknown placeholder {bad}"),
@@ -511,14 +530,14 @@ mod tests {
     #[test]
     fn placeholders_outside_the_list_are_found() {
         assert_eq!(
-            unknown_placeholders("{candidate}-{weigth} {x y}", &TEMPLATE_NAMES[..4]),
+            unknown_placeholders("{candidate}-{weigth} {x y}", TRAFFIC_NAMES),
             vec!["{weigth}".to_owned()]
         );
         assert_eq!(
-            unknown_placeholders(r#"lat{job="api",v="{canddate}"}"#, TEMPLATE_NAMES),
+            unknown_placeholders(r#"lat{job="api",v="{canddate}"}"#, QUERY_NAMES),
             vec!["{canddate}".to_owned()]
         );
-        assert!(unknown_placeholders("rate(x[5m]) {stable}", TEMPLATE_NAMES).is_empty());
+        assert!(unknown_placeholders("rate(x[5m]) {stable}", QUERY_NAMES).is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! A rollout is always in one *traffic state*: the stable version, the candidate and
 //! the candidate's weight. The configured traffic targets are templates over that state
-//! (`{stable}`, `{candidate}`, `{weight}`, `{stable_weight}`), and the promotion targets
+//! (`{stable}`, `{candidate}`, `{weight}`, `{stable_weight}`, `{latest_weight}`), and the promotion targets
 //! (`gitops.targets`) hold the candidate while it rolls out. Every write is the whole
 //! state ("these fields hold these values"), so writing it twice commits nothing the
 //! second time, and a host killed after a push repeats the push harmlessly.
@@ -35,10 +35,21 @@ pub struct TrafficState<'a> {
 }
 
 impl TrafficState<'_> {
-    /// `template` with `{stable}`, `{candidate}`, `{weight}` and `{stable_weight}`
-    /// replaced.
+    /// The share of the newest version: the candidate's weight while it rolls out,
+    /// 100 at rest (stable = candidate). KServe's `canaryTrafficPercent` means this.
+    pub fn latest_weight(&self) -> u8 {
+        if self.stable == self.candidate {
+            100
+        } else {
+            self.weight.min(100)
+        }
+    }
+
+    /// `template` with `{stable}`, `{candidate}`, `{weight}`, `{stable_weight}` and
+    /// `{latest_weight}` replaced.
     pub fn render(&self, template: &str) -> String {
         template
+            .replace("{latest_weight}", &self.latest_weight().to_string())
             .replace("{stable_weight}", &(100 - self.weight.min(100)).to_string())
             .replace("{weight}", &self.weight.to_string())
             .replace("{stable}", self.stable)
@@ -238,6 +249,7 @@ traffic:
     - {file: route.yaml, field: "spec.rules[0].backendRefs[0].weight", value: "{stable_weight}"}
     - {file: route.yaml, field: "spec.rules[0].backendRefs[1].weight", value: "{weight}"}
     - {file: stable.yaml, field: "spec.template.spec.containers[0].image", value: "model:{stable}"}
+    - {file: isvc.yaml, field: "spec.predictor.canaryTrafficPercent", value: "{latest_weight}"}
 analysis:
   providers: {db: {sql: {}}}
   metrics: [{name: latency, direction: lower-is-better, provider: db, baseline: a, canary: b}]
@@ -255,7 +267,7 @@ analysis:
     fn each_write_is_the_whole_traffic_state() {
         let (t, r) = (traffic(), repo());
         let c = t.promote(&r, "fraud", Some("v2"), "v3");
-        assert_eq!(values(&c), ["v3", "100", "0", "model:v2"]);
+        assert_eq!(values(&c), ["v3", "100", "0", "model:v2", "0"]);
         assert_eq!(c.subject, "chore: promote model to v3");
         let s = TrafficState {
             stable: "v2",
@@ -263,13 +275,13 @@ analysis:
             weight: 25,
         };
         let c = t.shift(&r, "fraud", s);
-        assert_eq!(values(&c), ["v3", "75", "25", "model:v2"]);
+        assert_eq!(values(&c), ["v3", "75", "25", "model:v2", "25"]);
         assert_eq!(c.subject, "chore: shift 25% of traffic to model v3");
         let c = t.complete(&r, "fraud", "v3", "v2");
-        assert_eq!(values(&c), ["v3", "100", "0", "model:v3"]);
+        assert_eq!(values(&c), ["v3", "100", "0", "model:v3", "100"]);
         assert_eq!(c.subject, "chore: complete rollout of model v3");
         let c = t.revert(&r, "fraud", "v2", "v3", "latency regressed\np=0.001\n");
-        assert_eq!(values(&c), ["v2", "100", "0", "model:v2"]);
+        assert_eq!(values(&c), ["v2", "100", "0", "model:v2", "100"]);
         assert_eq!(
             c.subject,
             "revert: roll back model v3 to v2 — latency regressed p=0.001"
@@ -279,7 +291,7 @@ analysis:
     #[test]
     fn a_first_model_is_promoted_at_rest() {
         let c = traffic().promote(&repo(), "fraud", None, "v1");
-        assert_eq!(values(&c), ["v1", "100", "0", "model:v1"]);
+        assert_eq!(values(&c), ["v1", "100", "0", "model:v1", "100"]);
     }
 
     #[test]
