@@ -21,6 +21,7 @@ use crate::http::HttpClient;
 use crate::metrics::Metrics;
 use crate::metrics_source::prometheus::PrometheusAuth;
 use crate::metrics_source::{MetricsSource, Prometheus, SqlSource};
+use crate::notify::Notifier;
 use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError, RegistryNews};
 use crate::rollout::{RolloutPlan, WatchedMetric};
 use crate::secret::SecretError;
@@ -213,7 +214,7 @@ pub async fn build(
     let mut pools = HashMap::new();
     for (i, pc) in loaded.config.pipelines.iter().enumerate() {
         pipelines.push(Arc::new(
-            pipeline(pc, i, &base, &state_dir, &store_url, &mut pools).await?,
+            pipeline(pc, i, &base, &state_dir, &store_url, &mut pools, &metrics).await?,
         ));
     }
     Ok(Loop {
@@ -237,6 +238,7 @@ async fn pipeline(
     state_dir: &Path,
     store_url: &str,
     pools: &mut HashMap<String, sqlx::AnyPool>,
+    metrics: &Arc<Metrics>,
 ) -> Result<Pipeline, StartError> {
     let field = format!("pipelines[{i}]");
     let data_url = database_url(
@@ -309,6 +311,29 @@ async fn pipeline(
         },
         rollout: match &pc.rollout {
             Some(r) => Some(rollout_plan(pc, r, &field, base, store_url, pools).await?),
+            None => None,
+        },
+        notifier: match &pc.notify {
+            Some(n) => {
+                let token = match &n.token {
+                    Some(t) => Some(t.read(base).map_err(|source| StartError::Secret {
+                        field: format!("{field}.notify.token"),
+                        source,
+                    })?),
+                    None => None,
+                };
+                let ca = n.ca_file.as_ref().map(|c| base.join(c));
+                let client = HttpClient::new(ca.as_deref()).map_err(|source| StartError::Http {
+                    field: format!("{field}.notify.ca_file"),
+                    source,
+                })?;
+                Some(Notifier::start(
+                    n.url.clone(),
+                    token,
+                    client,
+                    Arc::clone(metrics),
+                ))
+            }
             None => None,
         },
     })

@@ -19,6 +19,7 @@ pub mod http;
 pub mod kube_client;
 pub mod metrics;
 pub mod metrics_source;
+pub mod notify;
 pub mod policy;
 pub mod rollout;
 pub mod secret;

@@ -38,6 +38,9 @@ pub mod names {
     pub const VERDICTS: &str = "sluice_rollout_verdicts_total";
     /// Rollbacks started, by `pipeline`.
     pub const ROLLBACKS: &str = "sluice_rollbacks_total";
+    /// Notifications dropped (the receiver failed every attempt, or the queue was
+    /// full), by `pipeline`.
+    pub const NOTIFICATIONS_DROPPED: &str = "sluice_notifications_dropped_total";
     /// Rollout analysis duration (collect + both decisions), by `pipeline` (a summary).
     pub const ANALYSIS_SECONDS: &str = "sluice_rollout_analysis_duration_seconds";
 }

@@ -292,3 +292,120 @@ async fn an_operator_abort_rolls_back_now() {
     assert_eq!(weights_at(&h.bare, "main"), (100, 0));
     assert_eq!(new_tag(&h, "main"), "v1");
 }
+
+/// A local webhook receiver: records each body; answers 500 to the first request and
+/// to every request while `slow` is set waits 3 s first.
+struct Receiver {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+async fn receiver(slow: bool) -> Receiver {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(AtomicU32::new(0));
+    let b = Arc::clone(&bodies);
+    common::http::serve(listener, move |req| {
+        let (b, seen) = (Arc::clone(&b), Arc::clone(&seen));
+        async move {
+            let parts = common::http::read(req, "").await;
+            if slow {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            }
+            let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            } else {
+                let v = serde_json::from_slice(&parts.body).expect("json body");
+                b.lock().expect("bodies").push(v);
+            }
+            r
+        }
+    });
+    Receiver { port, bodies }
+}
+
+async fn notified_harness(r: &Receiver, candidate_latency: f64) -> Harness {
+    let extra = format!(
+        "{}    notify: {{ url: \"http://127.0.0.1:{}/hooks/sluice\" }}\n",
+        sql_rollout("1s", 5),
+        r.port
+    );
+    let h = Harness::new(Options {
+        extra,
+        ..Options::default()
+    })
+    .await;
+    seed_requests(&h.db_url, &[("v1", 100.0), ("v2", candidate_latency)]).await;
+    h
+}
+
+fn events(r: &Receiver) -> Vec<(String, Option<u64>)> {
+    r.bodies
+        .lock()
+        .expect("bodies")
+        .iter()
+        .map(|v| {
+            (
+                v["event"].as_str().unwrap_or("?").to_owned(),
+                v["weight"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_hears_each_step_in_order_and_a_refusal_is_retried() {
+    let r = receiver(false).await;
+    let h = notified_harness(&r, 95.0).await;
+    h.tick_until("v2 stable", |s| s.phase == Phase::Idle).await;
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while events(&r).len() < 4 {
+        assert!(std::time::Instant::now() < end, "got {:?}", events(&r));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        events(&r),
+        [
+            ("promoted".to_owned(), Some(0)),
+            ("step".to_owned(), Some(20)),
+            ("step".to_owned(), Some(100)),
+            ("completed".to_owned(), Some(100)),
+        ],
+        "the first delivery was refused and retried"
+    );
+    let first = r.bodies.lock().expect("bodies")[0].clone();
+    assert_eq!(
+        first["text"],
+        "fraud: v2 is deployed next to v1 with no traffic yet; the rollout begins"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_webhook_never_holds_the_loop_up() {
+    let r = receiver(true).await;
+    let h = notified_harness(&r, 160.0).await;
+    h.tick_until("rolled back", |s| s.phase == Phase::Idle)
+        .await;
+    // Three events at 3 s each (and a refused first attempt) take far longer than the
+    // rollback did: the loop went on without waiting for the receiver.
+    assert!(events(&r).len() < 3, "{:?}", events(&r));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while events(&r).len() < 3 {
+        assert!(std::time::Instant::now() < end, "got {:?}", events(&r));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let last = r.bodies.lock().expect("bodies")[2].clone();
+    assert_eq!(last["event"], "rolled-back");
+    assert!(
+        last["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("regressed")),
+        "{last}"
+    );
+}

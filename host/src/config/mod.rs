@@ -113,6 +113,9 @@ pub struct PipelineConfig {
     /// Progressive rollout after promotion; without it the promotion is the deploy.
     #[serde(default)]
     pub rollout: Option<rollout::RolloutConfig>,
+    /// A webhook for promotions, rollout steps, completions, rollbacks, failed runs.
+    #[serde(default)]
+    pub notify: Option<sections::NotifyConfig>,
 }
 
 /// The policies of one pipeline.
@@ -313,6 +316,9 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
         section("executor", p.executor.problems());
         if let Some(a) = &p.argocd {
             section("argocd", a.problems());
+        }
+        if let Some(n) = &p.notify {
+            section("notify", n.problems());
         }
         if let Some(r) = &p.rollout {
             section("rollout", r.problems());

@@ -495,3 +495,32 @@ impl ArgoConfig {
         out
     }
 }
+
+/// A webhook told about promotions, rollout steps, completions, rollbacks and failed
+/// runs (JSON with a Slack-compatible `text` field).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Where to POST.
+    pub url: String,
+    /// A bearer token, if the receiver wants one.
+    #[serde(default)]
+    pub token: Option<SecretRef>,
+    /// CA certificates (PEM) the receiver must chain to, instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl NotifyConfig {
+    /// Problems, as (field suffix, message).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            out.push(("url".into(), "expected http(s)://HOST/PATH".into()));
+        }
+        if let Some(Err(e)) = self.token.as_ref().map(SecretRef::check) {
+            out.push(("token".into(), e.to_string()));
+        }
+        out
+    }
+}

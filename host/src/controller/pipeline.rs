@@ -60,6 +60,31 @@ pub struct Pipeline {
     pub promotion: PolicySlot<PromotionFailSafe>,
     /// The progressive rollout after promotion, if configured.
     pub rollout: Option<crate::rollout::RolloutPlan>,
+    /// The webhook, if configured.
+    pub notifier: Option<crate::notify::Notifier>,
+}
+
+impl Pipeline {
+    /// Queues a notification (when a webhook is configured); never waits.
+    pub fn notify(
+        &self,
+        event: crate::notify::Kind,
+        version: &str,
+        weight: Option<u8>,
+        reason: Option<&str>,
+        text: String,
+    ) {
+        if let Some(n) = &self.notifier {
+            n.send(crate::notify::Notification {
+                text: format!("{}: {text}", self.name),
+                pipeline: self.name.clone(),
+                event,
+                version: version.to_owned(),
+                weight,
+                reason: reason.map(str::to_owned),
+            });
+        }
+    }
 }
 
 /// A message about a pipeline's progress, for a human watching (`sluice demo`).

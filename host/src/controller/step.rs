@@ -11,6 +11,7 @@ use crate::executor::{JobSpec, JobState, job_name, parse_report};
 use crate::failpoint;
 use crate::gitops::Change;
 use crate::metrics::names;
+use crate::notify::Kind;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
 
 use super::phase::{Event, Phase, PipelineState, RunRef};
@@ -550,13 +551,12 @@ async fn finish_promotion(
     now_ms: u64,
 ) -> Result<Step, Retry> {
     if let (Some(_), Some(stable)) = (&p.rollout, &state.production) {
-        ctx.note(
-            &p.name,
-            &format!(
-                "{} is deployed next to {} with no traffic yet; the rollout begins",
-                run.version, stable.version
-            ),
+        let text = format!(
+            "{} is deployed next to {} with no traffic yet; the rollout begins",
+            run.version, stable.version
         );
+        ctx.note(&p.name, &text);
+        p.notify(Kind::Promoted, &run.version, Some(0), None, text);
         return Ok(Step::Moved(Event::RolloutStarted { now_ms }));
     }
     ctx.store
@@ -568,7 +568,9 @@ async fn finish_promotion(
         names::RUNS,
         &[("pipeline", &p.name), ("outcome", "promoted")],
     );
-    ctx.note(&p.name, &format!("{} is in production", run.version));
+    let text = format!("{} is in production", run.version);
+    ctx.note(&p.name, &text);
+    p.notify(Kind::Promoted, &run.version, None, None, text);
     Ok(Step::Moved(Event::Promoted))
 }
 
@@ -605,10 +607,9 @@ async fn record_failure(
         .map_err(retry)?;
     ctx.metrics
         .inc(names::RUNS, &[("pipeline", &p.name), ("outcome", "failed")]);
-    ctx.note(
-        &p.name,
-        &format!("run {} failed: {reason} ({released} rows released)", run.id),
-    );
+    let text = format!("run {} failed: {reason} ({released} rows released)", run.id);
+    ctx.note(&p.name, &text);
+    p.notify(Kind::RunFailed, &run.version, None, Some(reason), text);
     Ok(())
 }
 

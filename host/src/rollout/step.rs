@@ -18,6 +18,7 @@ use crate::failpoint;
 use crate::gitops::Change;
 use crate::metrics::names;
 use crate::metrics_source::QueryValues;
+use crate::notify::Kind;
 use crate::store::{RolloutAction, RunStatus};
 use crate::traffic::TrafficState;
 
@@ -392,14 +393,13 @@ async fn on_applied(
                 &[("pipeline", &p.name)],
                 i64::from(weight),
             );
-            ctx.note(
-                &p.name,
-                &format!(
-                    "{} now serves {weight}% of traffic ({stable} {}%)",
-                    run.version,
-                    100 - weight
-                ),
+            let text = format!(
+                "{} now serves {weight}% of traffic ({stable} {}%)",
+                run.version,
+                100 - weight
             );
+            ctx.note(&p.name, &text);
+            p.notify(Kind::Step, &run.version, Some(weight), None, text);
         }
         Action::Complete => {
             ctx.metrics
@@ -419,13 +419,12 @@ async fn on_applied(
                 names::RUNS,
                 &[("pipeline", &p.name), ("outcome", "promoted")],
             );
-            ctx.note(
-                &p.name,
-                &format!(
-                    "rollout complete: {} is stable and serves all traffic",
-                    run.version
-                ),
+            let text = format!(
+                "rollout complete: {} is stable and serves all traffic",
+                run.version
             );
+            ctx.note(&p.name, &text);
+            p.notify(Kind::Completed, &run.version, Some(100), None, text);
         }
     }
     Ok(())
@@ -515,12 +514,17 @@ pub async fn rolling_back(
             names::RUNS,
             &[("pipeline", &p.name), ("outcome", "rolled-back")],
         );
-        ctx.note(
-            &p.name,
-            &format!(
-                "rolled back: {stable} serves all traffic again; {} is rejected and never promoted automatically",
-                run.version
-            ),
+        let text = format!(
+            "rolled back: {stable} serves all traffic again; {} is rejected and never promoted automatically",
+            run.version
+        );
+        ctx.note(&p.name, &text);
+        p.notify(
+            Kind::RolledBack,
+            &run.version,
+            Some(0),
+            Some(&rollback.reason),
+            text,
         );
     }
     Ok(step)
