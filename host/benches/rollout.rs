@@ -89,7 +89,7 @@ async fn rollback_setup() -> Rollback {
     let bare = common::services::bare_repo(&s.ssh_repos, "bench-rollback", Some("git"));
     let repo = DeployRepo::new(
         RepoSettings {
-            url: format!("{}{}", s.ssh_url_prefix, bare.display()),
+            url: format!("ssh://git@127.0.0.1:2222{}", bare.display()),
             branch: "main".into(),
             auth: GitAuth::Ssh {
                 key_file: s.ssh_key.clone(),
@@ -178,7 +178,7 @@ fn cli_revert(bare: &Path, work: &Path) {
         s.ssh_key.display(),
         s.known_hosts.display()
     );
-    let url = format!("{}{}", s.ssh_url_prefix, bare.display());
+    let url = format!("ssh://git@127.0.0.1:2222{}", bare.display());
     let git = |dir: &Path, args: &[&str]| {
         let out = Command::new("git")
             .args(args)

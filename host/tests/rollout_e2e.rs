@@ -409,3 +409,79 @@ async fn a_slow_webhook_never_holds_the_loop_up() {
         "{last}"
     );
 }
+
+async fn argo_harness(
+    sync_takes: Option<std::time::Duration>,
+    candidate_latency: f64,
+) -> (Harness, common::fake_argo::FakeArgo) {
+    let argo = common::fake_argo::FakeArgo::start("inference", "0000000", sync_takes).await;
+    let extra = format!(
+        "{}    argocd: {{ server: \"http://127.0.0.1:{}\", application: inference, token: {{ file: argo-token }}, timeout: 3s }}\n",
+        sql_rollout("1s", 5),
+        argo.port
+    );
+    let h = Harness::new(Options {
+        extra,
+        argo_token: Some(common::fake_argo::TOKEN.into()),
+        ..Options::default()
+    })
+    .await;
+    seed_requests(&h.db_url, &[("v1", 100.0), ("v2", candidate_latency)]).await;
+    (h, argo)
+}
+
+/// With Argo CD, each traffic write takes effect when Argo CD reports its commit
+/// Synced and Healthy: one sync request per commit, at that commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_argo_cd_each_step_waits_for_its_commit_to_sync() {
+    let (h, argo) = argo_harness(Some(std::time::Duration::from_millis(300)), 95.0).await;
+    h.tick_until("v2 stable", |s| s.phase == Phase::Idle).await;
+    let log = log_of(&h.bare);
+    let synced: Vec<String> = argo
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("POST /api/v1/applications/inference/sync"))
+        .filter_map(|r| {
+            let v: serde_json::Value =
+                serde_json::from_str(r.split_once(' ').map(|x| x.1)?.split_once(' ')?.1).ok()?;
+            v["revision"].as_str().map(str::to_owned)
+        })
+        .collect();
+    let commits: Vec<String> = log[..4].iter().rev().map(|(h, _)| h.clone()).collect();
+    assert_eq!(
+        synced,
+        commits,
+        "promote, shift 20, shift 100, complete: {:?}",
+        argo.requests()
+    );
+}
+
+/// A shift Argo CD never reports healthy rolls the candidate back (the application is
+/// still at the promotion commit); the revert stays in Git even though Argo CD does not
+/// converge on it either.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_step_argo_cd_never_syncs_rolls_back() {
+    let (h, argo) = argo_harness(Some(std::time::Duration::from_millis(300)), 95.0).await;
+    h.tick_until("rolling out", |s| {
+        matches!(s.phase, Phase::RollingOut { .. })
+    })
+    .await;
+    argo.set_sync_takes(None);
+    let s = h
+        .tick_until("rolled back", |s| s.phase == Phase::Idle)
+        .await;
+    assert_eq!(s.last_outcome, Some(TrainingOutcome::Rejected));
+    assert_eq!(
+        subjects(&h)[..2],
+        [
+            "revert: roll back model v2 to v1 — Argo CD did not report application `inference` Synced and Healthy at "
+                .to_owned()
+                + &log_of(&h.bare)[1].0
+                + " within 3s (last seen: OutOfSync / Progressing at "
+                + &log_of(&h.bare)[2].0[..12]
+                + ", operation Running)",
+            "chore: shift 20% of traffic to model v2".to_owned(),
+        ]
+    );
+    assert_eq!(weights_at(&h.bare, "main"), (100, 0));
+}

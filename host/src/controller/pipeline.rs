@@ -38,6 +38,65 @@ pub struct ArgoTarget {
     pub timeout: Duration,
 }
 
+/// Where a pushed commit is in Argo CD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgoProgress {
+    /// The refresh and sync were requested just now.
+    Requested,
+    /// The application runs the commit, Synced and Healthy.
+    Done(String),
+    /// Not yet; the application's status.
+    Waiting(String),
+    /// Not within the timeout; why, with the last status seen.
+    TimedOut(String),
+}
+
+impl ArgoTarget {
+    /// One look at `commit`, pushed at `pushed_ms`: when the sync was not `requested`
+    /// yet, request it (a hard refresh first when configured); else read the status.
+    ///
+    /// # Errors
+    /// Argo CD unreachable or answering with an error.
+    pub async fn progress(
+        &self,
+        commit: &str,
+        pushed_ms: u64,
+        requested: bool,
+        now_ms: u64,
+    ) -> Result<ArgoProgress, crate::argocd::ArgoError> {
+        let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
+        if now_ms.saturating_sub(pushed_ms) > timeout_ms {
+            let last = self
+                .client
+                .status(&self.application, false)
+                .await
+                .map(|s| s.summary())
+                .unwrap_or_else(|e| e.to_string());
+            return Ok(ArgoProgress::TimedOut(format!(
+                "Argo CD did not report application `{}` Synced and Healthy at {commit} within {}s (last seen: {last})",
+                self.application,
+                self.timeout.as_secs()
+            )));
+        }
+        if !requested {
+            if self.refresh {
+                self.client.status(&self.application, true).await?;
+            }
+            if self.sync {
+                self.client.sync(&self.application, commit).await?;
+            }
+            crate::failpoint::hit("after-sync-request");
+            return Ok(ArgoProgress::Requested);
+        }
+        let status = self.client.status(&self.application, false).await?;
+        Ok(if status.is_done(commit) {
+            ArgoProgress::Done(format!("`{}` {}", self.application, status.summary()))
+        } else {
+            ArgoProgress::Waiting(format!("`{}`: {}", self.application, status.summary()))
+        })
+    }
+}
+
 /// One pipeline, wired.
 pub struct Pipeline {
     /// Name.

@@ -15,7 +15,7 @@ use crate::notify::Kind;
 use crate::policy::{Binding, Evaluation, WitPoint, decide};
 
 use super::phase::{Event, Phase, PipelineState, RunRef};
-use super::pipeline::{Context, Pipeline, PolicySlot};
+use super::pipeline::{ArgoProgress, Context, Pipeline, PolicySlot};
 use crate::store::RunStatus;
 
 /// What a step found.
@@ -488,58 +488,27 @@ async fn syncing(
         // Argo CD was removed from the config while waiting: the push is done.
         return finish_promotion(ctx, p, state, run, now_ms).await;
     };
-    let timeout_ms = u64::try_from(argo.timeout.as_millis()).unwrap_or(u64::MAX);
-    if now_ms.saturating_sub(since_ms) > timeout_ms {
-        let last = argo
-            .client
-            .status(&argo.application, false)
-            .await
-            .map(|s| s.summary())
-            .unwrap_or_else(|e| e.to_string());
-        let reason = format!(
-            "Argo CD did not report application `{}` Synced and Healthy at {commit} within {}s (last seen: {last}); the commit stays in Git",
-            argo.application,
-            argo.timeout.as_secs()
-        );
-        return fail_run(ctx, p, run, &reason, false, now_ms).await;
-    }
-    if !requested {
-        if argo.refresh {
-            argo.client
-                .status(&argo.application, true)
-                .await
-                .map_err(retry)?;
-        }
-        if argo.sync {
-            argo.client
-                .sync(&argo.application, commit)
-                .await
-                .map_err(retry)?;
-        }
-        failpoint::hit("after-sync-request");
-        ctx.note(
-            &p.name,
-            &format!("asked Argo CD to sync `{}` to {commit}", argo.application),
-        );
-        return Ok(Step::Moved(Event::SyncRequested));
-    }
-    let status = argo
-        .client
-        .status(&argo.application, false)
+    match argo
+        .progress(commit, since_ms, requested, now_ms)
         .await
-        .map_err(retry)?;
-    if status.is_done(commit) {
-        ctx.note(
-            &p.name,
-            &format!("Argo CD: `{}` {}", argo.application, status.summary()),
-        );
-        finish_promotion(ctx, p, state, run, now_ms).await
-    } else {
-        Ok(Step::Wait(format!(
-            "waiting for Argo CD `{}`: {}",
-            argo.application,
-            status.summary()
-        )))
+        .map_err(retry)?
+    {
+        ArgoProgress::TimedOut(why) => {
+            let reason = format!("{why}; the commit stays in Git");
+            fail_run(ctx, p, run, &reason, false, now_ms).await
+        }
+        ArgoProgress::Requested => {
+            ctx.note(
+                &p.name,
+                &format!("asked Argo CD to sync `{}` to {commit}", argo.application),
+            );
+            Ok(Step::Moved(Event::SyncRequested))
+        }
+        ArgoProgress::Done(summary) => {
+            ctx.note(&p.name, &format!("Argo CD: {summary}"));
+            finish_promotion(ctx, p, state, run, now_ms).await
+        }
+        ArgoProgress::Waiting(summary) => Ok(Step::Wait(format!("waiting for Argo CD {summary}"))),
     }
 }
 

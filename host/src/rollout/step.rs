@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use crate::controller::phase::{Event, PipelineState, RunRef};
+use crate::controller::pipeline::ArgoProgress;
 use crate::controller::step::{Notices, Retry, Step, ask, retry};
 use crate::controller::{Context, Pipeline};
 use crate::decision::{
@@ -333,46 +334,20 @@ async fn write_step(
     let Some(argo) = &p.argo else {
         return moved(RolloutEvent::Applied { now_ms });
     };
-    let pushed_ms = w.pushed_ms.unwrap_or(now_ms);
-    let timeout_ms = u64::try_from(argo.timeout.as_millis()).unwrap_or(u64::MAX);
-    if now_ms.saturating_sub(pushed_ms) > timeout_ms {
-        return Ok(Step::Moved(Event::Rollout(RolloutEvent::WriteFailed {
-            reason: format!(
-                "Argo CD did not report `{}` Synced and Healthy at {commit} within {}s",
-                argo.application,
-                argo.timeout.as_secs()
-            ),
+    match argo
+        .progress(
+            commit,
+            w.pushed_ms.unwrap_or(now_ms),
+            w.sync_requested,
             now_ms,
-        })));
-    }
-    if !w.sync_requested {
-        if argo.refresh {
-            argo.client
-                .status(&argo.application, true)
-                .await
-                .map_err(retry)?;
-        }
-        if argo.sync {
-            argo.client
-                .sync(&argo.application, commit)
-                .await
-                .map_err(retry)?;
-        }
-        return moved(RolloutEvent::SyncRequested);
-    }
-    let status = argo
-        .client
-        .status(&argo.application, false)
+        )
         .await
-        .map_err(retry)?;
-    if status.is_done(commit) {
-        moved(RolloutEvent::Applied { now_ms })
-    } else {
-        Ok(Step::Wait(format!(
-            "waiting for Argo CD `{}`: {}",
-            argo.application,
-            status.summary()
-        )))
+        .map_err(retry)?
+    {
+        ArgoProgress::TimedOut(reason) => moved(RolloutEvent::WriteFailed { reason, now_ms }),
+        ArgoProgress::Requested => moved(RolloutEvent::SyncRequested),
+        ArgoProgress::Done(_) => moved(RolloutEvent::Applied { now_ms }),
+        ArgoProgress::Waiting(summary) => Ok(Step::Wait(format!("waiting for Argo CD {summary}"))),
     }
 }
 

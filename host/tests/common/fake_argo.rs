@@ -99,6 +99,14 @@ impl FakeArgo {
         fake
     }
 
+    /// From now on syncs take `sync_takes` (never finish when `None`).
+    pub fn set_sync_takes(&self, sync_takes: Option<Duration>) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sync_takes = sync_takes;
+    }
+
     /// `METHOD path?query body` of every request.
     pub fn requests(&self) -> Vec<String> {
         self.state
