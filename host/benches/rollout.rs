@@ -473,7 +473,7 @@ fn watched(
                 if sql {
                     format!("SELECT value FROM samples WHERE metric = '{name}' AND version = '{{{arm}}}' AND at_ms BETWEEN {{since_ms}} AND {{until_ms}}")
                 } else {
-                    format!("bench_value{{{{metric=\"{name}\",version=\"{{{arm}}}\"}}}}")
+                    format!("bench_value{{metric=\"{name}\",version=\"{{{arm}}}\"}}")
                 }
             };
             WatchedMetric {

@@ -6,35 +6,18 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::process::{
+    sigterm, sqlite_annotations, start as start_as, stdout_of as sluice_stdout, wait_exit,
+};
 use common::services::{bare_repo, verify_with_git_cli};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// Writes the annotations database, trainer, deploy repo and config; returns the repo.
 fn write_workspace(dir: &Path) -> PathBuf {
     let bare = bare_repo(dir, "deploy", None);
-    let pool_url = format!("sqlite:{}", dir.join("annotations.db").display());
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let (pool, _) = sluice::store::pool(&pool_url, 1).await.expect("pool");
-        sqlx::raw_sql(
-            "CREATE TABLE annotations (id INTEGER PRIMARY KEY, verified BOOLEAN NOT NULL, \
-             used_for_training BOOLEAN NOT NULL DEFAULT FALSE, training_run TEXT)",
-        )
-        .execute(&pool)
-        .await
-        .expect("create");
-        for _ in 0..60 {
-            sqlx::raw_sql("INSERT INTO annotations (verified) VALUES (TRUE)")
-                .execute(&pool)
-                .await
-                .expect("insert");
-        }
-        pool.close().await;
-    });
+    sqlite_annotations(&dir.join("annotations.db"), 60);
     let trainer =
         r#"sleep 1; echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#;
     std::fs::write(dir.join("trainer.sh"), trainer).expect("trainer");
@@ -63,58 +46,8 @@ fn start(dir: &Path, failpoint: Option<&str>) -> Child {
     start_as(&dir.join("sluice.yaml"), None, failpoint)
 }
 
-/// `sluice run --config CONFIG`, in `cwd` when given.
-fn start_as(config: &Path, cwd: Option<&Path>, failpoint: Option<&str>) -> Child {
-    let mut cmd = Command::new(BIN);
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
-    }
-    cmd.args(["run", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .env_remove("RUST_BACKTRACE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    match failpoint {
-        Some(f) => cmd.env("SLUICE_FAILPOINT", f),
-        None => cmd.env_remove("SLUICE_FAILPOINT"),
-    };
-    cmd.spawn().expect("sluice starts")
-}
-
 fn status(dir: &Path) -> String {
     sluice_stdout(&["status", "--json"], &dir.join("sluice.yaml"))
-}
-
-/// What `sluice ARGS --config CONFIG` prints on stdout.
-fn sluice_stdout(args: &[&str], config: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap_or_else(|e| panic!("sluice {args:?} runs: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return st;
-        }
-        assert!(Instant::now() < end, "sluice did not exit in {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigterm(child: &Child) {
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(st.success());
 }
 
 fn crash_then_resume(point: &str) {

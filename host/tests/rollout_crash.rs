@@ -6,38 +6,22 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::harness::seed_requests;
+use common::process::{self, sqlite_annotations, wait_exit};
 use common::services::{ROUTE_TRAFFIC, bare_repo, verify_with_git_cli, weights_at};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// A workspace whose candidate v2 serves with mean latency `candidate_latency` (v1:
 /// 110); returns the deploy repo.
 fn workspace(dir: &Path, candidate_latency: f64, kube_traffic: &str) -> PathBuf {
     let bare = bare_repo(dir, "deploy", None);
+    sqlite_annotations(&dir.join("annotations.db"), 60);
     let url = format!("sqlite:{}", dir.join("annotations.db").display());
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let (pool, _) = sluice::store::pool(&url, 1).await.expect("pool");
-        sqlx::raw_sql(
-            "CREATE TABLE annotations (id INTEGER PRIMARY KEY, verified BOOLEAN NOT NULL, \
-             used_for_training BOOLEAN NOT NULL DEFAULT FALSE, training_run TEXT)",
-        )
-        .execute(&pool)
-        .await
-        .expect("create");
-        for _ in 0..60 {
-            sqlx::raw_sql("INSERT INTO annotations (verified) VALUES (TRUE)")
-                .execute(&pool)
-                .await
-                .expect("insert");
-        }
-        pool.close().await;
-        seed_requests(&url, &[("v1", 100.0), ("v2", candidate_latency)]).await;
-    });
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(seed_requests(&url, &[("v1", 100.0), ("v2", candidate_latency)]));
     std::fs::write(
         dir.join("trainer.sh"),
         r#"echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#,
@@ -77,39 +61,12 @@ pipelines:
 }
 
 fn start(dir: &Path, failpoint: Option<&str>) -> Child {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["run", "--config"])
-        .arg(dir.join("sluice.yaml"))
-        .env("RUST_LOG", "warn")
-        .env_remove("RUST_BACKTRACE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    match failpoint {
-        Some(f) => cmd.env("SLUICE_FAILPOINT", f),
-        None => cmd.env_remove("SLUICE_FAILPOINT"),
-    };
-    cmd.spawn().expect("sluice starts")
+    process::start(&dir.join("sluice.yaml"), None, failpoint)
 }
 
 fn status(dir: &Path) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["status", "--json", "--config"])
-        .arg(dir.join("sluice.yaml"))
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("status");
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return st;
-        }
-        assert!(Instant::now() < end, "sluice did not exit in {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    serde_json::from_str(&process::stdout_of(&["status", "--json"], &dir.join("sluice.yaml")))
+        .unwrap_or_default()
 }
 
 /// Crashes at `point`, restarts, waits for the run to end with `outcome`; returns
@@ -147,9 +104,7 @@ fn finish_after_crash(
         assert!(Instant::now() < end, "{point}: never ended {outcome}: {s}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &resumed.id().to_string()])
-        .status();
+    process::sigterm(&resumed);
     assert!(wait_exit(&mut resumed, Duration::from_secs(30)).success());
     let (log, _) = verify_with_git_cli(&bare);
     (log, bare, dir)

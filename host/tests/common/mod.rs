@@ -6,6 +6,7 @@ pub mod fake_kube;
 pub mod fake_kube_objects;
 pub mod harness;
 pub mod http;
+pub mod process;
 pub mod prometheus;
 pub mod services;
 pub mod wasm_bytes;
