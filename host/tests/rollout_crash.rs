@@ -21,7 +21,10 @@ fn workspace(dir: &Path, candidate_latency: f64, kube_traffic: &str) -> PathBuf 
     let url = format!("sqlite:{}", dir.join("annotations.db").display());
     tokio::runtime::Runtime::new()
         .expect("runtime")
-        .block_on(seed_requests(&url, &[("v1", 100.0), ("v2", candidate_latency)]));
+        .block_on(seed_requests(
+            &url,
+            &[("v1", 100.0), ("v2", candidate_latency)],
+        ));
     std::fs::write(
         dir.join("trainer.sh"),
         r#"echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#,
@@ -65,8 +68,11 @@ fn start(dir: &Path, failpoint: Option<&str>) -> Child {
 }
 
 fn status(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&process::stdout_of(&["status", "--json"], &dir.join("sluice.yaml")))
-        .unwrap_or_default()
+    serde_json::from_str(&process::stdout_of(
+        &["status", "--json"],
+        &dir.join("sluice.yaml"),
+    ))
+    .unwrap_or_default()
 }
 
 /// Crashes at `point`, restarts, waits for the run to end with `outcome`; returns
