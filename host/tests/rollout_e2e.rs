@@ -485,3 +485,34 @@ async fn a_step_argo_cd_never_syncs_rolls_back() {
     );
     assert_eq!(weights_at(&h.bare, "main"), (100, 0));
 }
+
+/// A candidate whose latency rows are NULL (the metrics pipeline is broken for it):
+/// the regression policy gets NaN, says inconclusive, the step holds and the rollout
+/// policy rolls back at its hold limit. Bad data never passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn nan_data_is_inconclusive_holds_and_never_passes() {
+    let h = harness("1s", 3, f64::NAN).await;
+    let s = h
+        .tick_until("rolled back", |s| s.phase == Phase::Idle)
+        .await;
+    assert_eq!(s.last_outcome, Some(TrainingOutcome::Rejected));
+    assert_eq!(
+        subjects(&h)[0],
+        "revert: roll back model v2 to v1 — no conclusive analysis after 3 holds at 20% (max_holds 3)"
+    );
+    let decisions = h
+        .ctx
+        .store
+        .decisions(Some("fraud"), 50)
+        .await
+        .expect("decisions");
+    let verdicts: Vec<&str> = decisions
+        .iter()
+        .filter(|d| d.point == "regression")
+        .map(|d| d.outcome.as_str())
+        .collect();
+    assert!(
+        !verdicts.is_empty() && verdicts.iter().all(|v| *v == "inconclusive"),
+        "{verdicts:?}"
+    );
+}

@@ -72,16 +72,19 @@ impl SqlSource {
     }
 }
 
-/// Whether a sqlx error means the database did not answer (as opposed to refusing the
-/// query).
+/// Whether a sqlx error means the database did not answer (connection refused or cut,
+/// TLS, a pool that timed out) as opposed to refusing the query or its result: only the
+/// database's own errors and what it returned are the query's fault.
 fn is_unreachable(e: &sqlx::Error) -> bool {
-    matches!(
+    !matches!(
         e,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
+        sqlx::Error::Database(_)
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::RowNotFound
     )
 }
 

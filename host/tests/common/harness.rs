@@ -255,16 +255,17 @@ async fn insert(url: &str, n: usize) {
 
 /// Latency rows for the rollout tests: `requests(version, latency_ms, at_ms)` with one
 /// row per version every 20 ms from a minute ago to two minutes ahead, each latency
-/// drawn uniformly from `[low, low + 20)`.
+/// drawn uniformly from `[low, low + 20)` — or NULL (a broken metrics pipeline) when
+/// `low` is NaN.
 pub async fn seed_requests(url: &str, versions: &[(&str, f64)]) {
     let (pool, backend) = sluice::store::pool(url, 1).await.expect("pool");
     let (create, draw) = match backend {
         sluice::store::Backend::Postgres => (
-            "CREATE TABLE IF NOT EXISTS requests (version TEXT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, at_ms BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS requests (version TEXT NOT NULL, latency_ms DOUBLE PRECISION, at_ms BIGINT NOT NULL)",
             "random() * 20",
         ),
         sluice::store::Backend::Sqlite => (
-            "CREATE TABLE IF NOT EXISTS requests (version TEXT NOT NULL, latency_ms REAL NOT NULL, at_ms INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS requests (version TEXT NOT NULL, latency_ms REAL, at_ms INTEGER NOT NULL)",
             "(abs(random()) % 2000) / 100.0",
         ),
     };
@@ -274,10 +275,15 @@ pub async fn seed_requests(url: &str, versions: &[(&str, f64)]) {
         .expect("create requests");
     let now = i64::try_from(sluice::clock::now_ms()).expect("now");
     for (version, low) in versions {
+        let value = if low.is_nan() {
+            "NULL".to_owned()
+        } else {
+            format!("{low} + {draw}")
+        };
         let sql = format!(
             "WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < 9000) \
              INSERT INTO requests (version, latency_ms, at_ms) \
-             SELECT '{version}', {low} + {draw}, {start} + x * 20 FROM g",
+             SELECT '{version}', {value}, {start} + x * 20 FROM g",
             start = now - 60_000
         );
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
