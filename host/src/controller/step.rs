@@ -412,36 +412,9 @@ async fn promoting(
         .await
         .map_err(retry)?;
     }
-    let repo = p.repo.clone();
     let change = promotion_change(p, state, &run.version);
-    let result = tokio::task::spawn_blocking(move || repo.apply(&change))
-        .await
-        .map_err(|e| Retry(format!("the git task failed: {e}")))?;
-    match result {
+    match push_change(ctx, p, change, "after-push", notices).await? {
         Ok(done) => {
-            failpoint::hit("after-push");
-            notices.extend(done.clone_reset.clone());
-            for _ in 0..done.retried + done.reapplied {
-                ctx.metrics
-                    .inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
-            }
-            ctx.note(
-                &p.name,
-                &if done.changed {
-                    format!(
-                        "pushed {} to {} ({} retries, {} re-applied after concurrent pushes)",
-                        &done.commit[..12.min(done.commit.len())],
-                        p.repo.settings().url,
-                        done.retried,
-                        done.reapplied
-                    )
-                } else {
-                    format!(
-                        "the deploy repo already holds {}; nothing to commit",
-                        run.version
-                    )
-                },
-            );
             ctx.store
                 .set_run_status(
                     &run.id,
@@ -541,6 +514,50 @@ async fn finish_promotion(
     ctx.note(&p.name, &text);
     p.notify(Kind::Promoted, &run.version, None, None, text);
     Ok(Step::Moved(Event::Promoted))
+}
+
+/// Writes `change` to the deploy repo (on a blocking thread: libgit2), hits
+/// `failpoint_name` once it is pushed, and tells what it did: a re-cloned cache as a
+/// notice, retries in the metrics, the commit in the narration.
+///
+/// `Ok(Err(_))` is the git error for the caller to judge (transient or not);
+/// `Err` only when the git task itself died.
+pub(crate) async fn push_change(
+    ctx: &Context,
+    p: &Pipeline,
+    change: Change,
+    failpoint_name: &str,
+    notices: &mut Notices,
+) -> Result<Result<crate::gitops::Promotion, crate::gitops::GitError>, Retry> {
+    let repo = p.repo.clone();
+    let subject = change.subject.clone();
+    let result = tokio::task::spawn_blocking(move || repo.apply(&change))
+        .await
+        .map_err(|e| Retry(format!("the git task failed: {e}")))?;
+    let Ok(done) = &result else {
+        return Ok(result);
+    };
+    failpoint::hit(failpoint_name);
+    notices.extend(done.clone_reset.clone());
+    for _ in 0..done.retried + done.reapplied {
+        ctx.metrics
+            .inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
+    }
+    ctx.note(
+        &p.name,
+        &if done.changed {
+            format!(
+                "pushed `{subject}` as {} to {} ({} retries, {} re-applied after concurrent pushes)",
+                &done.commit[..12.min(done.commit.len())],
+                p.repo.settings().url,
+                done.retried,
+                done.reapplied
+            )
+        } else {
+            format!("the deploy repo already holds `{subject}`; nothing to commit")
+        },
+    );
+    Ok(result)
 }
 
 /// Ends the run as failed: gives its rows back (when `release`), records why.

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::controller::phase::{Event, PipelineState, RunRef};
 use crate::controller::pipeline::ArgoProgress;
-use crate::controller::step::{Notices, Retry, Step, ask, retry};
+use crate::controller::step::{Notices, Retry, Step, ask, push_change, retry};
 use crate::controller::{Context, Pipeline};
 use crate::decision::{
     ModelReport, Regression, RegressionContext, Rollout, RolloutContext, RolloutDecision, Verdict,
@@ -303,29 +303,9 @@ async fn write_step(
         if let Some(kube) = &plan.kube {
             kube.set(cluster).await.map_err(retry)?;
         }
-        let repo = p.repo.clone();
-        let subject = change.subject.clone();
-        let result = tokio::task::spawn_blocking(move || repo.apply(&change))
-            .await
-            .map_err(|e| Retry(format!("the git task failed: {e}")))?;
-        let done = result.map_err(retry)?;
-        failpoint::hit(failpoint_name);
-        notices.extend(done.clone_reset.clone());
-        for _ in 0..done.retried + done.reapplied {
-            ctx.metrics
-                .inc(names::PUSH_RETRIES, &[("pipeline", &p.name)]);
-        }
-        ctx.note(
-            &p.name,
-            &if done.changed {
-                format!(
-                    "pushed `{subject}` ({})",
-                    &done.commit[..12.min(done.commit.len())]
-                )
-            } else {
-                format!("the deploy repo already holds `{subject}`; nothing to commit")
-            },
-        );
+        let done = push_change(ctx, p, change, failpoint_name, notices)
+            .await?
+            .map_err(retry)?;
         return moved(RolloutEvent::Pushed {
             commit: done.commit,
             now_ms,
