@@ -139,6 +139,13 @@ fn killed_after_a_traffic_shift_is_pushed() {
 }
 
 #[test]
+fn killed_after_the_completion_is_pushed() {
+    let (log, bare, _dir) = crash_and_finish("after-complete-push", 95.0, "promoted");
+    assert_eq!(log, COMPLETED, "one completion commit");
+    assert_eq!(weights_at(&bare, "main"), (100, 0));
+}
+
+#[test]
 fn killed_after_the_rollout_policy_decided() {
     let (log, _, _dir) = crash_and_finish("after-rollout-decision", 95.0, "promoted");
     assert_eq!(log, COMPLETED);

@@ -87,6 +87,13 @@ async fn prometheus_down_mid_rollout_holds_then_continues_when_it_is_back() {
         .await
         .expect("status");
     assert!(shown.contains("NO DATA"), "{shown}");
+    let all = sluice::cli::ops::status(&h.ctx.store, false)
+        .await
+        .expect("status");
+    assert!(
+        all.contains("rollout    v2 at 20%") && all.contains("NO DATA    metric `latency_ms`"),
+        "{all}"
+    );
     assert!(
         h.ctx
             .metrics

@@ -108,6 +108,9 @@ pub async fn status(store: &Store, json: bool) -> Result<String, OpsError> {
                     ""
                 }
             );
+            if let Some(e) = &progress.analysis_error {
+                let _ = writeln!(out, "  NO DATA    {}", printable(e));
+            }
         }
         if let Phase::RollingBack { run, rollback, .. } = &s.phase {
             let _ = writeln!(

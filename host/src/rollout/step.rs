@@ -86,7 +86,10 @@ pub async fn rolling_out(
             change,
             now_ms,
             notices,
-            "after-traffic-push",
+            match w.action {
+                Action::Shift { .. } => "after-traffic-push",
+                Action::Complete => "after-complete-push",
+            },
         )
         .await?;
         match &step {
