@@ -50,23 +50,30 @@ pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
 
 /// An ascending copy of `xs` (in IEEE 754 total order).
 pub(crate) fn sorted(xs: &[f64]) -> Vec<f64> {
-    // Sorting integer keys with the same order as `f64::total_cmp` is 2–3× faster than
+    // Sorting integer keys with the order of `f64::total_cmp` is 2–3× faster than
     // sorting the floats with it; unstable is enough, as equal keys are equal values.
-    let mut keys: Vec<i64> = xs.iter().map(|&x| total_order_key(x)).collect();
+    // (An MSD radix sort measured no faster on 100,000 clustered samples: their
+    // buckets still need sorting, see BENCHMARKS.md.)
+    let mut keys: Vec<u64> = xs.iter().map(|&x| unsigned_order_key(x)).collect();
     keys.sort_unstable();
-    keys.into_iter().map(from_total_order_key).collect()
+    keys.into_iter().map(from_unsigned_order_key).collect()
 }
 
-/// An integer whose order is `f64::total_cmp`'s: negative floats have their magnitude
-/// bits flipped, so they order below positive ones and among themselves in reverse.
-fn total_order_key(x: f64) -> i64 {
-    let bits = x.to_bits() as i64;
-    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+/// A `u64` whose order is `f64::total_cmp`'s: the sign bit flipped for positive
+/// floats, every bit flipped for negative ones.
+fn unsigned_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    bits ^ ((((bits as i64) >> 63) as u64) | (1 << 63))
 }
 
-/// The float whose key is `key` (the mapping is its own inverse).
-fn from_total_order_key(key: i64) -> f64 {
-    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
+/// The float whose key is `key`.
+fn from_unsigned_order_key(key: u64) -> f64 {
+    let bits = if key >> 63 == 1 {
+        key ^ (1 << 63)
+    } else {
+        !key
+    };
+    f64::from_bits(bits)
 }
 
 /// Summary statistics of the finite values in `samples`.
@@ -232,6 +239,26 @@ mod tests {
         let got = sorted(&xs);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&got), bits(&expected));
+    }
+
+    proptest::proptest! {
+        /// The key order is `total_cmp`'s for any bit patterns: both signs, zeros,
+        /// subnormals, infinities, NaNs, and windows sharing their high bits.
+        #[test]
+        fn sorted_windows_are_total_cmp_ordered(
+            bits in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..3000),
+            shared_high in proptest::prelude::any::<bool>(),
+        ) {
+            let xs: Vec<f64> = bits
+                .iter()
+                .map(|&b| f64::from_bits(if shared_high { 0x4059_0000_0000_0000 | (b & 0xffff_ffff) } else { b }))
+                .collect();
+            let mut expected = xs.clone();
+            expected.sort_by(f64::total_cmp);
+            let got = sorted(&xs);
+            let as_bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(as_bits(&got), as_bits(&expected));
+        }
     }
 
     #[test]

@@ -2,10 +2,9 @@
 
 use std::borrow::Cow;
 
+use super::mann_whitney::mann_whitney_sorted;
 use super::outliers::{iqr_rule, mad_rule};
-use super::{
-    Moments, cohens_d_of, count_u32, finite, mann_whitney_u, sorted, summary_of, welch_of,
-};
+use super::{Moments, cohens_d_of, count_u32, finite, sorted, summary_of, welch_of};
 use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
 
 /// Filters each window with `filter`, then summarizes both and runs `test` and Cohen's
@@ -27,7 +26,10 @@ pub fn compare(
     let significance = match test {
         // 0 dropped: the windows' non-finite values were removed before the moments.
         TestKind::Welch => welch_of(wa.moments, wb.moments, 0, alternative),
-        TestKind::MannWhitney => mann_whitney_u(&wa.kept, &wb.kept, alternative),
+        // The survivors are already in order: ranks come from one merge.
+        TestKind::MannWhitney => {
+            mann_whitney_sorted(wa.ascending(), wb.ascending(), 0, alternative)
+        }
     };
     Comparison {
         a: wa.summary,
@@ -40,17 +42,17 @@ pub fn compare(
 }
 
 /// One window after filtering.
-struct Window<'a> {
-    /// The finite values that survived, in input order (borrowed when a window without
-    /// non-finite values lost nothing to the filter).
-    kept: Cow<'a, [f64]>,
+struct Window {
+    /// Every finite value in ascending order, and where the survivors are in it.
+    sorted: Vec<f64>,
+    survivors: std::ops::Range<usize>,
     moments: Moments,
     summary: Summary,
     outliers: u32,
 }
 
-impl<'a> Window<'a> {
-    fn new(samples: &'a [f64], filter: OutlierFilter) -> Self {
+impl Window {
+    fn new(samples: &[f64], filter: OutlierFilter) -> Self {
         let (xs, non_finite) = finite(samples);
         let ascending = sorted(&xs);
         let rule = match filter {
@@ -62,12 +64,14 @@ impl<'a> Window<'a> {
             let moments = Moments::of(&xs);
             return Self {
                 summary: summary_of(moments, &ascending, non_finite),
-                kept: xs,
+                survivors: 0..ascending.len(),
+                sorted: ascending,
                 moments,
                 outliers: 0,
             };
         };
-        let survivors = keep.run(&ascending);
+        let run = keep.run_range(&ascending);
+        let survivors = &ascending[run.clone()];
         let outliers = count_u32(xs.len() - survivors.len());
         // Input order for the moments, as the one-by-one functions sum them; a window
         // the rule left whole is used as it is, not copied.
@@ -80,8 +84,14 @@ impl<'a> Window<'a> {
         Self {
             summary: summary_of(moments, survivors, non_finite),
             outliers,
-            kept,
+            survivors: run,
+            sorted: ascending,
             moments,
         }
+    }
+
+    /// The survivors in ascending order.
+    fn ascending(&self) -> &[f64] {
+        &self.sorted[self.survivors.clone()]
     }
 }

@@ -5,7 +5,7 @@
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use super::{count_u32, finite};
+use super::{count_u32, finite, sorted};
 use crate::{Alternative, TestResult};
 
 /// Largest `m · n` for which the exact null distribution is built. Building it takes
@@ -21,6 +21,17 @@ const EXACT_MAX_PRODUCT: usize = 1_000;
 pub fn mann_whitney_u(a: &[f64], b: &[f64], alternative: Alternative) -> TestResult {
     let (xa, da) = finite(a);
     let (xb, db) = finite(b);
+    mann_whitney_sorted(&sorted(&xa), &sorted(&xb), da + db, alternative)
+}
+
+/// [`mann_whitney_u`] of finite groups given in ascending order; `dropped` non-finite
+/// values were removed before.
+pub(crate) fn mann_whitney_sorted(
+    xa: &[f64],
+    xb: &[f64],
+    dropped: u32,
+    alternative: Alternative,
+) -> TestResult {
     let (n1, n2) = (xa.len(), xb.len());
     let mut result = TestResult {
         statistic: f64::NAN,
@@ -28,13 +39,13 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64], alternative: Alternative) -> TestRes
         df: f64::NAN,
         n_a: count_u32(n1),
         n_b: count_u32(n2),
-        dropped: da + db,
+        dropped,
         exact: false,
     };
     if n1 == 0 || n2 == 0 {
         return result;
     }
-    let (rank_sum_a, tie_term) = rank_sum_and_ties(&xa, &xb);
+    let (rank_sum_a, tie_term) = rank_sum_and_ties(xa, xb);
     let (f1, f2) = (n1 as f64, n2 as f64);
     let u1 = rank_sum_a - f1 * (f1 + 1.0) / 2.0;
     let u2 = f1 * f2 - u1;
@@ -62,27 +73,32 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64], alternative: Alternative) -> TestRes
     result
 }
 
-/// Sum of the (mid-)ranks of `a` in the pooled sample, and Σ(t³ − t) over tie groups.
+/// Sum of the (mid-)ranks of `a` in the pooled sample, and Σ(t³ − t) over tie groups,
+/// for ascending `a` and `b`: one merge, no sort.
 fn rank_sum_and_ties(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let mut pooled: Vec<(f64, bool)> = a
-        .iter()
-        .map(|&x| (x, true))
-        .chain(b.iter().map(|&x| (x, false)))
-        .collect();
-    pooled.sort_unstable_by(|l, r| l.0.total_cmp(&r.0));
+    let (mut i, mut j) = (0, 0);
     let (mut rank_sum_a, mut tie_term) = (0.0, 0.0);
-    let mut start = 0;
-    while start < pooled.len() {
-        let mut end = start + 1;
-        while end < pooled.len() && pooled[end].0 == pooled[start].0 {
-            end += 1;
-        }
-        // Ranks are 1-based; a tie group [start, end) shares the mean rank.
-        let mid_rank = (start + 1 + end) as f64 / 2.0;
-        let group = (end - start) as f64;
-        tie_term += group * group * group - group;
-        rank_sum_a += mid_rank * pooled[start..end].iter().filter(|p| p.1).count() as f64;
-        start = end;
+    // Ranks taken so far (1-based ranks start after them).
+    let mut before = 0usize;
+    while i < a.len() || j < b.len() {
+        // The smallest value left, and how many of each group hold it.
+        let v = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => break,
+        };
+        let from_a = a[i..].iter().take_while(|&&x| x == v).count();
+        let from_b = b[j..].iter().take_while(|&&y| y == v).count();
+        let group = from_a + from_b;
+        // The tie group takes ranks before + 1 … before + group; each gets their mean.
+        let mid_rank = before as f64 + (group as f64 + 1.0) / 2.0;
+        rank_sum_a += mid_rank * from_a as f64;
+        let g = group as f64;
+        tie_term += g * g * g - g;
+        before += group;
+        i += from_a;
+        j += from_b;
     }
     (rank_sum_a, tie_term)
 }

@@ -1,0 +1,118 @@
+//! `compare` (filter, summaries, test, effect size) at 100, 10,000 and 100,000 samples
+//! per arm, Welch and Mann–Whitney, against the same computation in NumPy/SciPy timed
+//! in-process in the same run (`scipy_compare.py`, same data). Results in BENCHMARKS.md.
+//!
+//! `scripts/scipy-env.sh && cargo bench -p sluice-stats --bench compare`
+
+use std::hint::black_box;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use sluice_stats::{Alternative, OutlierFilter, TestKind, compare};
+
+const SIZES: [usize; 3] = [100, 10_000, 100_000];
+
+/// The data `scipy_compare.py` builds: latency-like, an outlier every 97th sample.
+fn data(size: usize, arm: u64) -> Vec<f64> {
+    (0..size as u64)
+        .map(|i| {
+            let h = ((i * 7919 + arm * 104_729) % 10_007) as f64 / 10_007.0;
+            let x = 100.0 + 3.0 * arm as f64 + 20.0 * (h - 0.5);
+            if i % 97 == 0 { x + 400.0 } else { x }
+        })
+        .collect()
+}
+
+fn run(a: &[f64], b: &[f64], test: TestKind) -> sluice_stats::Comparison {
+    compare(a, b, OutlierFilter::Iqr(1.5), test, Alternative::Greater)
+}
+
+fn median_time(f: &dyn Fn()) -> Duration {
+    let mut times: Vec<Duration> = (0..21)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// SciPy's median seconds for one call, or why there is none.
+fn scipy(size: usize, test: &str) -> Result<(f64, f64, f64), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("target/scipy-venv/bin/python");
+    if !python.exists() {
+        return Err("no target/scipy-venv (run scripts/scipy-env.sh)".into());
+    }
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/scipy_compare.py"))
+        .args([&size.to_string(), test, "7"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| -> f64 {
+        text.split(&format!("\"{k}\": "))
+            .nth(1)
+            .and_then(|r| r.split([',', '}']).next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    Ok((field("median_s"), field("p_value"), field("cohens_d")))
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let mut rows = Vec::new();
+    for size in SIZES {
+        let (a, b) = (data(size, 1), data(size, 0));
+        let mut g = c.benchmark_group(format!("compare-{size}"));
+        for (name, test) in [
+            ("welch", TestKind::Welch),
+            ("mann-whitney", TestKind::MannWhitney),
+        ] {
+            g.bench_function(name, |bench| bench.iter(|| black_box(run(&a, &b, test))));
+            let ours = median_time(&|| {
+                black_box(run(&a, &b, test));
+            });
+            let r = run(&a, &b, test);
+            rows.push((
+                size,
+                name,
+                ours,
+                scipy(size, name),
+                r.significance.p_value,
+                r.cohens_d,
+            ));
+        }
+        g.finish();
+    }
+    c.final_summary();
+    println!("\nsame-run medians (IQR filter k = 1.5, alternative greater):");
+    println!(
+        "{:>8} {:<13} {:>12} {:>12} {:>8}   {:>12} {:>12}",
+        "per arm", "test", "sluice", "SciPy", "ratio", "Δp", "Δd"
+    );
+    for (size, name, ours, theirs, p, d) in rows {
+        match theirs {
+            Ok((s, sp, sd)) => println!(
+                "{size:>8} {name:<13} {:>9.1} µs {:>9.1} µs {:>7.1}×   {:>12.2e} {:>12.2e}",
+                ours.as_secs_f64() * 1e6,
+                s * 1e6,
+                s / ours.as_secs_f64(),
+                (p - sp).abs(),
+                (d - sd).abs()
+            ),
+            Err(why) => println!(
+                "{size:>8} {name:<13} {:>9.1} µs   SciPy: {why}",
+                ours.as_secs_f64() * 1e6
+            ),
+        }
+    }
+}
