@@ -3,6 +3,7 @@
 mod compare;
 mod mann_whitney;
 mod moments;
+mod order;
 mod outliers;
 
 use std::borrow::Cow;
@@ -61,13 +62,13 @@ pub(crate) fn sorted(xs: &[f64]) -> Vec<f64> {
 
 /// A `u64` whose order is `f64::total_cmp`'s: the sign bit flipped for positive
 /// floats, every bit flipped for negative ones.
-fn unsigned_order_key(x: f64) -> u64 {
+pub(crate) fn unsigned_order_key(x: f64) -> u64 {
     let bits = x.to_bits();
     bits ^ ((((bits as i64) >> 63) as u64) | (1 << 63))
 }
 
 /// The float whose key is `key`.
-fn from_unsigned_order_key(key: u64) -> f64 {
+pub(crate) fn from_unsigned_order_key(key: u64) -> f64 {
     let bits = if key >> 63 == 1 {
         key ^ (1 << 63)
     } else {

@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 
 use super::mann_whitney::mann_whitney_sorted;
-use super::outliers::{iqr_rule, mad_rule};
+use super::order::{Ranked, percentile_ranks};
+use super::outliers::{Keep, iqr_rule, mad_rule};
 use super::{Moments, cohens_d_of, count_u32, finite, sorted, summary_of, welch_of};
 use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
 
@@ -12,9 +13,12 @@ use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
 ///
 /// The numbers are those of calling the filter, `summarize`, the test and `cohens_d`
 /// one by one, except that each summary's `non_finite` counts the window's non-finite
-/// values (the filters drop them). Each window is sorted once (the survivors of either
-/// filter are a run of the sorted window, so their percentiles need no second sort) and
-/// its moments are computed once for the summary, the t-test and Cohen's d.
+/// values (the filters drop them). Its moments are computed once for the summary, the
+/// t-test and Cohen's d. For Mann–Whitney (and the MAD filter) each window is sorted
+/// once — the survivors of either filter are a run of the sorted window, and the ranks
+/// come from merging the two runs. For Welch with the IQR filter or none, nothing is
+/// sorted: the quartiles and the survivors' minimum, maximum and percentiles are found
+/// by selection ([`super::order`]), the same values a sort puts at those ranks.
 pub fn compare(
     a: &[f64],
     b: &[f64],
@@ -22,15 +26,29 @@ pub fn compare(
     test: TestKind,
     alternative: Alternative,
 ) -> Comparison {
-    let (wa, wb) = (Window::new(a, filter), Window::new(b, filter));
     let significance = match test {
         // 0 dropped: the windows' non-finite values were removed before the moments.
+        TestKind::Welch if !matches!(filter, OutlierFilter::Mad(_)) => {
+            let (wa, wb) = (Selected::new(a, filter), Selected::new(b, filter));
+            return Comparison {
+                significance: welch_of(wa.moments, wb.moments, 0, alternative),
+                cohens_d: cohens_d_of(wa.moments, wb.moments),
+                a: wa.summary,
+                b: wb.summary,
+                outliers_a: wa.outliers,
+                outliers_b: wb.outliers,
+            };
+        }
+        _ => None,
+    };
+    let (wa, wb) = (Window::new(a, filter), Window::new(b, filter));
+    let significance = significance.unwrap_or_else(|| match test {
         TestKind::Welch => welch_of(wa.moments, wb.moments, 0, alternative),
         // The survivors are already in order: ranks come from one merge.
         TestKind::MannWhitney => {
             mann_whitney_sorted(wa.ascending(), wb.ascending(), 0, alternative)
         }
-    };
+    });
     Comparison {
         a: wa.summary,
         b: wb.summary,
@@ -38,6 +56,89 @@ pub fn compare(
         outliers_b: wb.outliers,
         significance,
         cohens_d: cohens_d_of(wa.moments, wb.moments),
+    }
+}
+
+/// One window after the IQR filter (or none), found by selection.
+struct Selected {
+    moments: Moments,
+    summary: Summary,
+    outliers: u32,
+}
+
+impl Selected {
+    fn new(samples: &[f64], filter: OutlierFilter) -> Self {
+        let (xs, non_finite) = finite(samples);
+        let n = xs.len();
+        let mut ranked = Ranked::new(&xs);
+        // The fences, from the quartiles, as `iqr_rule` computes them.
+        let rule = match filter {
+            OutlierFilter::Iqr(k) if n >= 2 && k.is_finite() && k >= 0.0 => {
+                let quartiles = [0.25, 0.75].map(|q| percentile_ranks(n, q));
+                ranked.select(
+                    &quartiles
+                        .iter()
+                        .flatten()
+                        .flat_map(|r| [r.0, r.1])
+                        .collect::<Vec<_>>(),
+                );
+                let (q1, q3) = (ranked.percentile(0, n, 0.25), ranked.percentile(0, n, 0.75));
+                Some(Keep::Between {
+                    low: q1 - k * (q3 - q1),
+                    high: q3 + k * (q3 - q1),
+                })
+            }
+            _ => None,
+        };
+        // The survivors are the ranks start..end of the window: count what lies
+        // outside the fences.
+        let (start, end, kept) = match rule {
+            None => (0, n, xs),
+            Some(keep) => {
+                let kept = keep.apply(&xs);
+                let Keep::Between { low, .. } = keep else {
+                    unreachable!("the IQR rule keeps an interval")
+                };
+                let start = xs.iter().filter(|&&x| x < low).count();
+                let end = start + kept.len();
+                (
+                    start,
+                    end,
+                    if kept.len() == n {
+                        xs
+                    } else {
+                        Cow::Owned(kept)
+                    },
+                )
+            }
+        };
+        let m = end - start;
+        let wanted: Vec<usize> = [0.5, 0.9, 0.95, 0.99]
+            .iter()
+            .filter_map(|&q| percentile_ranks(m, q))
+            .flat_map(|(lo, hi, _)| [start + lo, start + hi])
+            .chain((m > 0).then(|| [start, end - 1]).into_iter().flatten())
+            .collect();
+        ranked.select(&wanted);
+        let moments = Moments::of(&kept);
+        let summary = Summary {
+            n: count_u32(moments.len),
+            non_finite,
+            mean: moments.mean,
+            sd: moments.sd(),
+            min: if m > 0 { ranked.at(start) } else { f64::NAN },
+            max: if m > 0 { ranked.at(end - 1) } else { f64::NAN },
+            p50: ranked.percentile(start, end, 0.50),
+            p90: ranked.percentile(start, end, 0.90),
+            p95: ranked.percentile(start, end, 0.95),
+            p99: ranked.percentile(start, end, 0.99),
+        };
+        debug_assert_eq!(ranked.len(), n);
+        Self {
+            moments,
+            summary,
+            outliers: count_u32(n - m),
+        }
     }
 }
 

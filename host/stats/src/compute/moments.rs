@@ -50,19 +50,87 @@ fn power_of_two_below(x: f64) -> f64 {
     f64::from_bits(exponent << 52)
 }
 
-/// Neumaier's compensated sum.
-fn compensated_sum(values: impl Iterator<Item = f64>) -> f64 {
-    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
-    for v in values {
-        let t = sum + v;
-        compensation += if sum.abs() >= v.abs() {
-            (sum - t) + v
+/// Neumaier's compensated sum, kept in four independent lanes (so the additions of one
+/// lane do not wait for another's) and combined at the end with the same compensation.
+fn compensated_sum(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    #[inline(always)]
+    fn add(sum: &mut f64, compensation: &mut f64, v: f64) {
+        let t = *sum + v;
+        *compensation += if sum.abs() >= v.abs() {
+            (*sum - t) + v
         } else {
-            (v - t) + sum
+            (v - t) + *sum
         };
-        sum = t;
+        *sum = t;
+    }
+    let (mut sums, mut comps) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut chunks = values.chunks_exact(4);
+    for c in &mut chunks {
+        for lane in 0..4 {
+            add(&mut sums[lane], &mut comps[lane], f(c[lane]));
+        }
+    }
+    for (lane, &v) in chunks.remainder().iter().enumerate() {
+        add(&mut sums[lane], &mut comps[lane], f(v));
+    }
+    let (mut sum, mut compensation) = (0.0, comps.iter().sum::<f64>());
+    for s in sums {
+        add(&mut sum, &mut compensation, s);
     }
     sum + compensation
+}
+
+/// The largest |f(x)| over `values` (0 for none), in four lanes.
+fn max_abs(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let mut chunks = values.chunks_exact(4);
+    for c in &mut chunks {
+        for lane in 0..4 {
+            let a = f(c[lane]).abs();
+            if a > lanes[lane] {
+                lanes[lane] = a;
+            }
+        }
+    }
+    for &v in chunks.remainder() {
+        let a = f(v).abs();
+        if a > lanes[0] {
+            lanes[0] = a;
+        }
+    }
+    lanes.into_iter().fold(0.0, f64::max)
+}
+
+/// Σd² and Σd over `values`, d = f(x), in four lanes.
+fn squares_and_sum(values: &[f64], f: impl Fn(f64) -> f64) -> (f64, f64) {
+    let (mut sq, mut sm) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut chunks = values.chunks_exact(4);
+    for c in &mut chunks {
+        for lane in 0..4 {
+            let d = f(c[lane]);
+            sq[lane] += d * d;
+            sm[lane] += d;
+        }
+    }
+    for &v in chunks.remainder() {
+        let d = f(v);
+        sq[0] += d * d;
+        sm[0] += d;
+    }
+    (sq.iter().sum(), sm.iter().sum())
+}
+
+/// `x / p` for a power of two `p`, as a multiplication by the exact reciprocal where
+/// it is representable (the product is then the same correctly rounded quotient), and
+/// a division where it is not (`p` below 2⁻¹⁰²²).
+#[derive(Clone, Copy)]
+struct Divide(f64, Option<f64>);
+
+impl Divide {
+    fn by(p: f64) -> Self {
+        let inverse = 1.0 / p;
+        Self(p, inverse.is_finite().then_some(inverse))
+    }
 }
 
 impl Moments {
@@ -81,11 +149,15 @@ impl Moments {
             };
         };
         let n = len as f64;
-        let range = power_of_two_below(xs.iter().fold(0.0f64, |m, x| m.max(x.abs())));
+        let range = power_of_two_below(max_abs(xs, |x| x));
         // In (-2, 2): exact, because only exponents change (values near 1e-300 are
         // scaled up; subnormals become normal).
         let anchor = first / range;
-        let offset = compensated_sum(xs.iter().map(|x| x / range - anchor)) / n;
+        let by_range = Divide::by(range);
+        let offset = match by_range {
+            Divide(_, Some(inv)) => compensated_sum(xs, |x| x * inv - anchor),
+            Divide(r, None) => compensated_sum(xs, |x| x / r - anchor),
+        } / n;
         let mean_scaled = anchor + offset;
         let mean = mean_scaled * range;
         if len < 2 {
@@ -99,17 +171,18 @@ impl Moments {
                 scaled_variance: f64::NAN,
             };
         }
-        let spread = power_of_two_below(
-            xs.iter()
-                .fold(0.0f64, |m, x| m.max((x / range - mean_scaled).abs())),
-        );
+        let spread = power_of_two_below(match by_range {
+            Divide(_, Some(inv)) => max_abs(xs, |x| x * inv - mean_scaled),
+            Divide(r, None) => max_abs(xs, |x| x / r - mean_scaled),
+        });
         // Corrected two-pass: Σd² − (Σd)²/n, deviations in units of `spread`.
-        let (mut squares, mut sum) = (0.0f64, 0.0f64);
-        for x in xs {
-            let d = (x / range - mean_scaled) / spread;
-            squares += d * d;
-            sum += d;
-        }
+        let by_spread = Divide::by(spread);
+        let (squares, sum) = match (by_range, by_spread) {
+            (Divide(_, Some(inv)), Divide(_, Some(inv_s))) => {
+                squares_and_sum(xs, |x| (x * inv - mean_scaled) * inv_s)
+            }
+            (Divide(r, _), Divide(sp, _)) => squares_and_sum(xs, |x| (x / r - mean_scaled) / sp),
+        };
         let scaled_variance = ((squares - sum * sum / n) / (n - 1.0)).max(0.0);
         Self {
             len,
