@@ -398,19 +398,11 @@ async fn promoting(
         return fail_run(ctx, p, run, &reason, false, now_ms).await;
     }
     if let Some(kube) = p.rollout.as_ref().and_then(|r| r.kube.as_ref()) {
-        // The candidate is deployed next to the stable version with no traffic (or,
-        // the first model, at rest), in the cluster as in Git.
-        let stable = state
-            .production
-            .as_ref()
-            .map_or(run.version.as_str(), |m| m.version.as_str());
-        kube.set(crate::traffic::TrafficState {
-            stable,
-            candidate: &run.version,
-            weight: 0,
-        })
-        .await
-        .map_err(retry)?;
+        // In the cluster as in Git (see `promotion_change`).
+        let stable = state.production.as_ref().map(|m| m.version.as_str());
+        kube.set(crate::traffic::TrafficState::promoted(stable, &run.version))
+            .await
+            .map_err(retry)?;
     }
     let change = promotion_change(p, state, &run.version);
     match push_change(ctx, p, change, "after-push", notices).await? {

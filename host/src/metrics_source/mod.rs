@@ -96,8 +96,8 @@ pub struct QueryValues<'a> {
     pub window: Window,
 }
 
-/// `template` with `{stable}`, `{candidate}`, `{weight}`, `{stable_weight}`,
-/// `{since_ms}` and `{until_ms}` filled in.
+/// `template` with `{since_ms}` and `{until_ms}` filled in, and the traffic state's
+/// names as [`crate::traffic::TrafficState::render`] fills them.
 ///
 /// # Errors
 /// A version with characters that could change the query's meaning.
@@ -109,13 +109,16 @@ pub fn render_query(template: &str, v: QueryValues<'_>) -> Result<String, Source
             });
         }
     }
-    Ok(template
-        .replace("{stable_weight}", &(100 - v.weight.min(100)).to_string())
-        .replace("{weight}", &v.weight.to_string())
-        .replace("{since_ms}", &v.window.since_ms.to_string())
-        .replace("{until_ms}", &v.window.until_ms.to_string())
-        .replace("{stable}", v.stable)
-        .replace("{candidate}", v.candidate))
+    let traffic = crate::traffic::TrafficState {
+        stable: v.stable,
+        candidate: v.candidate,
+        weight: v.weight,
+    };
+    Ok(traffic.render(
+        &template
+            .replace("{since_ms}", &v.window.since_ms.to_string())
+            .replace("{until_ms}", &v.window.until_ms.to_string()),
+    ))
 }
 
 #[cfg(test)]

@@ -58,23 +58,21 @@ pub async fn rolling_out(
         return Ok(step);
     }
     if let Some(w) = &progress.pending {
-        let (change, cluster) = match w.action {
+        let (change, cluster, failpoint_name) = match w.action {
             Action::Shift { weight } => {
                 let state = TrafficState {
                     stable: &stable,
                     candidate: &run.version,
                     weight,
                 };
-                (plan.traffic.shift(&p.repo, &p.name, state), state)
+                let change = plan.traffic.shift(&p.repo, &p.name, state);
+                (change, state, "after-traffic-push")
             }
             Action::Complete => (
                 plan.traffic
                     .complete(&p.repo, &p.name, &run.version, &stable),
-                TrafficState {
-                    stable: &run.version,
-                    candidate: &run.version,
-                    weight: 0,
-                },
+                TrafficState::at_rest(&run.version),
+                "after-complete-push",
             ),
         };
         let step = write_step(
@@ -86,10 +84,7 @@ pub async fn rolling_out(
             change,
             now_ms,
             notices,
-            match w.action {
-                Action::Shift { .. } => "after-traffic-push",
-                Action::Complete => "after-complete-push",
-            },
+            failpoint_name,
         )
         .await?;
         match &step {
@@ -97,7 +92,6 @@ pub async fn rolling_out(
                 on_applied(ctx, p, run, &stable, w.action, now_ms).await?;
             }
             Step::Moved(Event::Rollout(RolloutEvent::WriteFailed { reason, .. })) => {
-                ctx.metrics.inc(names::ROLLBACKS, &[("pipeline", &p.name)]);
                 ctx.note(&p.name, &format!("{reason}; rolling back"));
             }
             _ => {}
@@ -229,7 +223,6 @@ async fn analyse(
     );
     if let Next::Rollback(_) = next {
         failpoint::hit("after-rollback-decision");
-        ctx.metrics.inc(names::ROLLBACKS, &[("pipeline", &p.name)]);
     }
     moved(RolloutEvent::Analysed {
         verdict,
@@ -271,9 +264,6 @@ async fn operator_request(
         .record_operator_action(&p.name, &run.id, &request, outcome, now_ms)
         .await
         .map_err(retry)?;
-    if outcome == "rollback" {
-        ctx.metrics.inc(names::ROLLBACKS, &[("pipeline", &p.name)]);
-    }
     ctx.note(
         &p.name,
         &format!(
@@ -411,13 +401,9 @@ pub async fn rolling_back(
         // The fast path first: the candidate loses its traffic in the cluster now;
         // Git and Argo CD follow.
         let started = Instant::now();
-        kube.set(TrafficState {
-            stable: &stable,
-            candidate: &run.version,
-            weight: 0,
-        })
-        .await
-        .map_err(retry)?;
+        kube.set(TrafficState::without_traffic(&stable, &run.version))
+            .await
+            .map_err(retry)?;
         failpoint::hit("after-traffic-cut");
         ctx.note(
             &p.name,
@@ -432,17 +418,12 @@ pub async fn rolling_back(
     let change = plan
         .traffic
         .revert(&p.repo, &p.name, &stable, &run.version, &rollback.reason);
-    let at_rest = TrafficState {
-        stable: &stable,
-        candidate: &stable,
-        weight: 0,
-    };
     let step = match write_step(
         ctx,
         p,
         plan,
         &rollback.revert,
-        at_rest,
+        TrafficState::at_rest(&stable),
         change,
         now_ms,
         notices,
@@ -468,6 +449,7 @@ pub async fn rolling_back(
             .map_err(retry)?;
         ctx.metrics
             .set(names::ROLLOUT_WEIGHT, &[("pipeline", &p.name)], 0);
+        ctx.metrics.inc(names::ROLLBACKS, &[("pipeline", &p.name)]);
         ctx.metrics.inc(
             names::RUNS,
             &[("pipeline", &p.name), ("outcome", "rolled-back")],

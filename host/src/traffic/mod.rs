@@ -34,7 +34,34 @@ pub struct TrafficState<'a> {
     pub weight: u8,
 }
 
-impl TrafficState<'_> {
+impl<'a> TrafficState<'a> {
+    /// `version` alone: stable and candidate, weight 0 (a pipeline between rollouts).
+    pub fn at_rest(version: &'a str) -> Self {
+        Self {
+            stable: version,
+            candidate: version,
+            weight: 0,
+        }
+    }
+
+    /// The candidate deployed next to `stable` with no traffic: a promotion, and a
+    /// rollback's cut.
+    pub fn without_traffic(stable: &'a str, candidate: &'a str) -> Self {
+        Self {
+            stable,
+            candidate,
+            weight: 0,
+        }
+    }
+
+    /// What a promotion of `candidate` writes: next to the stable version with no
+    /// traffic, or — a pipeline's first model, with no stable version — at rest.
+    pub fn promoted(stable: Option<&'a str>, candidate: &'a str) -> Self {
+        stable.map_or(Self::at_rest(candidate), |s| {
+            Self::without_traffic(s, candidate)
+        })
+    }
+
     /// The share of the newest version: the candidate's weight while it rolls out,
     /// 100 at rest (stable = candidate). KServe's `canaryTrafficPercent` means this.
     pub fn latest_weight(&self) -> u8 {
@@ -128,12 +155,12 @@ impl Traffic {
         candidate: &str,
     ) -> Change {
         let subject = repo.promotion(pipeline, candidate).subject;
-        let state = TrafficState {
-            stable: stable.unwrap_or(candidate),
-            candidate,
-            weight: 0,
-        };
-        self.change(repo, pipeline, state, subject)
+        self.change(
+            repo,
+            pipeline,
+            TrafficState::promoted(stable, candidate),
+            subject,
+        )
     }
 
     /// One step: the candidate gets `weight` percent.
@@ -156,12 +183,7 @@ impl Traffic {
             weight: 100,
         };
         let subject = self.subject(&self.messages.complete, pipeline, shown, "");
-        let rest = TrafficState {
-            stable: candidate,
-            candidate,
-            weight: 0,
-        };
-        self.change(repo, pipeline, rest, subject)
+        self.change(repo, pipeline, TrafficState::at_rest(candidate), subject)
     }
 
     /// The revert: `stable` back everywhere, the candidate gone, weight 0.
@@ -173,22 +195,9 @@ impl Traffic {
         candidate: &str,
         reason: &str,
     ) -> Change {
-        let shown = TrafficState {
-            stable,
-            candidate,
-            weight: 0,
-        };
+        let shown = TrafficState::without_traffic(stable, candidate);
         let subject = self.subject(&self.messages.revert, pipeline, shown, reason);
-        let mut change = self.change(
-            repo,
-            pipeline,
-            TrafficState {
-                stable,
-                candidate: stable,
-                weight: 0,
-            },
-            subject,
-        );
+        let mut change = self.change(repo, pipeline, TrafficState::at_rest(stable), subject);
         change
             .trailers
             .push(("Sluice-Rolled-Back".into(), candidate.to_owned()));
