@@ -36,7 +36,8 @@ pub mod names {
     /// Regression verdicts by `pipeline` and `verdict` (`pass`, `regressed`,
     /// `inconclusive`, or `none` when a metric source could not answer).
     pub const VERDICTS: &str = "sluice_rollout_verdicts_total";
-    /// Rollbacks started, by `pipeline`.
+    /// Rollbacks carried out (traffic back on stable, the revert in Git, the version
+    /// rejected), by `pipeline`.
     pub const ROLLBACKS: &str = "sluice_rollbacks_total";
     /// Notifications dropped (the receiver failed every attempt, or the queue was
     /// full), by `pipeline`.

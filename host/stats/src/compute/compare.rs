@@ -26,29 +26,26 @@ pub fn compare(
     test: TestKind,
     alternative: Alternative,
 ) -> Comparison {
-    let significance = match test {
-        // 0 dropped: the windows' non-finite values were removed before the moments.
-        TestKind::Welch if !matches!(filter, OutlierFilter::Mad(_)) => {
-            let (wa, wb) = (Selected::new(a, filter), Selected::new(b, filter));
-            return Comparison {
-                significance: welch_of(wa.moments, wb.moments, 0, alternative),
-                cohens_d: cohens_d_of(wa.moments, wb.moments),
-                a: wa.summary,
-                b: wb.summary,
-                outliers_a: wa.outliers,
-                outliers_b: wb.outliers,
-            };
-        }
-        _ => None,
-    };
+    // 0 dropped below: the windows' non-finite values were removed before the moments.
+    if test == TestKind::Welch && !matches!(filter, OutlierFilter::Mad(_)) {
+        let (wa, wb) = (Selected::new(a, filter), Selected::new(b, filter));
+        return Comparison {
+            significance: welch_of(wa.moments, wb.moments, 0, alternative),
+            cohens_d: cohens_d_of(wa.moments, wb.moments),
+            a: wa.summary,
+            b: wb.summary,
+            outliers_a: wa.outliers,
+            outliers_b: wb.outliers,
+        };
+    }
     let (wa, wb) = (Window::new(a, filter), Window::new(b, filter));
-    let significance = significance.unwrap_or_else(|| match test {
+    let significance = match test {
         TestKind::Welch => welch_of(wa.moments, wb.moments, 0, alternative),
         // The survivors are already in order: ranks come from one merge.
         TestKind::MannWhitney => {
             mann_whitney_sorted(wa.ascending(), wb.ascending(), 0, alternative)
         }
-    });
+    };
     Comparison {
         a: wa.summary,
         b: wb.summary,
