@@ -1,4 +1,4 @@
-//! The functions, computed with statrs distributions.
+//! The functions, over the distributions of [`crate::distribution`].
 
 mod compare;
 mod mann_whitney;
@@ -8,8 +8,7 @@ mod outliers;
 
 use std::borrow::Cow;
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
+use crate::distribution::students_t;
 use crate::{Alternative, Interval, Summary, TestResult};
 
 pub use compare::compare;
@@ -100,11 +99,6 @@ pub(crate) fn summary_of(m: Moments, s: &[f64], non_finite: u32) -> Summary {
     }
 }
 
-/// Student's t distribution with `df` degrees of freedom; `None` for invalid `df`.
-fn students_t(df: f64) -> Option<StudentsT> {
-    StudentsT::new(0.0, 1.0, df).ok()
-}
-
 /// Welch's unequal-variance t-test of mean(a) against mean(b).
 ///
 /// NaN statistic and p-value when a group has fewer than two finite values or both
@@ -138,11 +132,11 @@ pub(crate) fn welch_of(
         let big = sa.max(sb);
         let (ra, rb) = (sa / big, sb / big);
         let df = (ra + rb) * (ra + rb) / (ra * ra / (na - 1.0) + rb * rb / (nb - 1.0));
-        let p = students_t(df).map_or(f64::NAN, |dist| match alternative {
-            Alternative::TwoSided => (2.0 * dist.sf(t.abs())).min(1.0),
-            Alternative::Greater => dist.sf(t),
-            Alternative::Less => dist.cdf(t),
-        });
+        let p = match alternative {
+            Alternative::TwoSided => students_t::two_sided_tail(t, df),
+            Alternative::Greater => students_t::sf(t, df),
+            Alternative::Less => students_t::cdf(t, df),
+        };
         (t, df, p)
     };
     TestResult {
@@ -196,13 +190,10 @@ pub fn mean_confidence_interval(samples: &[f64], level: f64) -> Interval {
     if xs.len() < 2 || !(level > 0.0 && level < 1.0) {
         return nan;
     }
-    let Some(dist) = students_t((xs.len() - 1) as f64) else {
-        return nan;
-    };
     // The standard error as scale × √(scaled variance / n): representable for values
     // near 1e-300, whose variance is not.
     let se = moments.scale * (moments.scaled_variance / xs.len() as f64).sqrt();
-    let half = dist.inverse_cdf(0.5 + level / 2.0) * se;
+    let half = students_t::two_sided_quantile(level, (xs.len() - 1) as f64) * se;
     if !half.is_finite() {
         return nan;
     }

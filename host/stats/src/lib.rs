@@ -19,6 +19,8 @@
 
 #[cfg(feature = "compute")]
 mod compute;
+#[cfg(feature = "compute")]
+pub mod distribution;
 
 #[cfg(feature = "compute")]
 pub use compute::*;

@@ -3,9 +3,8 @@
 //! otherwise the normal approximation with tie and continuity correction (SciPy's
 //! `mannwhitneyu`, `method='asymptotic'`).
 
-use statrs::distribution::{ContinuousCDF, Normal};
-
 use super::{count_u32, finite, sorted};
+use crate::distribution::normal::normal_sf;
 use crate::{Alternative, TestResult};
 
 /// Largest `m · n` for which the exact null distribution is built. Building it takes
@@ -62,10 +61,7 @@ pub(crate) fn mann_whitney_sorted(
         let n = f1 + f2;
         let sigma = (f1 * f2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
         let z = (u - f1 * f2 / 2.0 - 0.5) / sigma;
-        match Normal::new(0.0, 1.0) {
-            Ok(normal) if sigma > 0.0 => normal.sf(z),
-            _ => f64::NAN,
-        }
+        if sigma > 0.0 { normal_sf(z) } else { f64::NAN }
     };
     result.statistic = u1;
     result.p_value = (upper_tail * factor).clamp(0.0, 1.0);
