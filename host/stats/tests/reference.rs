@@ -81,7 +81,8 @@ fn mann_whitney_matches_scipy_exact_and_asymptotic() {
     let f = fixture();
     for (case, a, b, exact) in [
         ("a_b_exact", "a", "b", true),
-        ("ties_asymptotic", "ties_a", "ties_b", false),
+        ("ties_exact", "small_ties_a", "small_ties_b", true),
+        ("ties_asymptotic", "ties_a2", "ties_b", false),
         ("big_asymptotic", "big_a", "big_b", false),
     ] {
         for (alt_name, alt) in ALTS {

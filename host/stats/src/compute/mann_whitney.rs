@@ -1,16 +1,19 @@
-//! The Mann–Whitney U test: exact whenever there are no ties and the exact null
-//! distribution is cheap to build (`m · n ≤ 1,000`: 1 vs 1,000, 20 vs 50, 31 vs 32),
-//! otherwise the normal approximation with tie and continuity correction (SciPy's
+//! The Mann–Whitney U test: exact whenever the exact null distribution is cheap to
+//! build (`m · n ≤ 1,000`: 1 vs 1,000, 20 vs 50, 31 vs 32) — without ties the classic
+//! distribution of U, with ties the exact permutation distribution of the mid-rank U
+//! given the tie groups (what `scipy.stats.permutation_test` enumerates) — otherwise
+//! the normal approximation with tie and continuity correction (SciPy's
 //! `mannwhitneyu`, `method='asymptotic'`).
 
 use super::{count_u32, finite, sorted};
 use crate::distribution::normal::normal_sf;
 use crate::{Alternative, TestResult};
 
-/// Largest `m · n` for which the exact null distribution is built. Building it takes
-/// about (m · n)² / 4 additions: at this bound ≈ 250,000, well under a millisecond, and
-/// small groups — where the normal approximation is worst (1 vs 21: 0.0575 against the
-/// exact 1/22) — are all exact.
+/// Largest `m · n` for which the exact null distribution is built. Without ties that
+/// takes about (m · n)² / 4 additions (≈ 250,000 at this bound, well under a
+/// millisecond); with ties about (m + n) · min(m, n) · 2mn (≤ 4 million: a few
+/// milliseconds at worst, 31 vs 32). Small groups — where the normal approximation is
+/// worst (1 vs 21: 0.0575 against the exact 1/22) — are all exact.
 const EXACT_MAX_PRODUCT: usize = 1_000;
 
 /// Mann–Whitney U test of `a` against `b`.
@@ -45,6 +48,7 @@ pub(crate) fn mann_whitney_sorted(
         return result;
     }
     let (rank_sum_a, tie_term) = rank_sum_and_ties(xa, xb);
+    let exact = n1 * n2 <= EXACT_MAX_PRODUCT;
     let (f1, f2) = (n1 as f64, n2 as f64);
     let u1 = rank_sum_a - f1 * (f1 + 1.0) / 2.0;
     let u2 = f1 * f2 - u1;
@@ -54,7 +58,20 @@ pub(crate) fn mann_whitney_sorted(
         Alternative::Less => (u2, 1.0),
         Alternative::TwoSided => (u1.max(u2), 2.0),
     };
-    let exact = tie_term == 0.0 && n1 * n2 <= EXACT_MAX_PRODUCT;
+    if exact && tie_term != 0.0 {
+        // With ties the permutation distribution need not be symmetric: two-sided is
+        // twice the smaller one-sided p-value (scipy.stats.permutation_test's rule).
+        let (greater, less) = tied_exact_tails(u1, xa, xb);
+        let p = match alternative {
+            Alternative::Greater => greater,
+            Alternative::Less => less,
+            Alternative::TwoSided => 2.0 * greater.min(less),
+        };
+        result.statistic = u1;
+        result.p_value = p.clamp(0.0, 1.0);
+        result.exact = true;
+        return result;
+    }
     let upper_tail = if exact {
         exact_sf(u, n1, n2)
     } else {
@@ -72,10 +89,24 @@ pub(crate) fn mann_whitney_sorted(
 /// Sum of the (mid-)ranks of `a` in the pooled sample, and Σ(t³ − t) over tie groups,
 /// for ascending `a` and `b`: one merge, no sort.
 fn rank_sum_and_ties(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let (mut i, mut j) = (0, 0);
     let (mut rank_sum_a, mut tie_term) = (0.0, 0.0);
     // Ranks taken so far (1-based ranks start after them).
     let mut before = 0usize;
+    for_each_tie_group(a, b, |group, from_a| {
+        // The tie group takes ranks before + 1 … before + group; each gets their mean.
+        let mid_rank = before as f64 + (group as f64 + 1.0) / 2.0;
+        rank_sum_a += mid_rank * from_a as f64;
+        let g = group as f64;
+        tie_term += g * g * g - g;
+        before += group;
+    });
+    (rank_sum_a, tie_term)
+}
+
+/// Calls `f(size, from_a)` for each group of equal values of the pooled sample, in
+/// ascending order, for ascending `a` and `b`.
+fn for_each_tie_group(a: &[f64], b: &[f64], mut f: impl FnMut(usize, usize)) {
+    let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         // The smallest value left, and how many of each group hold it.
         let v = match (a.get(i), b.get(j)) {
@@ -86,17 +117,74 @@ fn rank_sum_and_ties(a: &[f64], b: &[f64]) -> (f64, f64) {
         };
         let from_a = a[i..].iter().take_while(|&&x| x == v).count();
         let from_b = b[j..].iter().take_while(|&&y| y == v).count();
-        let group = from_a + from_b;
-        // The tie group takes ranks before + 1 … before + group; each gets their mean.
-        let mid_rank = before as f64 + (group as f64 + 1.0) / 2.0;
-        rank_sum_a += mid_rank * from_a as f64;
-        let g = group as f64;
-        tie_term += g * g * g - g;
-        before += group;
+        f(from_a + from_b, from_a);
         i += from_a;
         j += from_b;
     }
-    (rank_sum_a, tie_term)
+}
+
+/// `(P(U ≥ u₁), P(U ≤ u₁))` for U of group `a` under the null hypothesis, given the
+/// tie groups of the pooled sample (ascending `xa`, `xb`): the exact permutation
+/// distribution of the mid-rank U over all C(m + n, m) ways to label `m` values `a`.
+fn tied_exact_tails(u1: f64, xa: &[f64], xb: &[f64]) -> (f64, f64) {
+    let (m, n) = (xa.len(), xb.len());
+    let mut sizes = Vec::new();
+    for_each_tie_group(xa, xb, |size, _| sizes.push(size));
+    // Built for the smaller group (cheaper); U of `a` is m·n − U of `b`.
+    let small = m.min(n);
+    let mut counts = tied_u2_distribution(&sizes, small, m + n);
+    if small != m {
+        counts.reverse();
+    }
+    // counts[k] now counts labellings where `a` has 2U = k.
+    let total: f64 = counts.iter().sum();
+    let two_u = (2.0 * u1).round() as usize;
+    let upper: f64 = counts.iter().skip(two_u).sum();
+    let lower: f64 = counts.iter().take(two_u + 1).sum();
+    (upper / total, lower / total)
+}
+
+/// `counts[k]` = number of ways to pick `m` of `total` pooled values (tie groups of
+/// `sizes`, in ascending order) whose mid-rank U is `k / 2`.
+///
+/// Knapsack over the tie groups: taking `k` of a group whose ranks are
+/// `before + 1 … before + size` adds `k · (2·before + size + 1)` to twice the rank sum,
+/// in `C(size, k)` ways.
+fn tied_u2_distribution(sizes: &[usize], m: usize, total: usize) -> Vec<f64> {
+    // Twice the rank sum of m values is at most m (2·total − m + 1).
+    let max_sum = m * (2 * total - m + 1);
+    let mut ways = vec![vec![0.0f64; max_sum + 1]; m + 1];
+    ways[0][0] = 1.0;
+    let (mut before, mut seen) = (0usize, 0usize);
+    for &size in sizes {
+        let weight = 2 * before + size + 1;
+        // Binomial coefficients C(size, k), k = 0..=min(size, m).
+        let top = size.min(m);
+        let mut choose = vec![1.0f64; top + 1];
+        for k in 1..=top {
+            choose[k] = choose[k - 1] * (size + 1 - k) as f64 / k as f64;
+        }
+        // Descending `j`, so every source row is read before it is written.
+        for j in (0..=seen.min(m)).rev() {
+            for k in 1..=top.min(m - j) {
+                let (lower, upper) = ways.split_at_mut(j + k);
+                let (from, to) = (&lower[j], &mut upper[0]);
+                let shift = k * weight;
+                for (s, &w) in from.iter().enumerate() {
+                    if w != 0.0 && s + shift <= max_sum {
+                        to[s + shift] += w * choose[k];
+                    }
+                }
+            }
+        }
+        before += size;
+        seen += size;
+    }
+    // 2U = 2R − m(m + 1).
+    let offset = m * (m + 1);
+    let mut counts: Vec<f64> = ways[m].iter().skip(offset).copied().collect();
+    counts.truncate(2 * m * (total - m) + 1);
+    counts
 }
 
 /// P(U ≥ u) under the null hypothesis for group sizes `m` and `n`, from the exact
@@ -188,6 +276,65 @@ mod tests {
             }
         }
         assert_eq!(u_distribution(m, n), counts);
+    }
+
+    /// U of `a` by counting pairs (ties count ½): the definition, for the enumeration.
+    fn u_by_pairs(a: &[f64], b: &[f64]) -> f64 {
+        a.iter()
+            .flat_map(|x| b.iter().map(move |y| (x, y)))
+            .map(|(x, y)| match x.partial_cmp(y) {
+                Some(std::cmp::Ordering::Greater) => 1.0,
+                Some(std::cmp::Ordering::Equal) => 0.5,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
+    proptest::proptest! {
+        /// With ties, the exact p-values equal those of enumerating every labelling of
+        /// the pooled values (the permutation test), for every alternative.
+        #[test]
+        fn tied_exact_p_values_match_enumeration(
+            a in proptest::collection::vec(0u8..4, 1..7),
+            b in proptest::collection::vec(0u8..4, 1..7),
+        ) {
+            let a: Vec<f64> = a.into_iter().map(f64::from).collect();
+            let b: Vec<f64> = b.into_iter().map(f64::from).collect();
+            let pooled: Vec<f64> = a.iter().chain(&b).copied().collect();
+            let (m, total) = (a.len(), pooled.len());
+            let observed = u_by_pairs(&a, &b);
+            let (mut ge, mut le, mut all) = (0.0f64, 0.0f64, 0.0f64);
+            for mask in 0u32..(1 << total) {
+                if mask.count_ones() as usize != m {
+                    continue;
+                }
+                let (pa, pb): (Vec<(usize, f64)>, Vec<(usize, f64)>) =
+                    pooled.iter().copied().enumerate().partition(|(i, _)| mask & (1 << i) != 0);
+                let pa: Vec<f64> = pa.into_iter().map(|(_, v)| v).collect();
+                let pb: Vec<f64> = pb.into_iter().map(|(_, v)| v).collect();
+                let u = u_by_pairs(&pa, &pb);
+                all += 1.0;
+                if u >= observed { ge += 1.0; }
+                if u <= observed { le += 1.0; }
+            }
+            let has_ties = {
+                let mut s = pooled.clone();
+                s.sort_by(f64::total_cmp);
+                s.windows(2).any(|w| w[0] == w[1])
+            };
+            for (alternative, want) in [
+                (Alternative::Greater, ge / all),
+                (Alternative::Less, le / all),
+                (Alternative::TwoSided, (2.0 * (ge / all).min(le / all)).min(1.0)),
+            ] {
+                let r = mann_whitney_u(&a, &b, alternative);
+                proptest::prop_assert!(r.exact);
+                proptest::prop_assert_eq!(r.statistic, observed);
+                if has_ties || alternative != Alternative::TwoSided {
+                    proptest::prop_assert!((r.p_value - want).abs() <= 1e-12, "{:?}: {} vs {}", alternative, r.p_value, want);
+                }
+            }
+        }
     }
 
     #[test]
