@@ -155,7 +155,7 @@ fn tied_u2_distribution(sizes: &[usize], m: usize, total: usize) -> Vec<f64> {
     let max_sum = m * (2 * total - m + 1);
     let mut ways = vec![vec![0.0f64; max_sum + 1]; m + 1];
     ways[0][0] = 1.0;
-    let (mut before, mut seen) = (0usize, 0usize);
+    let mut before = 0usize;
     for &size in sizes {
         let weight = 2 * before + size + 1;
         // Binomial coefficients C(size, k), k = 0..=min(size, m).
@@ -165,20 +165,19 @@ fn tied_u2_distribution(sizes: &[usize], m: usize, total: usize) -> Vec<f64> {
             choose[k] = choose[k - 1] * (size + 1 - k) as f64 / k as f64;
         }
         // Descending `j`, so every source row is read before it is written.
-        for j in (0..=seen.min(m)).rev() {
-            for k in 1..=top.min(m - j) {
+        for j in (0..=before.min(m)).rev() {
+            for (k, &c) in choose.iter().enumerate().take(top.min(m - j) + 1).skip(1) {
                 let (lower, upper) = ways.split_at_mut(j + k);
                 let (from, to) = (&lower[j], &mut upper[0]);
                 let shift = k * weight;
                 for (s, &w) in from.iter().enumerate() {
                     if w != 0.0 && s + shift <= max_sum {
-                        to[s + shift] += w * choose[k];
+                        to[s + shift] += w * c;
                     }
                 }
             }
         }
         before += size;
-        seen += size;
     }
     // 2U = 2R − m(m + 1).
     let offset = m * (m + 1);
@@ -308,10 +307,9 @@ mod tests {
                 if mask.count_ones() as usize != m {
                     continue;
                 }
-                let (pa, pb): (Vec<(usize, f64)>, Vec<(usize, f64)>) =
-                    pooled.iter().copied().enumerate().partition(|(i, _)| mask & (1 << i) != 0);
-                let pa: Vec<f64> = pa.into_iter().map(|(_, v)| v).collect();
-                let pb: Vec<f64> = pb.into_iter().map(|(_, v)| v).collect();
+                let chosen = |i: &usize| mask & (1 << i) != 0;
+                let pa: Vec<f64> = (0..total).filter(chosen).map(|i| pooled[i]).collect();
+                let pb: Vec<f64> = (0..total).filter(|i| !chosen(i)).map(|i| pooled[i]).collect();
                 let u = u_by_pairs(&pa, &pb);
                 all += 1.0;
                 if u >= observed { ge += 1.0; }
