@@ -1,6 +1,6 @@
 //! The statistics sluice offers every policy as host functions (`sluice:policy/stats`).
 //!
-//! Pure functions over `&[f64]`, computed with [`statrs`] distributions. The same code
+//! Pure functions over `&[f64]`, over the distributions of [`distribution`]. The same code
 //! serves the host's WebAssembly imports and the policy SDK's native build, so a policy's
 //! unit tests see exactly the numbers it will see in production.
 //!

@@ -84,15 +84,23 @@ pub(crate) fn iqr_rule(s: &[f64], k: f64) -> Option<Keep> {
         return None;
     }
     let (q1, q3) = (percentile_sorted(s, 0.25), percentile_sorted(s, 0.75));
+    // An IQR beyond f64::MAX (quartiles near ±1e308) is taken in halves, so k = 0
+    // still gives [Q1, Q3] rather than 0·∞ = NaN fences that keep nothing.
+    let iqr = q3 - q1;
+    let reach = if iqr.is_finite() {
+        k * iqr
+    } else {
+        2.0 * k * (q3 / 2.0 - q1 / 2.0)
+    };
     Some(Keep::Between {
-        low: q1 - k * (q3 - q1),
-        high: q3 + k * (q3 - q1),
+        low: q1 - reach,
+        high: q3 + reach,
     })
 }
 
 /// The robust z-score rule for finite values `xs` with ascending copy `s`; `None`
-/// keeps everything (fewer than two values, a zero MAD, or a non-finite or negative
-/// `threshold`).
+/// keeps everything (fewer than two values, a zero or overflowing MAD, or a non-finite
+/// or negative `threshold`).
 pub(crate) fn mad_rule(xs: &[f64], s: &[f64], threshold: f64) -> Option<Keep> {
     if xs.len() < 2 || !threshold.is_finite() || threshold < 0.0 {
         return None;
@@ -100,7 +108,9 @@ pub(crate) fn mad_rule(xs: &[f64], s: &[f64], threshold: f64) -> Option<Keep> {
     let median = percentile_sorted(s, 0.5);
     let deviations: Vec<f64> = xs.iter().map(|x| (x - median).abs()).collect();
     let scale = MAD_TO_SIGMA * percentile_sorted(&sorted(&deviations), 0.5);
-    if scale == 0.0 {
+    // A zero MAD leaves the scale unknown; an infinite one (deviations beyond
+    // f64::MAX) would make every score 0 or NaN. Either way: keep everything.
+    if scale == 0.0 || !scale.is_finite() {
         return None;
     }
     Some(Keep::NearMedian {
@@ -113,6 +123,33 @@ pub(crate) fn mad_rule(xs: &[f64], s: &[f64], threshold: f64) -> Option<Keep> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fences_and_scales_beyond_f64_max_keep_what_the_rule_says() {
+        let wide = [-1e308, -1.5e308, 0.0, 1e308, 1.7e308, 1.6e308];
+        // k = 0 keeps exactly [Q1, Q3], even though Q3 − Q1 overflows.
+        let q1 = percentile_sorted(&sorted(&wide), 0.25);
+        let q3 = percentile_sorted(&sorted(&wide), 0.75);
+        let kept = filter_outliers_iqr(&wide, 0.0);
+        let want: Vec<f64> = wide
+            .iter()
+            .copied()
+            .filter(|x| (q1..=q3).contains(x))
+            .collect();
+        assert_eq!(kept, want);
+        assert!(!kept.is_empty());
+        // k = 1.5: the fences overflow to ±∞ and keep everything.
+        assert_eq!(filter_outliers_iqr(&wide, 1.5), wide.to_vec());
+        // Deviations from the median beyond f64::MAX: the MAD is infinite, keep all.
+        let spread = [-1.7e308, -1.6e308, -1.5e308, 1.5e308, 1.6e308, 1.7e308];
+        assert_eq!(filter_outliers_mad(&spread, 3.5), spread.to_vec());
+        // Negative and NaN parameters keep every finite value.
+        let xs = [1.0, 2.0, 3.0, 100.0, f64::NAN];
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(filter_outliers_iqr(&xs, bad), vec![1.0, 2.0, 3.0, 100.0]);
+            assert_eq!(filter_outliers_mad(&xs, bad), vec![1.0, 2.0, 3.0, 100.0]);
+        }
+    }
 
     /// The run found in the sorted window is exactly what filtering it keeps.
     fn assert_run_is_filter(keep: Keep, xs: &[f64]) {
