@@ -85,3 +85,22 @@ fn levels_out_of_range() {
     assert!(narrow.low < narrow.mean && narrow.mean < narrow.high);
     assert!(wide.low < narrow.low && narrow.high < wide.high);
 }
+
+#[test]
+fn compare_filters_overflowing_spreads_as_the_filter_does() {
+    let wide = [-1e308, -1.5e308, 0.0, 1e308, 1.7e308, 1.6e308];
+    let other = [1.0, 2.0, 3.0, 4.0];
+    for k in [0.0, 1.5] {
+        let c = compare(
+            &wide,
+            &other,
+            OutlierFilter::Iqr(k),
+            TestKind::Welch,
+            Alternative::TwoSided,
+        );
+        let kept = filter_outliers_iqr(&wide, k);
+        assert_eq!(c.a.n as usize, kept.len(), "k = {k}");
+        assert_eq!(c.a.min.to_bits(), summarize(&kept).min.to_bits());
+        assert_eq!(c.a.max.to_bits(), summarize(&kept).max.to_bits());
+    }
+}

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::mann_whitney::mann_whitney_sorted;
 use super::order::{Ranked, percentile_ranks};
-use super::outliers::{Keep, iqr_rule, mad_rule};
+use super::outliers::{Keep, iqr_rule, mad_rule, tukey_fences};
 use super::{Moments, cohens_d_of, count_u32, finite, sorted, summary_of, welch_of};
 use crate::{Alternative, Comparison, OutlierFilter, Summary, TestKind};
 
@@ -80,10 +80,7 @@ impl Selected {
                         .collect::<Vec<_>>(),
                 );
                 let (q1, q3) = (ranked.percentile(0, n, 0.25), ranked.percentile(0, n, 0.75));
-                Some(Keep::Between {
-                    low: q1 - k * (q3 - q1),
-                    high: q3 + k * (q3 - q1),
-                })
+                Some(tukey_fences(q1, q3, k))
             }
             _ => None,
         };

@@ -83,7 +83,15 @@ pub(crate) fn iqr_rule(s: &[f64], k: f64) -> Option<Keep> {
     if s.len() < 2 || !k.is_finite() || k < 0.0 {
         return None;
     }
-    let (q1, q3) = (percentile_sorted(s, 0.25), percentile_sorted(s, 0.75));
+    Some(tukey_fences(
+        percentile_sorted(s, 0.25),
+        percentile_sorted(s, 0.75),
+        k,
+    ))
+}
+
+/// Tukey's fences [Q1 − k·IQR, Q3 + k·IQR] for finite quartiles and `k ≥ 0`.
+pub(crate) fn tukey_fences(q1: f64, q3: f64, k: f64) -> Keep {
     // An IQR beyond f64::MAX (quartiles near ±1e308) is taken in halves, so k = 0
     // still gives [Q1, Q3] rather than 0·∞ = NaN fences that keep nothing.
     let iqr = q3 - q1;
@@ -92,10 +100,10 @@ pub(crate) fn iqr_rule(s: &[f64], k: f64) -> Option<Keep> {
     } else {
         2.0 * k * (q3 / 2.0 - q1 / 2.0)
     };
-    Some(Keep::Between {
+    Keep::Between {
         low: q1 - reach,
         high: q3 + reach,
-    })
+    }
 }
 
 /// The robust z-score rule for finite values `xs` with ascending copy `s`; `None`
