@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use super::mann_whitney::mann_whitney_sorted;
+use super::moments::Within;
 use super::order::{Ranked, percentile_ranks};
 use super::outliers::{Keep, iqr_rule, mad_rule, tukey_fences};
 use super::{Moments, cohens_d_of, count_u32, finite, sorted, summary_of, welch_of};
@@ -84,28 +85,17 @@ impl Selected {
             }
             _ => None,
         };
-        // The survivors are the ranks start..end of the window: count what lies
-        // outside the fences.
-        let (start, end, kept) = match rule {
-            None => (0, n, xs),
-            Some(keep) => {
-                let kept = keep.apply(&xs);
-                let Keep::Between { low, .. } = keep else {
-                    unreachable!("the IQR rule keeps an interval")
-                };
-                let start = xs.iter().filter(|&&x| x < low).count();
-                let end = start + kept.len();
-                (
-                    start,
-                    end,
-                    if kept.len() == n {
-                        xs
-                    } else {
-                        Cow::Owned(kept)
-                    },
-                )
-            }
+        // The survivors are the ranks start..end of the window, found from the counts;
+        // the fences as `Keep::Between` compares them (−0 = +0).
+        let fences = rule.map(|keep| match keep {
+            Keep::Between { low, high } => (low, high),
+            Keep::NearMedian { .. } => unreachable!("the IQR rule keeps an interval"),
+        });
+        let run = match fences {
+            None => 0..n,
+            Some((low, high)) => ranked.ranks_between(low, high),
         };
+        let (start, end) = (run.start, run.end);
         let m = end - start;
         let wanted: Vec<usize> = [0.5, 0.9, 0.95, 0.99]
             .iter()
@@ -114,7 +104,17 @@ impl Selected {
             .chain((m > 0).then(|| [start, end - 1]).into_iter().flatten())
             .collect();
         ranked.select(&wanted);
-        let moments = Moments::of(&kept);
+        // The survivors' moments straight from the window (never copied out), with
+        // the extremes just selected.
+        let (min, max) = (ranked.at(start), ranked.at(end.saturating_sub(1)));
+        let moments = match fences {
+            None => Moments::of_blocks(&*xs, n, xs.first().copied().unwrap_or(f64::NAN), min, max),
+            Some((low, high)) => {
+                let first = xs.iter().copied().find(|&x| x >= low && x <= high);
+                let within = Within { xs: &xs, low, high };
+                Moments::of_blocks(&within, m, first.unwrap_or(f64::NAN), min, max)
+            }
+        };
         let summary = Summary {
             n: count_u32(moments.len),
             non_finite,

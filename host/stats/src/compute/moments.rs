@@ -50,9 +50,69 @@ fn power_of_two_below(x: f64) -> f64 {
     f64::from_bits(exponent << 52)
 }
 
+/// Values fed to the sums in blocks, in order; every block but the last has a length
+/// divisible by 4, so lane `i mod 4` of a four-lane sum sees the same values whether
+/// they come as one slice or as blocks.
+pub(crate) trait Blocks {
+    /// Calls `f` with each block in turn.
+    fn each_block(&self, f: &mut dyn FnMut(&[f64]));
+}
+
+impl Blocks for [f64] {
+    fn each_block(&self, f: &mut dyn FnMut(&[f64])) {
+        f(self);
+    }
+}
+
+/// The values of `xs` inside `[low, high]`, in order — the survivors of Tukey's fences —
+/// staged through a small buffer, so they are never collected into a window-sized copy.
+pub(crate) struct Within<'a> {
+    /// The window.
+    pub(crate) xs: &'a [f64],
+    /// Lower fence (kept).
+    pub(crate) low: f64,
+    /// Upper fence (kept).
+    pub(crate) high: f64,
+}
+
+impl Blocks for Within<'_> {
+    fn each_block(&self, f: &mut dyn FnMut(&[f64])) {
+        // Runs of survivors go to `f` straight from the window, cut to multiples of 4;
+        // around an outlier a few values are staged until the staged count is a
+        // multiple of 4 again. Outliers are few, so nearly every value is read in place.
+        const STAGE: usize = 8;
+        let keeps = |x: f64| x >= self.low && x <= self.high;
+        let xs = self.xs;
+        let mut staged = [0.0f64; STAGE];
+        let (mut n, mut i) = (0usize, 0usize);
+        while i < xs.len() {
+            if n == 0 {
+                let run = xs[i..]
+                    .iter()
+                    .position(|&x| !keeps(x))
+                    .unwrap_or(xs.len() - i);
+                let direct = run / 4 * 4;
+                if direct > 0 {
+                    f(&xs[i..i + direct]);
+                    i += direct;
+                    continue;
+                }
+            }
+            staged[n] = xs[i];
+            n += usize::from(keeps(xs[i]));
+            i += 1;
+            if n == 4 {
+                f(&staged[..4]);
+                n = 0;
+            }
+        }
+        f(&staged[..n]);
+    }
+}
+
 /// Neumaier's compensated sum, kept in four independent lanes (so the additions of one
 /// lane do not wait for another's) and combined at the end with the same compensation.
-fn compensated_sum(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+fn compensated_sum(values: &(impl Blocks + ?Sized), f: impl Fn(f64) -> f64) -> f64 {
     #[inline(always)]
     fn add(sum: &mut f64, compensation: &mut f64, v: f64) {
         let t = *sum + v;
@@ -63,16 +123,22 @@ fn compensated_sum(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
         };
         *sum = t;
     }
-    let (mut sums, mut comps) = ([0.0f64; 4], [0.0f64; 4]);
-    let mut chunks = values.chunks_exact(4);
-    for c in &mut chunks {
-        for lane in 0..4 {
-            add(&mut sums[lane], &mut comps[lane], f(c[lane]));
+    let (mut sums_out, mut comps_out) = ([0.0f64; 4], [0.0f64; 4]);
+    values.each_block(&mut |block| {
+        // Locals, so the lanes live in registers rather than behind the captures.
+        let (mut sums, mut comps) = (sums_out, comps_out);
+        let mut chunks = block.chunks_exact(4);
+        for c in &mut chunks {
+            for lane in 0..4 {
+                add(&mut sums[lane], &mut comps[lane], f(c[lane]));
+            }
         }
-    }
-    for (lane, &v) in chunks.remainder().iter().enumerate() {
-        add(&mut sums[lane], &mut comps[lane], f(v));
-    }
+        for (lane, &v) in chunks.remainder().iter().enumerate() {
+            add(&mut sums[lane], &mut comps[lane], f(v));
+        }
+        (sums_out, comps_out) = (sums, comps);
+    });
+    let (sums, comps) = (sums_out, comps_out);
     let (mut sum, mut compensation) = (0.0, comps.iter().sum::<f64>());
     for s in sums {
         add(&mut sum, &mut compensation, s);
@@ -80,44 +146,27 @@ fn compensated_sum(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     sum + compensation
 }
 
-/// The largest |f(x)| over `values` (0 for none), in four lanes.
-fn max_abs(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
-    let mut lanes = [0.0f64; 4];
-    let mut chunks = values.chunks_exact(4);
-    for c in &mut chunks {
-        for lane in 0..4 {
-            let a = f(c[lane]).abs();
-            if a > lanes[lane] {
-                lanes[lane] = a;
+/// Σd² and Σd over `values`, d = f(x), in four lanes.
+fn squares_and_sum(values: &(impl Blocks + ?Sized), f: impl Fn(f64) -> f64) -> (f64, f64) {
+    let (mut sq_out, mut sm_out) = ([0.0f64; 4], [0.0f64; 4]);
+    values.each_block(&mut |block| {
+        let (mut sq, mut sm) = (sq_out, sm_out);
+        let mut chunks = block.chunks_exact(4);
+        for c in &mut chunks {
+            for lane in 0..4 {
+                let d = f(c[lane]);
+                sq[lane] += d * d;
+                sm[lane] += d;
             }
         }
-    }
-    for &v in chunks.remainder() {
-        let a = f(v).abs();
-        if a > lanes[0] {
-            lanes[0] = a;
+        for &v in chunks.remainder() {
+            let d = f(v);
+            sq[0] += d * d;
+            sm[0] += d;
         }
-    }
-    lanes.into_iter().fold(0.0, f64::max)
-}
-
-/// Σd² and Σd over `values`, d = f(x), in four lanes.
-fn squares_and_sum(values: &[f64], f: impl Fn(f64) -> f64) -> (f64, f64) {
-    let (mut sq, mut sm) = ([0.0f64; 4], [0.0f64; 4]);
-    let mut chunks = values.chunks_exact(4);
-    for c in &mut chunks {
-        for lane in 0..4 {
-            let d = f(c[lane]);
-            sq[lane] += d * d;
-            sm[lane] += d;
-        }
-    }
-    for &v in chunks.remainder() {
-        let d = f(v);
-        sq[0] += d * d;
-        sm[0] += d;
-    }
-    (sq.iter().sum(), sm.iter().sum())
+        (sq_out, sm_out) = (sq, sm);
+    });
+    (sq_out.iter().sum(), sm_out.iter().sum())
 }
 
 /// `x / p` for a power of two `p`, as a multiplication by the exact reciprocal where
@@ -136,8 +185,31 @@ impl Divide {
 impl Moments {
     /// The moments of finite values `xs`.
     pub(crate) fn of(xs: &[f64]) -> Self {
-        let len = xs.len();
-        let Some(&first) = xs.first() else {
+        // Finite values: plain comparisons (no NaN handling needed).
+        let (min, max) = xs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (if x < lo { x } else { lo }, if x > hi { x } else { hi })
+            });
+        match xs.first() {
+            Some(&first) => Self::of_blocks(xs, xs.len(), first, min, max),
+            None => Self::of_blocks(xs, 0, f64::NAN, min, max),
+        }
+    }
+
+    /// The moments of the `len` finite values `values` (fed in blocks), whose first is
+    /// `first` and whose smallest and largest are `min` and `max` — known to a caller
+    /// that selected them, so no pass looks for them. The same numbers, bit for bit,
+    /// as [`Moments::of`] on the values collected into a slice: the largest |x| and
+    /// |x − mean| are at `min` or `max`, as scaling and shifting are monotone.
+    pub(crate) fn of_blocks(
+        xs: &(impl Blocks + ?Sized),
+        len: usize,
+        first: f64,
+        min: f64,
+        max: f64,
+    ) -> Self {
+        if len == 0 {
             return Self {
                 len,
                 mean: f64::NAN,
@@ -147,9 +219,9 @@ impl Moments {
                 scale: 1.0,
                 scaled_variance: f64::NAN,
             };
-        };
+        }
         let n = len as f64;
-        let range = power_of_two_below(max_abs(xs, |x| x));
+        let range = power_of_two_below(min.abs().max(max.abs()));
         // In (-2, 2): exact, because only exponents change (values near 1e-300 are
         // scaled up; subnormals become normal).
         let anchor = first / range;
@@ -171,10 +243,11 @@ impl Moments {
                 scaled_variance: f64::NAN,
             };
         }
-        let spread = power_of_two_below(match by_range {
-            Divide(_, Some(inv)) => max_abs(xs, |x| x * inv - mean_scaled),
-            Divide(r, None) => max_abs(xs, |x| x / r - mean_scaled),
-        });
+        let deviation = |x: f64| match by_range {
+            Divide(_, Some(inv)) => (x * inv - mean_scaled).abs(),
+            Divide(r, None) => (x / r - mean_scaled).abs(),
+        };
+        let spread = power_of_two_below(deviation(min).max(deviation(max)));
         // Corrected two-pass: Σd² − (Σd)²/n, deviations in units of `spread`.
         let by_spread = Divide::by(spread);
         let (squares, sum) = match (by_range, by_spread) {

@@ -66,6 +66,36 @@ impl Ranked {
         }
     }
 
+    /// The ranks `start..end` of the values `x` with `low ≤ x ≤ high` (as `f64`
+    /// compares, so −0 = +0). Counted only between the ranks already found around
+    /// each fence: after the quartiles, a quarter of the window each.
+    pub(crate) fn ranks_between(&self, low: f64, high: f64) -> std::ops::Range<usize> {
+        // The first key at or above `low`, and the first key above `high`.
+        let from = unsigned_order_key(if low == 0.0 { -0.0 } else { low });
+        let past = unsigned_order_key(if high == 0.0 { 0.0 } else { high }).saturating_add(1);
+        let (start, end) = (self.count_below(from), self.count_below(past));
+        start..end.max(start)
+    }
+
+    /// How many keys are below `key`. Every found rank splits the keys (smaller or
+    /// equal ones left of it, larger or equal right), so only the keys between the
+    /// found ranks around `key` are looked at.
+    fn count_below(&self, key: u64) -> usize {
+        let is_below = |v: &f64| unsigned_order_key(*v) < key;
+        let from = self
+            .found
+            .iter()
+            .take_while(|(_, v)| is_below(v))
+            .last()
+            .map_or(0, |(&r, _)| r + 1);
+        let to = self
+            .found
+            .iter()
+            .find(|(_, v)| !is_below(v))
+            .map_or(self.keys.len(), |(&r, _)| r);
+        from + self.keys[from..to].iter().filter(|&&k| k < key).count()
+    }
+
     /// The value at `rank`, which [`Ranked::select`] was asked for.
     pub(crate) fn at(&self, rank: usize) -> f64 {
         self.found.get(&rank).copied().unwrap_or(f64::NAN)
