@@ -8,7 +8,12 @@ use sluice_stats::*;
 
 /// A window: `shape` picks how values are made from the generated integers.
 fn window() -> impl Strategy<Value = Vec<f64>> {
-    let sizes = prop_oneof![0usize..40, 40usize..600, 3000usize..9000, 16_384usize..40_000];
+    let sizes = prop_oneof![
+        0usize..40,
+        40usize..600,
+        3000usize..9000,
+        16_384usize..40_000
+    ];
     (sizes, 0u8..6, any::<u64>()).prop_map(|(n, shape, seed)| {
         let mut state = seed | 1;
         let mut next = move || {
