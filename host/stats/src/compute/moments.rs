@@ -13,6 +13,8 @@
 //! near 1e-300 it is not representable (1e-600), yet the t statistic, the degrees of
 //! freedom and Cohen's d — ratios — are, and are computed from the scaled parts.
 
+use super::outliers::Keep;
+
 /// The moments of a group of finite values.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Moments {
@@ -64,15 +66,13 @@ impl Blocks for [f64] {
     }
 }
 
-/// The values of `xs` inside `[low, high]`, in order — the survivors of Tukey's fences —
-/// staged through a small buffer, so they are never collected into a window-sized copy.
+/// The values of `xs` an outlier filter keeps, in order, read in place, so they are
+/// never collected into a window-sized copy.
 pub(crate) struct Within<'a> {
     /// The window.
     pub(crate) xs: &'a [f64],
-    /// Lower fence (kept).
-    pub(crate) low: f64,
-    /// Upper fence (kept).
-    pub(crate) high: f64,
+    /// The filter's rule.
+    pub(crate) keep: Keep,
 }
 
 impl Blocks for Within<'_> {
@@ -81,7 +81,7 @@ impl Blocks for Within<'_> {
         // around an outlier a few values are staged until the staged count is a
         // multiple of 4 again. Outliers are few, so nearly every value is read in place.
         const STAGE: usize = 8;
-        let keeps = |x: f64| x >= self.low && x <= self.high;
+        let keeps = |x: f64| self.keep.keeps(x);
         let xs = self.xs;
         let mut staged = [0.0f64; STAGE];
         let (mut n, mut i) = (0usize, 0usize);

@@ -65,7 +65,7 @@ impl Keep {
         start..end
     }
     /// Whether `x` survives the filter.
-    fn keeps(self, x: f64) -> bool {
+    pub(crate) fn keeps(self, x: f64) -> bool {
         match self {
             Keep::Between { low, high } => (low..=high).contains(&x),
             Keep::NearMedian {
