@@ -15,7 +15,11 @@ fn data(size: usize, arm: u64) -> Vec<f64> {
 }
 
 fn main() {
-    let (a, b) = (data(100_000, 1), data(100_000, 0));
+    let size: usize = std::env::var("SIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (a, b) = (data(size, 1), data(size, 0));
     let only = std::env::var("TEST").unwrap_or_default();
     for test in [TestKind::Welch, TestKind::MannWhitney] {
         if !only.is_empty() && format!("{test:?}") != only {

@@ -77,6 +77,33 @@ pub(crate) const LARGE_A: f64 = 15.0;
 /// is exact there.
 pub(crate) const LARGE_A_LN_X_FROM: f64 = -0.5;
 
+/// The coefficients `pₙ` of the large-a expansion for `b = ½`, computed at compile time:
+/// `p₀ = 1`, `pₙ = (b − 1)/(2n + 1)! + (1/n) Σ_{m=1}^{n−1} (m b − n) p_{n−m} / (2m + 1)!`.
+const P_HALF: [f64; 31] = p_coefficients(0.5);
+
+const fn p_coefficients(b: f64) -> [f64; 31] {
+    let mut odd_factorial = [1.0f64; 31]; // (2m + 1)!
+    let mut m = 1;
+    while m < 31 {
+        odd_factorial[m] = odd_factorial[m - 1] * (2 * m) as f64 * (2 * m + 1) as f64;
+        m += 1;
+    }
+    let mut p = [0.0f64; 31];
+    p[0] = 1.0;
+    let mut n = 1;
+    while n < 31 {
+        let mut sum = 0.0;
+        let mut m = 1;
+        while m < n {
+            sum += (m as f64 * b - n as f64) * p[n - m] / odd_factorial[m];
+            m += 1;
+        }
+        p[n] = sum / n as f64 + (b - 1.0) / odd_factorial[n];
+        n += 1;
+    }
+    p
+}
+
 /// `I_x(a, ½)` for `a ≥` [`LARGE_A`] and `ln x >` [`LARGE_A_LN_X_FROM`], given `ln x` (accurate near
 /// 1, where x is): the asymptotic expansion for large `a` and small `b` of DiDonato and
 /// Morris (ACM TOMS 708, "BGRAT"), which for `b = ½` needs only `erfc`.
@@ -97,24 +124,11 @@ pub(crate) fn tail_large_a(a: f64, ln_x: f64) -> f64 {
     let lx2 = (ln_x / 2.0) * (ln_x / 2.0);
     let t4 = 4.0 * t * t;
     let (mut lx_power, mut b2n) = (1.0, B);
-    // p₀ = 1; pₙ = (b − 1)/(2n + 1)! + (1/n) Σ_{m=1}^{n−1} (m b − n) p_{n−m} / (2m + 1)!
-    let mut p = [0.0f64; 31];
-    p[0] = 1.0;
-    let mut odd_factorial = [1.0f64; 31]; // (2m + 1)!
-    for m in 1..31 {
-        odd_factorial[m] = odd_factorial[m - 1] * (2 * m) as f64 * (2 * m + 1) as f64;
-    }
-    for n in 1..31 {
-        let nf = n as f64;
-        let mut pn = 0.0;
-        for m in 1..n {
-            pn += (m as f64 * B - nf) * p[n - m] / odd_factorial[m];
-        }
-        p[n] = pn / nf + (B - 1.0) / odd_factorial[n];
+    for &pn in &P_HALF[1..] {
         j = (b2n * (b2n + 1.0) * j + (u + b2n + 1.0) * lx_power * h) / t4;
         lx_power *= lx2;
         b2n += 2.0;
-        let term = p[n] * j;
+        let term = pn * j;
         sum += term;
         if term.abs() <= 1e-17 * sum.abs() {
             break;
