@@ -290,3 +290,22 @@ fn engine_size_limits_that_would_refuse_everything_are_found_at_load() {
     );
     assert!(e.to_string().contains("below 1 MiB"), "{e}");
 }
+
+#[test]
+fn a_module_that_does_not_compile_is_reported_with_its_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    with_module_dir(dir.path());
+    // Half a module: the compiler says where it ends.
+    let whole = std::fs::read(dir.path().join("mods/gate.wasm")).expect("read");
+    std::fs::write(dir.path().join("mods/gate.wasm"), &whole[..whole.len() / 2]).expect("write");
+    let path = write(dir.path(), VALID);
+    let e = config::load(&path, &common::engine()).expect_err("does not compile");
+    let text = e.to_string();
+    let (_, cause) = text
+        .split_once("the component does not compile: ")
+        .unwrap_or_else(|| panic!("the refusal and its cause: {text}"));
+    assert!(
+        cause.trim().len() > 10,
+        "the cause, not just the refusal: {text}"
+    );
+}

@@ -413,7 +413,7 @@ fn module_for(
     if let Some(found) = stock::resolve(name) {
         let s = found.map_err(|e| e.to_string())?;
         return PolicyModule::load_bytes(engine, name, s.wasm, Some(point))
-            .map_err(|e| e.to_string());
+            .map_err(|e| crate::error_chain(&e));
     }
     let path = dir.join(format!("{name}.wasm"));
     if !path.is_file() {
@@ -422,7 +422,8 @@ fn module_for(
             path.display()
         ));
     }
-    PolicyModule::load_file(engine, &path, Some(point)).map_err(|e| e.to_string())
+    // With its causes: "does not compile" alone does not say what to change.
+    PolicyModule::load_file(engine, &path, Some(point)).map_err(|e| crate::error_chain(&e))
 }
 
 /// Where `field` is in the file; for a field that is absent (a parameter problem when no

@@ -27,6 +27,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Decisions that may run at the same time with the pooling allocator.
 pub const POOL_CONCURRENT_DECISIONS: u32 = 64;
 
+/// Core module instances one component may hold with the pooling allocator. A Rust
+/// policy has 1–3; componentize-py's default build 14 and its `--stub-wasi` build 38
+/// (each WASI stub is an instance), so 64 leaves room for a Python policy's own
+/// dependencies. A slot is bookkeeping, not memory: the linear memories are limited
+/// separately (4 per component).
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+
 /// Bytes of each pooled memory and table kept resident between decisions.
 pub const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 
@@ -464,12 +471,12 @@ fn optimized_config(settings: &EngineSettings) -> Config {
         let mut pool = PoolingAllocationConfig::new();
         let n = POOL_CONCURRENT_DECISIONS;
         pool.total_component_instances(n)
-            .total_core_instances(n * 16)
+            .total_core_instances(n * MAX_CORE_INSTANCES_PER_COMPONENT)
             .total_memories(n * 2)
             .total_tables(n * 16)
             .max_memories_per_component(4)
             .max_tables_per_component(16)
-            .max_core_instances_per_component(16)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
             .max_memory_size(MAX_MEMORY_BYTES as usize)
             .total_stacks(n)
             // A fresh instance per decision makes resetting a slot the hot path.
@@ -572,7 +579,63 @@ impl EpochTicker {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fallback, after_baseline_refusal};
+    use super::{
+        Build, EngineSettings, Fallback, MAX_CORE_INSTANCES_PER_COMPONENT, PolicyEngine,
+        after_baseline_refusal,
+    };
+
+    /// A component holding one empty core module, instantiated `instances` times.
+    fn component_with_instances(instances: u32) -> Vec<u8> {
+        let mut component = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        // A core module section: an empty module (header only).
+        component.extend([0x01, 8, 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+        // A core instance section: `instances` times (instantiate module 0, no args).
+        let mut body = leb128(instances);
+        for _ in 0..instances {
+            body.extend([0x00, 0x00, 0x00]);
+        }
+        component.push(0x02);
+        component.extend(leb128(body.len() as u32));
+        component.extend(body);
+        component
+    }
+
+    fn leb128(mut n: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    #[test]
+    fn the_pool_takes_what_python_toolchains_build_and_names_what_it_refuses() {
+        let engine = PolicyEngine::new(EngineSettings::default()).expect("engine");
+        // componentize-py --stub-wasi: 38 instances; with room for dependencies.
+        for instances in [38, MAX_CORE_INSTANCES_PER_COMPONENT] {
+            let bytes = component_with_instances(instances);
+            let sha = format!("test-{instances}");
+            assert!(
+                engine.build(&bytes, &sha, Build::Optimized).is_ok(),
+                "{instances} core instances"
+            );
+        }
+        let bytes = component_with_instances(MAX_CORE_INSTANCES_PER_COMPONENT + 1);
+        let refusal = engine
+            .build(&bytes, "test-too-many", Build::Optimized)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            refusal.contains("core module instances") && refusal.contains("64"),
+            "the refusal says why: {refusal}"
+        );
+    }
 
     /// A component holding one core module with one `[] -> []` function whose body
     /// is the single instruction `op`.
