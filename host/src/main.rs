@@ -138,8 +138,13 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Policy(cmd) => {
-            let engine = engine(None)?;
+        Command::Policy {
+            config,
+            command: cmd,
+        } => {
+            let settings = policy::engine_settings(config.as_deref())?;
+            let engine = sluice::policy::PolicyEngine::new(settings)
+                .context("starting the WebAssembly engine")?;
             match cmd {
                 PolicyCommand::Check { module, json } => {
                     let loaded = policy::load(&engine, &module)?;

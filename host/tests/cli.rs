@@ -248,3 +248,54 @@ fn policy_check_runs_the_trial_decision_a_swap_runs() {
         text(&o)
     );
 }
+
+#[test]
+fn policy_commands_keep_compiled_modules_in_the_user_cache_or_the_configs() {
+    let module = common::guest("threshold-retrain").display().to_string();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let check = |extra: &[&str], envs: &[(&str, &std::path::Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.args(["policy", "check", &module]).args(extra);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().expect("run sluice");
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    // The user's cache: compiled the first time, loaded from disk the second.
+    let xdg = [("XDG_CACHE_HOME", cache.path())];
+    assert!(check(&[], &xdg).contains("(Compiled)"));
+    assert!(check(&[], &xdg).contains("(DiskCache)"));
+    let dir = cache.path().join("sluice/compiled");
+    assert!(std::fs::read_dir(&dir).expect("cache dir").count() >= 1);
+    // A config's cache_dir wins: the host's cache, shared.
+    let host_cache = cache.path().join("host-cache");
+    let config = cache.path().join("sluice.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "host: {{ engine: {{ cache_dir: {} }} }}\npipelines: []\n",
+            host_cache.display()
+        ),
+    )
+    .expect("write");
+    let cfg = config.display().to_string();
+    assert!(check(&["--config", &cfg], &xdg).contains("(Compiled)"));
+    assert!(check(&["--config", &cfg], &xdg).contains("(DiskCache)"));
+    assert!(std::fs::read_dir(&host_cache).expect("host cache").count() >= 1);
+    // A config that is not there is an error, not silently the defaults.
+    let o = sluice(&[
+        "policy",
+        "check",
+        &module,
+        "--config",
+        "/nonexistent/sluice.yaml",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("cannot read the config file /nonexistent/sluice.yaml"),
+        "{}",
+        text(&o)
+    );
+}

@@ -46,8 +46,17 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Work with policy modules.
-    #[command(subcommand)]
-    Policy(PolicyCommand),
+    Policy {
+        /// Take the engine settings (compile cache, size limits) from this config file,
+        /// so these commands share the host's compiled-module cache. Without it, or
+        /// when it sets no `host.engine.cache_dir`, compiled modules are cached in
+        /// `$XDG_CACHE_HOME/sluice/compiled` (else `~/.cache/sluice/compiled`).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
