@@ -145,6 +145,17 @@ impl PolicyModule {
         let name = || source_name.to_owned();
         check_header(source_name, bytes)?;
         check_size(engine, source_name, bytes.len() as u64)?;
+        // An import sluice does not grant is refused before any compile: a
+        // componentize-js build importing wasi:http used to compile for 14–29 s first.
+        if let Some(import) = declared_imports(bytes)
+            .into_iter()
+            .find(|i| !is_provided(i))
+        {
+            return Err(LoadError::UnsupportedImport {
+                source_name: name(),
+                import,
+            });
+        }
         let too_large = CodeShape::of(bytes).too_large_to_optimize(engine.settings());
         let build = match &too_large {
             None => build,
@@ -286,6 +297,29 @@ fn detect_point(source_name: &str, exports: &[String]) -> Result<DecisionPoint, 
     }
 }
 
+/// The names a component imports at its top level, read without compiling it (nested
+/// components' and core modules' own imports are satisfied inside it). Bytes it cannot
+/// parse give what was read so far; the compiler refuses them after.
+fn declared_imports(bytes: &[u8]) -> Vec<String> {
+    use wasmtime::wasmparser::{Parser, Payload};
+    let mut imports = Vec::new();
+    // Every module and component, nested or not, starts with a version and ends with
+    // an end: the top level is depth 1.
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::Version { .. }) => depth += 1,
+            Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Payload::ComponentImportSection(reader)) if depth == 1 => {
+                imports.extend(reader.into_iter().flatten().map(|i| i.name.name.to_owned()));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    imports
+}
+
 fn is_provided(import: &str) -> bool {
     HOST_INTERFACES.contains(&import) || WASI_PACKAGES.iter().any(|p| import.starts_with(p))
 }
@@ -293,6 +327,53 @@ fn is_provided(import: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A component importing `import` (an empty instance type), followed by a core
+    /// module section the compiler cannot take.
+    fn component_importing(import: &str) -> Vec<u8> {
+        let mut c = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        c.extend([0x07, 0x03, 0x01, 0x42, 0x00]); // type 0: instance {}
+        let mut body = vec![0x01, 0x00, import.len() as u8];
+        body.extend(import.as_bytes());
+        body.extend([0x05, 0x00]); // an instance of type 0
+        c.push(0x0a);
+        c.push(body.len() as u8);
+        c.extend(body);
+        c.extend([0x01, 0x04, 0x00, 0x61, 0x73, 0x6d]); // a truncated core module
+        c
+    }
+
+    #[test]
+    fn an_import_sluice_does_not_grant_is_refused_before_compiling() {
+        let engine = PolicyEngine::new(crate::policy::EngineSettings::default()).expect("engine");
+        let refused = PolicyModule::load_bytes(
+            &engine,
+            "js.wasm",
+            &component_importing("wasi:http/types@0.2.0"),
+            None,
+        )
+        .err();
+        assert!(
+            matches!(&refused, Some(LoadError::UnsupportedImport { import, .. }) if import == "wasi:http/types@0.2.0"),
+            "refused for the import, not for the code behind it: {refused:?}"
+        );
+        // What sluice grants passes the scan (and fails later, on the code).
+        let granted = PolicyModule::load_bytes(
+            &engine,
+            "ok.wasm",
+            &component_importing("sluice:policy/log@0.1.0"),
+            None,
+        )
+        .err();
+        assert!(
+            matches!(granted, Some(LoadError::Compile { .. })),
+            "{granted:?}"
+        );
+        assert_eq!(
+            declared_imports(&component_importing("wasi:cli/stdout@0.2.9")),
+            vec!["wasi:cli/stdout@0.2.9".to_owned()]
+        );
+    }
 
     #[test]
     fn header_checks_name_the_problem() {
