@@ -14,16 +14,9 @@ use sluice_stats::{Alternative, OutlierFilter, TestKind, compare};
 
 const SIZES: [usize; 3] = [100, 10_000, 100_000];
 
-/// The data `scipy_compare.py` builds: latency-like, an outlier every 97th sample.
-fn data(size: usize, arm: u64) -> Vec<f64> {
-    (0..size as u64)
-        .map(|i| {
-            let h = ((i * 7919 + arm * 104_729) % 10_007) as f64 / 10_007.0;
-            let x = 100.0 + 3.0 * arm as f64 + 20.0 * (h - 0.5);
-            if i % 97 == 0 { x + 400.0 } else { x }
-        })
-        .collect()
-}
+#[path = "common/data.rs"]
+mod data;
+use data::data;
 
 fn run(a: &[f64], b: &[f64], test: TestKind) -> sluice_stats::Comparison {
     compare(a, b, OutlierFilter::Iqr(1.5), test, Alternative::Greater)

@@ -4,15 +4,9 @@
 //! hardware counters, and its wall-clock times vary by ±30 % between runs).
 use sluice_stats::{Alternative, OutlierFilter, TestKind, compare};
 
-fn data(size: usize, arm: u64) -> Vec<f64> {
-    (0..size as u64)
-        .map(|i| {
-            let h = ((i * 7919 + arm * 104_729) % 10_007) as f64 / 10_007.0;
-            let x = 100.0 + 3.0 * arm as f64 + 20.0 * (h - 0.5);
-            if i % 97 == 0 { x + 400.0 } else { x }
-        })
-        .collect()
-}
+#[path = "../benches/common/data.rs"]
+mod data;
+use data::data;
 
 fn main() {
     let size: usize = std::env::var("SIZE")
