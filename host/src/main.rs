@@ -174,13 +174,24 @@ fn main() -> anyhow::Result<()> {
                     let m = policy::load(&engine, &module)?;
                     let r = policy::bench(&engine, &m, input.as_ref(), iterations)?;
                     println!(
-                        "{}: {} decisions, p50 {:.1} µs, p99 {:.1} µs, {} fuel each",
+                        "{}: {} decisions, p50 {:.1} µs, p99 {:.1} µs, {} fuel each, {} failed",
                         m.source,
                         r.iterations,
                         r.p50.as_secs_f64() * 1e6,
                         r.p99.as_secs_f64() * 1e6,
-                        r.fuel
+                        r.fuel,
+                        r.failed
                     );
+                    // Failed decisions are the pipeline's fail-safe, not a timing: the
+                    // command says so and exits non-zero.
+                    if let Some(first) = r.first_failure {
+                        return Err(policy::PolicyCommandError::DecisionsFailed {
+                            failed: r.failed,
+                            total: r.iterations,
+                            first: sluice::cli::printable(&first).into_owned(),
+                        }
+                        .into());
+                    }
                 }
             }
         }

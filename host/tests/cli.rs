@@ -299,3 +299,38 @@ fn policy_commands_keep_compiled_modules_in_the_user_cache_or_the_configs() {
         text(&o)
     );
 }
+
+#[test]
+fn bench_reports_failed_decisions_and_exits_non_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("loop.json");
+    std::fs::write(
+        &input,
+        r#"{"params": {"attack": "loop"}, "context": {"pipeline": "p", "new_samples": 7}}"#,
+    )
+    .expect("write");
+    let guest = common::guest("hostile-guest").display().to_string();
+    let args = |input: Option<&str>| {
+        let mut a = vec!["policy", "bench", guest.as_str(), "--iterations", "3"];
+        if let Some(i) = input {
+            a.extend(["--input", i]);
+        }
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        sluice(&refs)
+    };
+    let looping = run(args(Some(&input.display().to_string())));
+    let t = text(&looping);
+    assert!(!looping.status.success(), "{t}");
+    assert!(t.contains("3 decisions") && t.contains("3 failed"), "{t}");
+    assert!(
+        t.contains("3 of 3 decisions failed (a pipeline would use its fail-safe); the first: fuel exhausted"),
+        "{t}"
+    );
+    // The same module deciding normally: none failed, exit 0.
+    let fine = run(args(None));
+    assert!(fine.status.success(), "{}", text(&fine));
+    assert!(text(&fine).contains("0 failed"), "{}", text(&fine));
+}

@@ -63,6 +63,19 @@ fn default_cache_dir() -> Option<std::path::PathBuf> {
 /// Errors of the `policy` commands.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyCommandError {
+    /// `policy bench`: some decisions failed, so the pipeline would have used its
+    /// fail-safe for them.
+    #[error(
+        "{failed} of {total} decisions failed (a pipeline would use its fail-safe); the first: {first}"
+    )]
+    DecisionsFailed {
+        /// Failed decisions.
+        failed: usize,
+        /// All decisions.
+        total: usize,
+        /// Why the first failed.
+        first: String,
+    },
     /// `--config` names a file that cannot be read.
     #[error("cannot read the config file {}: {source}", path.display())]
     ConfigFile {
@@ -316,6 +329,10 @@ pub struct BenchReport {
     pub p99: Duration,
     /// Fuel per decision (the last one).
     pub fuel: u64,
+    /// Decisions that failed (the pipeline would have used its fail-safe).
+    pub failed: usize,
+    /// Why the first failed decision failed.
+    pub first_failure: Option<String>,
 }
 
 /// `sluice policy bench`: repeated decisions on the input's context (or the trial
@@ -347,6 +364,7 @@ pub fn bench(
         let metrics = Metrics::new();
         let mut times = Vec::with_capacity(iterations);
         let mut fuel = 0;
+        let (mut failed, mut first_failure) = (0, None);
         for _ in 0..iterations.max(1) {
             let started = Instant::now();
             let e = decide::<P>(
@@ -359,6 +377,10 @@ pub fn bench(
             );
             times.push(started.elapsed());
             fuel = e.stats.fuel_used;
+            if let Some(why) = &e.failure {
+                failed += 1;
+                first_failure.get_or_insert_with(|| why.to_string());
+            }
         }
         times.sort();
         let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
@@ -367,6 +389,8 @@ pub fn bench(
             p50: at(0.5),
             p99: at(0.99),
             fuel,
+            failed,
+            first_failure,
         })
     }
     crate::for_point!(module.point, P => go::<P>(engine, module, input, iterations))
