@@ -119,7 +119,7 @@ impl Selected {
         let n = xs.len();
         let mut ranked = Ranked::new(&xs);
         // The fences, from the quartiles, as `iqr_rule` computes them.
-        let rule = match filter {
+        let fences = match filter {
             OutlierFilter::Iqr(k) if n >= 2 && k.is_finite() && k >= 0.0 => {
                 let quartiles = [0.25, 0.75].map(|q| percentile_ranks(n, q));
                 ranked.select(
@@ -136,10 +136,6 @@ impl Selected {
         };
         // The survivors are the ranks start..end of the window, found from the counts;
         // the fences as `Keep::Between` compares them (−0 = +0).
-        let fences = rule.map(|keep| match keep {
-            Keep::Between { low, high } => (low, high),
-            Keep::NearMedian { .. } => unreachable!("the IQR rule keeps an interval"),
-        });
         let run = match fences {
             None => 0..n,
             Some((low, high)) => ranked.ranks_between(low, high),
@@ -153,18 +149,21 @@ impl Selected {
             .chain((m > 0).then(|| [start, end - 1]).into_iter().flatten())
             .collect();
         ranked.select(&wanted);
+        let (min, max) = if m > 0 {
+            (ranked.at(start), ranked.at(end - 1))
+        } else {
+            (f64::NAN, f64::NAN)
+        };
         // The survivors' moments straight from the window (never copied out), with
         // the extremes just selected.
-        let (min, max) = (ranked.at(start), ranked.at(end.saturating_sub(1)));
         let moments = match fences {
-            None => Moments::of_blocks(&*xs, n, xs.first().copied().unwrap_or(f64::NAN), min, max),
+            None => Moments::of_blocks(&*xs, n, min, max),
             Some((low, high)) => {
-                let first = xs.iter().copied().find(|&x| x >= low && x <= high);
                 let within = Within {
                     xs: &xs,
                     keep: Keep::Between { low, high },
                 };
-                Moments::of_blocks(&within, m, first.unwrap_or(f64::NAN), min, max)
+                Moments::of_blocks(&within, m, min, max)
             }
         };
         let summary = Summary {
@@ -172,8 +171,8 @@ impl Selected {
             non_finite,
             mean: moments.mean,
             sd: moments.sd(),
-            min: if m > 0 { ranked.at(start) } else { f64::NAN },
-            max: if m > 0 { ranked.at(end - 1) } else { f64::NAN },
+            min,
+            max,
             p50: ranked.percentile(start, end, 0.50),
             p90: ranked.percentile(start, end, 0.90),
             p95: ranked.percentile(start, end, 0.95),
@@ -222,19 +221,12 @@ impl Window {
         let outliers = count_u32(xs.len() - survivors.len());
         // Input order for the moments, as the one-by-one functions sum them, read in
         // place; the extremes are the ends of the sorted survivors.
-        let first = xs.iter().copied().find(|&x| keep.keeps(x));
         let (min, max) = match (survivors.first(), survivors.last()) {
             (Some(&min), Some(&max)) => (min, max),
             _ => (f64::NAN, f64::NAN),
         };
         let within = Within { xs: &xs, keep };
-        let moments = Moments::of_blocks(
-            &within,
-            survivors.len(),
-            first.unwrap_or(f64::NAN),
-            min,
-            max,
-        );
+        let moments = Moments::of_blocks(&within, survivors.len(), min, max);
         Self {
             summary: summary_of(moments, survivors, non_finite),
             outliers,

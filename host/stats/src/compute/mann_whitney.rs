@@ -52,12 +52,8 @@ pub(crate) fn mann_whitney_sorted(
     let (f1, f2) = (n1 as f64, n2 as f64);
     let u1 = rank_sum_a - f1 * (f1 + 1.0) / 2.0;
     let u2 = f1 * f2 - u1;
-    // The statistic whose upper tail is the p-value, and the two-sided factor.
-    let (u, factor) = match alternative {
-        Alternative::Greater => (u1, 1.0),
-        Alternative::Less => (u2, 1.0),
-        Alternative::TwoSided => (u1.max(u2), 2.0),
-    };
+    result.statistic = u1;
+    result.exact = exact;
     if exact && tie_term != 0.0 {
         // With ties the permutation distribution need not be symmetric: two-sided is
         // twice the smaller one-sided p-value (scipy.stats.permutation_test's rule).
@@ -67,11 +63,15 @@ pub(crate) fn mann_whitney_sorted(
             Alternative::Less => less,
             Alternative::TwoSided => 2.0 * greater.min(less),
         };
-        result.statistic = u1;
         result.p_value = p.clamp(0.0, 1.0);
-        result.exact = true;
         return result;
     }
+    // The statistic whose upper tail is the p-value, and the two-sided factor.
+    let (u, factor) = match alternative {
+        Alternative::Greater => (u1, 1.0),
+        Alternative::Less => (u2, 1.0),
+        Alternative::TwoSided => (u1.max(u2), 2.0),
+    };
     let upper_tail = if exact {
         exact_sf(u, n1, n2)
     } else {
@@ -80,9 +80,7 @@ pub(crate) fn mann_whitney_sorted(
         let z = (u - f1 * f2 / 2.0 - 0.5) / sigma;
         if sigma > 0.0 { normal_sf(z) } else { f64::NAN }
     };
-    result.statistic = u1;
     result.p_value = (upper_tail * factor).clamp(0.0, 1.0);
-    result.exact = exact;
     result
 }
 

@@ -58,11 +58,18 @@ fn power_of_two_below(x: f64) -> f64 {
 pub(crate) trait Blocks {
     /// Calls `f` with each block in turn.
     fn each_block(&self, f: &mut dyn FnMut(&[f64]));
+
+    /// The first value, if any.
+    fn first_value(&self) -> Option<f64>;
 }
 
 impl Blocks for [f64] {
     fn each_block(&self, f: &mut dyn FnMut(&[f64])) {
         f(self);
+    }
+
+    fn first_value(&self) -> Option<f64> {
+        self.first().copied()
     }
 }
 
@@ -80,10 +87,9 @@ impl Blocks for Within<'_> {
         // Runs of survivors go to `f` straight from the window, cut to multiples of 4;
         // around an outlier a few values are staged until the staged count is a
         // multiple of 4 again. Outliers are few, so nearly every value is read in place.
-        const STAGE: usize = 8;
         let keeps = |x: f64| self.keep.keeps(x);
         let xs = self.xs;
-        let mut staged = [0.0f64; STAGE];
+        let mut staged = [0.0f64; 4];
         let (mut n, mut i) = (0usize, 0usize);
         while i < xs.len() {
             if n == 0 {
@@ -107,6 +113,10 @@ impl Blocks for Within<'_> {
             }
         }
         f(&staged[..n]);
+    }
+
+    fn first_value(&self) -> Option<f64> {
+        self.xs.iter().copied().find(|&x| self.keep.keeps(x))
     }
 }
 
@@ -191,25 +201,17 @@ impl Moments {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
                 (if x < lo { x } else { lo }, if x > hi { x } else { hi })
             });
-        match xs.first() {
-            Some(&first) => Self::of_blocks(xs, xs.len(), first, min, max),
-            None => Self::of_blocks(xs, 0, f64::NAN, min, max),
-        }
+        Self::of_blocks(xs, xs.len(), min, max)
     }
 
-    /// The moments of the `len` finite values `values` (fed in blocks), whose first is
-    /// `first` and whose smallest and largest are `min` and `max` — known to a caller
-    /// that selected them, so no pass looks for them. The same numbers, bit for bit,
+    /// The moments of the `len` finite values `values` (fed in blocks), whose smallest
+    /// and largest are `min` and `max` — known to a caller that selected them, so no
+    /// pass looks for them. The same numbers, bit for bit,
     /// as [`Moments::of`] on the values collected into a slice: the largest |x| and
     /// |x − mean| are at `min` or `max`, as scaling and shifting are monotone.
-    pub(crate) fn of_blocks(
-        xs: &(impl Blocks + ?Sized),
-        len: usize,
-        first: f64,
-        min: f64,
-        max: f64,
-    ) -> Self {
-        if len == 0 {
+    pub(crate) fn of_blocks(xs: &(impl Blocks + ?Sized), len: usize, min: f64, max: f64) -> Self {
+        let first = if len == 0 { None } else { xs.first_value() };
+        let Some(first) = first else {
             return Self {
                 len,
                 mean: f64::NAN,
@@ -219,7 +221,7 @@ impl Moments {
                 scale: 1.0,
                 scaled_variance: f64::NAN,
             };
-        }
+        };
         let n = len as f64;
         let range = power_of_two_below(min.abs().max(max.abs()));
         // In (-2, 2): exact, because only exponents change (values near 1e-300 are

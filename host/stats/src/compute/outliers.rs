@@ -83,15 +83,12 @@ pub(crate) fn iqr_rule(s: &[f64], k: f64) -> Option<Keep> {
     if s.len() < 2 || !k.is_finite() || k < 0.0 {
         return None;
     }
-    Some(tukey_fences(
-        percentile_sorted(s, 0.25),
-        percentile_sorted(s, 0.75),
-        k,
-    ))
+    let (low, high) = tukey_fences(percentile_sorted(s, 0.25), percentile_sorted(s, 0.75), k);
+    Some(Keep::Between { low, high })
 }
 
-/// Tukey's fences [Q1 − k·IQR, Q3 + k·IQR] for finite quartiles and `k ≥ 0`.
-pub(crate) fn tukey_fences(q1: f64, q3: f64, k: f64) -> Keep {
+/// Tukey's fences `(Q1 − k·IQR, Q3 + k·IQR)` for finite quartiles and `k ≥ 0`.
+pub(crate) fn tukey_fences(q1: f64, q3: f64, k: f64) -> (f64, f64) {
     // An IQR beyond f64::MAX (quartiles near ±1e308) is taken in halves, so k = 0
     // still gives [Q1, Q3] rather than 0·∞ = NaN fences that keep nothing.
     let iqr = q3 - q1;
@@ -100,10 +97,7 @@ pub(crate) fn tukey_fences(q1: f64, q3: f64, k: f64) -> Keep {
     } else {
         2.0 * k * (q3 / 2.0 - q1 / 2.0)
     };
-    Keep::Between {
-        low: q1 - reach,
-        high: q3 + reach,
-    }
+    (q1 - reach, q3 + reach)
 }
 
 /// The robust z-score rule for finite values `xs` with ascending copy `s`; `None`

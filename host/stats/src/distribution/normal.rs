@@ -85,7 +85,7 @@ fn upper_gamma_half_terms(z: f64) -> usize {
 
 /// `exp(−x²)` without the rounding of `x²`: x = hi + lo with hi on 26 bits, so hi² is
 /// exact and the small rest is applied separately.
-pub(crate) fn exp_neg_square(x: f64) -> f64 {
+fn exp_neg_square(x: f64) -> f64 {
     let hi = f64::from_bits(x.to_bits() & !((1u64 << 27) - 1));
     let lo = x - hi;
     (-(hi * hi)).exp() * (-(2.0 * hi * lo + lo * lo)).exp()
