@@ -189,6 +189,8 @@ impl PolicyModule {
                 found: point,
             });
         }
+        // The same rule on the compiled type's names: the early scan above reads the
+        // binary's import section, and this is the word of the component's type.
         if let Some(import) = imports.iter().find(|i| !is_provided(i)) {
             return Err(LoadError::UnsupportedImport {
                 source_name: name(),
