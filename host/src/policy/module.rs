@@ -345,6 +345,29 @@ mod tests {
         c
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The early scan reads untrusted bytes: any cut of a real policy reads a
+        /// prefix of its imports, and any corruption reads something, never panics.
+        #[test]
+        fn the_import_scan_takes_any_bytes(
+            cut in 0usize..1_000_000,
+            flips in proptest::collection::vec((0usize..1_000_000, proptest::prelude::any::<u8>()), 0..8),
+        ) {
+            let stock = crate::stock::find("canary-steps").expect("stock").wasm;
+            let all = declared_imports(stock);
+            proptest::prop_assert!(!all.is_empty());
+            let prefix = declared_imports(&stock[..cut % (stock.len() + 1)]);
+            proptest::prop_assert_eq!(&all[..prefix.len()], &prefix[..]);
+            let mut corrupt = stock.to_vec();
+            for (at, byte) in flips {
+                let i = at % corrupt.len();
+                corrupt[i] = byte;
+            }
+            let _ = declared_imports(&corrupt);
+        }
+    }
+
     #[test]
     fn an_import_sluice_does_not_grant_is_refused_before_compiling() {
         let engine = PolicyEngine::new(crate::policy::EngineSettings::default()).expect("engine");
