@@ -186,7 +186,7 @@ pub enum Tier {
 /// Which build of a module to load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Build {
-    /// The optimized build (cached, or compiled now): start-up, `sluice policy`.
+    /// The optimized build (cached, or compiled now): start-up, `sluice policy bench`.
     Optimized,
     /// Whatever is live soonest: the optimized build if a cache has it, else a
     /// baseline compile (or an optimized one if the baseline compiler refuses the
@@ -321,12 +321,31 @@ impl PolicyEngine {
                     }),
             },
             Build::Baseline => match &self.baseline {
-                Some(b) => Ok(Compiled {
-                    component: Component::new(&b.engine, bytes)
-                        .map_err(|e| e.into_boxed_dyn_error())?,
-                    source: CompileSource::Compiled,
-                    tier: Tier::Baseline,
-                }),
+                Some(b) => {
+                    // Baseline builds are cached on disk too (not in memory: the
+                    // registry replaces them with the optimized build), so a second
+                    // `sluice policy test` of a large module starts at once.
+                    let path = self.cache_path(sha256, Tier::Baseline);
+                    if let Some(c) = path.as_deref().and_then(|p| self.load_cached(p, Tier::Baseline)) {
+                        return Ok(Compiled {
+                            component: c,
+                            source: CompileSource::DiskCache,
+                            tier: Tier::Baseline,
+                        });
+                    }
+                    let component =
+                        Component::new(&b.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
+                    if let Some(path) = path
+                        && let Err(e) = write_cache(&component, &path)
+                    {
+                        tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
+                    }
+                    Ok(Compiled {
+                        component,
+                        source: CompileSource::Compiled,
+                        tier: Tier::Baseline,
+                    })
+                }
                 None => self.compile(bytes, sha256),
             },
         }
@@ -339,7 +358,7 @@ impl PolicyEngine {
         }
         let component =
             Component::new(&self.optimized.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
-        if let Some(path) = self.cache_path(sha256) {
+        if let Some(path) = self.cache_path(sha256, Tier::Optimized) {
             // A cache write failure costs a recompile next time, nothing more.
             if let Err(e) = write_cache(&component, &path) {
                 tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
@@ -364,8 +383,8 @@ impl PolicyEngine {
         if let Some(c) = self.lock_compiled().get(sha256) {
             return Some(found(c.clone(), CompileSource::MemoryCache));
         }
-        let path = self.cache_path(sha256)?;
-        let c = self.load_cached(&path)?;
+        let path = self.cache_path(sha256, Tier::Optimized)?;
+        let c = self.load_cached(&path, Tier::Optimized)?;
         self.lock_compiled().insert(sha256.to_owned(), c.clone());
         Some(found(c, CompileSource::DiskCache))
     }
@@ -391,29 +410,32 @@ impl PolicyEngine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn cache_path(&self, sha256: &str) -> Option<PathBuf> {
+    fn cache_path(&self, sha256: &str, tier: Tier) -> Option<PathBuf> {
         use std::hash::{DefaultHasher, Hash, Hasher};
         let dir = self.settings.cache_dir.as_ref()?;
         let mut h = DefaultHasher::new();
-        self.optimized
-            .engine
+        self.engine(tier)
             .precompile_compatibility_hash()
             .hash(&mut h);
-        Some(dir.join(format!("{sha256}-{:016x}.cwasm", h.finish())))
+        let suffix = match tier {
+            Tier::Optimized => "",
+            Tier::Baseline => "-baseline",
+        };
+        Some(dir.join(format!("{sha256}-{:016x}{suffix}.cwasm", h.finish())))
     }
 
     #[expect(
         unsafe_code,
         reason = "loading precompiled native code from sluice's own cache"
     )]
-    fn load_cached(&self, path: &Path) -> Option<Component> {
+    fn load_cached(&self, path: &Path, tier: Tier) -> Option<Component> {
         if !path.is_file() {
             return None;
         }
         // SAFETY: the file is in sluice's private cache directory (created 0700), was
         // written by `Component::serialize` of an engine with the same compatibility
         // hash (part of its name), and wasmtime checks its header and settings again.
-        match unsafe { Component::deserialize_file(&self.optimized.engine, path) } {
+        match unsafe { Component::deserialize_file(self.engine(tier), path) } {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached module");

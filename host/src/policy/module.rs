@@ -84,6 +84,19 @@ impl PolicyModule {
         path: &Path,
         expected: Option<DecisionPoint>,
     ) -> Result<Arc<Self>, LoadError> {
+        Self::load_file_build(engine, path, expected, Build::Optimized)
+    }
+
+    /// [`Self::load_file`] with the code `build` asks for.
+    ///
+    /// # Errors
+    /// See [`LoadError`].
+    pub fn load_file_build(
+        engine: &PolicyEngine,
+        path: &Path,
+        expected: Option<DecisionPoint>,
+        build: Build,
+    ) -> Result<Arc<Self>, LoadError> {
         let source_name = path.display().to_string();
         if let Ok(meta) = std::fs::metadata(path) {
             check_size(engine, &source_name, meta.len())?;
@@ -92,7 +105,7 @@ impl PolicyModule {
             source_name: source_name.clone(),
             source,
         })?;
-        Self::load_bytes(engine, &source_name, &bytes, expected)
+        Self::load_build(engine, &source_name, &bytes, expected, build)
     }
 
     /// Loads the optimized build of a module from memory; `source_name` names it in
