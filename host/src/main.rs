@@ -2,7 +2,10 @@
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use sluice::cli::{Cli, Command, ConfigCommand, LogFormat, PolicyCommand, demo, ops, policy};
+use sluice::cli::{
+    Cli, Command, ConfigCommand, LogFormat, PolicyCommand, authoring, demo, ops, policy,
+};
+use sluice::policy::Build;
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -139,6 +142,37 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Policy {
+            command:
+                PolicyCommand::New {
+                    name,
+                    lang,
+                    point,
+                    dir,
+                    sdk,
+                },
+            ..
+        } => {
+            let new = authoring::scaffold::NewProject {
+                name,
+                lang,
+                point,
+                parent: dir,
+                rust_sdk: sdk.or_else(authoring::scaffold::default_rust_sdk),
+            };
+            let made = authoring::scaffold::create(&new)?;
+            println!("created {}", made.display());
+            println!("next: cd {} && sluice policy build .", made.display());
+        }
+        Command::Policy {
+            command: PolicyCommand::Build { dir, out },
+            ..
+        } => {
+            let project = authoring::project::read(&dir)?;
+            let built = authoring::build::build(&project, out.as_deref())?;
+            println!("{}", built.module.display());
+            println!("  sha256: {}", built.sha256);
+        }
+        Command::Policy {
             config,
             command: cmd,
         } => {
@@ -147,7 +181,7 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the WebAssembly engine")?;
             match cmd {
                 PolicyCommand::Check { module, json } => {
-                    let loaded = policy::load(&engine, &module)?;
+                    let loaded = policy::load(&engine, &module, Build::Quick)?;
                     println!("{}", policy::check(&loaded, json));
                     // After the description, so a failing module still shows it.
                     match policy::trial(&engine, &loaded)? {
@@ -159,11 +193,11 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 PolicyCommand::Eval { module, input } => {
-                    let m = policy::load(&engine, &module)?;
+                    let m = policy::load(&engine, &module, Build::Quick)?;
                     println!("{}", policy::eval(&engine, &m, &input)?);
                 }
                 PolicyCommand::Test { module, cases } => {
-                    let m = policy::load(&engine, &module)?;
+                    let m = policy::load(&engine, &module, Build::Quick)?;
                     policy::test(&engine, &m, &cases)?;
                 }
                 PolicyCommand::Bench {
@@ -171,7 +205,7 @@ fn main() -> anyhow::Result<()> {
                     input,
                     iterations,
                 } => {
-                    let m = policy::load(&engine, &module)?;
+                    let m = policy::load(&engine, &module, Build::Optimized)?;
                     let r = policy::bench(&engine, &m, input.as_ref(), iterations)?;
                     println!(
                         "{}: {} decisions, p50 {:.1} µs, p99 {:.1} µs, {} fuel each, {} failed",
@@ -193,6 +227,8 @@ fn main() -> anyhow::Result<()> {
                         .into());
                     }
                 }
+                // Answered above, before an engine is started.
+                PolicyCommand::New { .. } | PolicyCommand::Build { .. } => {}
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The command line: argument types (clap) and the commands' implementations. The
 //! binary's `main` only parses and dispatches.
 
+pub mod authoring;
 pub mod cases;
 pub mod config_check;
 pub mod demo;
@@ -213,6 +214,33 @@ pub enum PolicyCommand {
         /// Decisions to time.
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
+    },
+    /// Make a policy project that builds and passes its golden cases as generated.
+    New {
+        /// The policy's name (lowercase letters, digits, `-`); also its directory.
+        name: String,
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: authoring::Lang,
+        /// The decision point: retrain, promotion, regression or rollout.
+        #[arg(long)]
+        point: crate::decision::DecisionPoint,
+        /// Create the project in this directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Rust only: the path of sluice's `sdk` crate (default: the one beside the
+        /// sources this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a policy project (Rust, Python or JavaScript/TypeScript) to a component.
+    Build {
+        /// The project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the module (default `DIR/dist/<name>.wasm`).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
