@@ -26,6 +26,10 @@ fi
 # The real servers the integration tests use: PostgreSQL, sshd, git's HTTP backend.
 scripts/test-services.sh
 
+# The Python and JavaScript policy toolchains (componentize-py, componentize-js,
+# rolldown), pinned under target/; the polyglot tests build policies with them.
+eval "$(scripts/policy-tools.sh)"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

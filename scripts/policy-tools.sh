@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the Python and JavaScript policy toolchains the tests build with, pinned,
+# under target/: componentize-py in a virtual environment (target/py-tools) and
+# componentize-js with rolldown (target/js-tools/node_modules). Idempotent: a second
+# run checks the versions and returns. Prints the two environment variables
+# `sluice policy build` reads, for `eval "$(scripts/policy-tools.sh)"`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+COMPONENTIZE_PY=0.25.1
+COMPONENTIZE_JS=0.23.0
+ROLLDOWN=1.3.4
+
+log() { printf 'policy-tools: %s\n' "$*" >&2; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_install() {
+    log "installing $* (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Python: a venv, because Debian's system pip refuses global installs (PEP 668).
+PY=target/py-tools
+if ! "$PY/bin/componentize-py" --version 2>/dev/null | grep -q "$COMPONENTIZE_PY"; then
+    command -v python3 >/dev/null || apt_install python3
+    python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    python3 -m venv "$PY"
+    log "installing componentize-py $COMPONENTIZE_PY"
+    "$PY/bin/pip" install -q "componentize-py==$COMPONENTIZE_PY"
+fi
+
+# JavaScript: node and npm from Debian when missing, then the pinned packages.
+JS=target/js-tools
+want="$COMPONENTIZE_JS $ROLLDOWN"
+have=""
+if [ -f "$JS/node_modules/@bytecodealliance/componentize-js/package.json" ] && [ -f "$JS/node_modules/rolldown/package.json" ]; then
+    have="$(node -p "require('./$JS/node_modules/@bytecodealliance/componentize-js/package.json').version + ' ' + require('./$JS/node_modules/rolldown/package.json').version" 2>/dev/null || true)"
+fi
+if [ "$have" != "$want" ]; then
+    command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+    mkdir -p "$JS"
+    [ -f "$JS/package.json" ] || echo '{ "private": true }' > "$JS/package.json"
+    log "installing componentize-js $COMPONENTIZE_JS and rolldown $ROLLDOWN (npm)"
+    (cd "$JS" && npm install --no-audit --no-fund --silent \
+        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" "rolldown@$ROLLDOWN" >&2)
+fi
+
+echo "export SLUICE_COMPONENTIZE_PY=$root/$PY/bin/componentize-py"
+echo "export SLUICE_JS_TOOLS=$root/$JS"
