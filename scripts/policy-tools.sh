@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Python and JavaScript policy toolchains the tests build with, pinned,
 # under target/: componentize-py in a virtual environment (target/py-tools) and
-# componentize-js with rolldown (target/js-tools/node_modules). Idempotent: a second
+# componentize-js with rolldown and typescript (target/js-tools/node_modules). Idempotent: a second
 # run checks the versions and returns. Prints the two environment variables
 # `sluice policy build` reads, for `eval "$(scripts/policy-tools.sh)"`.
 set -euo pipefail
@@ -11,6 +11,7 @@ root=$(pwd)
 COMPONENTIZE_PY=0.25.1
 COMPONENTIZE_JS=0.23.0
 ROLLDOWN=1.3.4
+TYPESCRIPT=7.0.2
 
 log() { printf 'policy-tools: %s\n' "$*" >&2; }
 SUDO=""
@@ -34,18 +35,19 @@ fi
 
 # JavaScript: node and npm from Debian when missing, then the pinned packages.
 JS=target/js-tools
-want="$COMPONENTIZE_JS $ROLLDOWN"
+want="$COMPONENTIZE_JS $ROLLDOWN $TYPESCRIPT"
 have=""
-if [ -f "$JS/node_modules/@bytecodealliance/componentize-js/package.json" ] && [ -f "$JS/node_modules/rolldown/package.json" ]; then
-    have="$(node -p "require('./$JS/node_modules/@bytecodealliance/componentize-js/package.json').version + ' ' + require('./$JS/node_modules/rolldown/package.json').version" 2>/dev/null || true)"
+version() { node -p "require('./$JS/node_modules/$1/package.json').version" 2>/dev/null || true; }
+if [ -d "$JS/node_modules" ]; then
+    have="$(version @bytecodealliance/componentize-js) $(version rolldown) $(version typescript)"
 fi
 if [ "$have" != "$want" ]; then
     command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
     mkdir -p "$JS"
     [ -f "$JS/package.json" ] || echo '{ "private": true }' > "$JS/package.json"
-    log "installing componentize-js $COMPONENTIZE_JS and rolldown $ROLLDOWN (npm)"
+    log "installing componentize-js $COMPONENTIZE_JS, rolldown $ROLLDOWN and typescript $TYPESCRIPT (npm)"
     (cd "$JS" && npm install --no-audit --no-fund --silent \
-        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" "rolldown@$ROLLDOWN" >&2)
+        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" "rolldown@$ROLLDOWN" "typescript@$TYPESCRIPT" >&2)
 fi
 
 echo "export SLUICE_COMPONENTIZE_PY=$root/$PY/bin/componentize-py"

@@ -753,3 +753,32 @@ fn build_refusals_say_what_is_wrong_and_leave_nothing_behind() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A TypeScript policy builds (rolldown strips the types), passes the same cases as the
+/// JavaScript one, and type-checks under `strict` against the SDK's `index.d.ts`.
+#[test]
+fn a_typescript_policy_builds_type_checks_and_passes_the_cases() {
+    let dir = Path::new(ROOT).join("tests/guests/typed-ts");
+    let out = tempfile::tempdir().expect("tempdir");
+    let wasm = build(&dir, &out.path().join("typed.wasm"), &[]);
+    let o = sluice(
+        &[
+            "policy",
+            "test",
+            &wasm.display().to_string(),
+            "--cases",
+            "policies/threshold-retrain/cases.yaml",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let tools = std::env::var_os("SLUICE_JS_TOOLS")
+        .map(PathBuf::from)
+        .expect("SLUICE_JS_TOOLS (scripts/policy-tools.sh sets it)");
+    let o = Command::new(tools.join("node_modules/.bin/tsc"))
+        .args(["-p", "."])
+        .current_dir(&dir)
+        .output()
+        .expect("run tsc");
+    assert!(o.status.success(), "tsc:\n{}", text(&o));
+}

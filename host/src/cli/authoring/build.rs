@@ -9,7 +9,9 @@
 //! - JavaScript/TypeScript: the embedded WIT and `sluice-policy` package are written to
 //!   `DIR/.sluice/`, rolldown bundles an entry that exports the project's default
 //!   `Policy` (resolving `sluice-policy` to the embedded SDK and leaving the host's
-//!   `sluice:policy/*` imports external), and componentize-js builds the component
+//!   `sluice:policy/*` imports external; a `tsconfig.json`'s `paths`, which point
+//!   editors at the SDK's declarations, are not used for bundling), and
+//!   componentize-js builds the component
 //!   with WASI HTTP disabled (the sandbox grants no network, and a module importing it
 //!   would be refused at load).
 //!
@@ -244,6 +246,7 @@ fn js(project: &Project, point: DecisionPoint, out: &Path) -> Result<(), Authori
         &format!(
             "// Written by `sluice policy build`.\n\
              export default {{\n  input: {entry},\n  external: [/^sluice:/, /^wasi:/],\n  \
+             tsconfig: false,\n  \
              resolve: {{ alias: {{ 'sluice-policy': {sdk} }} }},\n  \
              output: {{ file: {bundle}, format: 'esm' }},\n  logLevel: 'warn',\n}};\n",
             entry = js_string(&entry),
