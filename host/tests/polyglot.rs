@@ -577,16 +577,9 @@ fn a_python_policy_that_loops_forever_gets_the_fail_safe() {
 #[test]
 fn a_js_policy_that_allocates_without_bound_gets_the_fail_safe() {
     let (failure, decision) = hostile_decision("js");
+    // Stopped at the 64 MiB linear-memory cap, long before fuel or the deadline.
     assert!(
-        matches!(
-            failure,
-            Some(
-                CallFailure::MemoryCap { .. }
-                    | CallFailure::Trap { .. }
-                    | CallFailure::OutOfFuel { .. }
-                    | CallFailure::Deadline { .. }
-            )
-        ),
+        matches!(failure, Some(CallFailure::MemoryCap { .. })),
         "{failure:?}"
     );
     assert!(
