@@ -191,11 +191,21 @@ fn python(project: &Project, point: DecisionPoint, out: &Path) -> Result<(), Aut
         .arg(out);
     tools::run(&mut cmd)?;
     // Bindings for editors and type checkers; the module is already built.
+    // componentize-py refuses to write into an existing directory.
+    let bindings_dir = work.join("bindings");
+    if let Err(e) = std::fs::remove_dir_all(&bindings_dir)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(AuthoringError::Io {
+            path: bindings_dir,
+            source: e,
+        });
+    }
     let mut bindings = Command::new(&tool);
     base(&mut bindings);
     bindings
         .arg("bindings")
-        .arg(work.join("bindings"))
+        .arg(&bindings_dir)
         .stdout(Stdio::null());
     if let Err(e) = tools::run(&mut bindings) {
         tracing::warn!(error = %e, "the module is built, but writing editor bindings failed");
