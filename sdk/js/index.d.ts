@@ -98,7 +98,10 @@ export declare function regressionDecision(overall: Verdict, reason: string, met
 export type OutlierFilter = { tag: 'none' } | { tag: 'iqr'; val: number } | { tag: 'mad'; val: number };
 export type Alternative = 'two-sided' | 'less' | 'greater';
 export type TestKind = 'welch' | 'mann-whitney';
-export interface Summary { n: number; nonFinite: number; mean: number; sd: number; min: number; max: number }
+export interface Summary {
+  n: number; nonFinite: number; mean: number; sd: number; min: number; max: number;
+  p50: number; p90: number; p95: number; p99: number;
+}
 export interface TestResult { statistic: number; pValue: number; df: number; nA: number; nB: number; dropped: number; exact: boolean }
 export interface Interval { mean: number; low: number; high: number }
 export interface Comparison { a: Summary; b: Summary; outliersA: number; outliersB: number; significance: TestResult; cohensD: number }
@@ -115,7 +118,11 @@ export declare const stats: {
   filterOutliersIqr(xs: ArrayLike<number>, k?: number): number[];
   filterOutliersMad(xs: ArrayLike<number>, threshold?: number): number[];
 };
-export declare const log: { debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export declare const log: {
+  log(level: LogLevel, message: string): void;
+  debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void;
+};
 
 export declare class Policy<P extends Point = Point> {
   constructor(options: { point: P; name: string; version: string; summary: string; params?: ParamSpec[] });

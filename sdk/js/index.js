@@ -238,6 +238,7 @@ export const stats = {
 
 /** The host's log. */
 export const log = {
+  log: (level, m) => hostLog(level, String(m)),
   debug: (m) => hostLog('debug', String(m)),
   info: (m) => hostLog('info', String(m)),
   warn: (m) => hostLog('warn', String(m)),

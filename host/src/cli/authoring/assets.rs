@@ -58,3 +58,87 @@ pub const JS_SDK: [(&str, &str); 3] = [
         include_str!("../../../../sdk/js/package.json"),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `kebab-case` → `camelCase`, as componentize-js names fields and functions.
+    fn camel(kebab: &str) -> String {
+        let mut out = String::new();
+        let mut upper = false;
+        for c in kebab.chars() {
+            if c == '-' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The TypeScript declarations are written by hand; this keeps them from falling
+    /// behind the WIT: every record field, every enum and variant case and every
+    /// `stats` function of the WIT must appear in `index.d.ts` under its JavaScript name.
+    #[test]
+    fn the_typescript_declarations_cover_every_wit_field_case_and_function() {
+        let dts = JS_SDK
+            .iter()
+            .find(|(name, _)| *name == "index.d.ts")
+            .map(|(_, text)| *text)
+            .expect("index.d.ts is embedded");
+        let mut missing = Vec::new();
+        for (file, text) in WIT {
+            let mut block: Option<&str> = None;
+            for line in text.lines().map(str::trim) {
+                if line.starts_with("///") || line.is_empty() {
+                    continue;
+                }
+                for kind in ["record", "enum", "variant"] {
+                    if let Some(rest) = line.strip_prefix(kind).and_then(|r| r.strip_prefix(' '))
+                        && rest.ends_with('{')
+                    {
+                        block = Some(kind);
+                    }
+                }
+                if line == "}" {
+                    block = None;
+                    continue;
+                }
+                if let Some((name, _)) = line.split_once(": func(") {
+                    let js = camel(name);
+                    if file == "stats.wit" && !dts.contains(&format!("{js}(")) {
+                        missing.push(format!("{file}: function `{name}` as `{js}(`"));
+                    }
+                    continue;
+                }
+                let Some(kind) = block else { continue };
+                if line.ends_with('{') {
+                    continue;
+                }
+                let item = line.trim_end_matches(',');
+                let (name, is_field) = match kind {
+                    "record" => (item.split_once(':').map_or(item, |(n, _)| n), true),
+                    _ => (item.split_once('(').map_or(item, |(n, _)| n), false),
+                };
+                let found = if is_field {
+                    let js = camel(name);
+                    dts.contains(&format!("{js}:")) || dts.contains(&format!("{js}?:"))
+                } else {
+                    dts.contains(&format!("'{name}'"))
+                };
+                if !found {
+                    missing.push(format!("{file}: {kind} item `{name}`"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "sdk/js/index.d.ts lacks: {}",
+            missing.join("; ")
+        );
+    }
+}

@@ -164,8 +164,9 @@ fn readme(new: &NewProject, build: &str, test: &str) -> String {
         Lang::Rust => ("rustup target add wasm32-wasip2".to_owned(), "src/lib.rs"),
         Lang::Python => (
             format!(
-                "python3 -m venv .venv && .venv/bin/pip install componentize-py=={}\n\
-                 export SLUICE_COMPONENTIZE_PY=$PWD/.venv/bin/componentize-py",
+                "# outside the project: the build puts the project directory on the Python path\n\
+                 python3 -m venv ~/.local/share/sluice-py && ~/.local/share/sluice-py/bin/pip install componentize-py=={}\n\
+                 export SLUICE_COMPONENTIZE_PY=~/.local/share/sluice-py/bin/componentize-py",
                 super::tools::COMPONENTIZE_PY_VERSION
             ),
             "policy.py",
