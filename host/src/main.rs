@@ -181,7 +181,7 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the WebAssembly engine")?;
             match cmd {
                 PolicyCommand::Check { module, json } => {
-                    let loaded = policy::load(&engine, &module, Build::Quick)?;
+                    let loaded = policy::load(&engine, &module, Build::Optimized)?;
                     println!("{}", policy::check(&loaded, json));
                     // After the description, so a failing module still shows it.
                     match policy::trial(&engine, &loaded)? {
@@ -193,11 +193,11 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 PolicyCommand::Eval { module, input } => {
-                    let m = policy::load(&engine, &module, Build::Quick)?;
+                    let m = policy::load(&engine, &module, Build::Optimized)?;
                     println!("{}", policy::eval(&engine, &m, &input)?);
                 }
                 PolicyCommand::Test { module, cases } => {
-                    let m = policy::load(&engine, &module, Build::Quick)?;
+                    let m = policy::load(&engine, &module, Build::Optimized)?;
                     policy::test(&engine, &m, &cases)?;
                 }
                 PolicyCommand::Bench {

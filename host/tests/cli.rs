@@ -265,8 +265,8 @@ fn policy_commands_keep_compiled_modules_in_the_user_cache_or_the_configs() {
     };
     // The user's cache: compiled the first time, loaded from disk the second.
     let xdg = [("XDG_CACHE_HOME", cache.path())];
-    assert!(check(&[], &xdg).contains("(Compiled, Baseline code)"));
-    assert!(check(&[], &xdg).contains("(DiskCache, Baseline code)"));
+    assert!(check(&[], &xdg).contains("(Compiled, Optimized code)"));
+    assert!(check(&[], &xdg).contains("(DiskCache, Optimized code)"));
     let dir = cache.path().join("sluice/compiled");
     assert!(std::fs::read_dir(&dir).expect("cache dir").count() >= 1);
     // A config's cache_dir wins: the host's cache, shared.
@@ -281,8 +281,8 @@ fn policy_commands_keep_compiled_modules_in_the_user_cache_or_the_configs() {
     )
     .expect("write");
     let cfg = config.display().to_string();
-    assert!(check(&["--config", &cfg], &xdg).contains("(Compiled, Baseline code)"));
-    assert!(check(&["--config", &cfg], &xdg).contains("(DiskCache, Baseline code)"));
+    assert!(check(&["--config", &cfg], &xdg).contains("(Compiled, Optimized code)"));
+    assert!(check(&["--config", &cfg], &xdg).contains("(DiskCache, Optimized code)"));
     assert!(std::fs::read_dir(&host_cache).expect("host cache").count() >= 1);
     // A config that is not there is an error, not silently the defaults.
     let o = sluice(&[
