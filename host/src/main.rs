@@ -5,7 +5,6 @@ use clap::Parser as _;
 use sluice::cli::{
     Cli, Command, ConfigCommand, LogFormat, PolicyCommand, authoring, demo, ops, policy,
 };
-use sluice::policy::Build;
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -181,7 +180,7 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the WebAssembly engine")?;
             match cmd {
                 PolicyCommand::Check { module, json } => {
-                    let loaded = policy::load(&engine, &module, Build::Optimized)?;
+                    let loaded = policy::load(&engine, &module)?;
                     println!("{}", policy::check(&loaded, json));
                     // After the description, so a failing module still shows it.
                     match policy::trial(&engine, &loaded)? {
@@ -193,11 +192,11 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 PolicyCommand::Eval { module, input } => {
-                    let m = policy::load(&engine, &module, Build::Optimized)?;
+                    let m = policy::load(&engine, &module)?;
                     println!("{}", policy::eval(&engine, &m, &input)?);
                 }
                 PolicyCommand::Test { module, cases } => {
-                    let m = policy::load(&engine, &module, Build::Optimized)?;
+                    let m = policy::load(&engine, &module)?;
                     policy::test(&engine, &m, &cases)?;
                 }
                 PolicyCommand::Bench {
@@ -205,7 +204,7 @@ fn main() -> anyhow::Result<()> {
                     input,
                     iterations,
                 } => {
-                    let m = policy::load(&engine, &module, Build::Optimized)?;
+                    let m = policy::load(&engine, &module)?;
                     let r = policy::bench(&engine, &m, input.as_ref(), iterations)?;
                     println!(
                         "{}: {} decisions, p50 {:.1} µs, p99 {:.1} µs, {} fuel each, {} failed",

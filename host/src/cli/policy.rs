@@ -11,7 +11,7 @@ use super::input::{self, InputError};
 use super::printable;
 use crate::decision::{self, RawParams};
 use crate::metrics::Metrics;
-use crate::policy::{Binding, Build, LoadError, PolicyEngine, PolicyModule, WitPoint, decide};
+use crate::policy::{Binding, LoadError, PolicyEngine, PolicyModule, WitPoint, decide};
 use crate::stock;
 
 /// The engine settings of the `policy` commands: those of `config` if given, with the
@@ -107,24 +107,19 @@ pub enum PolicyCommandError {
     },
 }
 
-/// Loads `module`: a path, or `stock:<name>` for an embedded stock policy, with the
-/// code `build` asks for. The commands take [`Build::Optimized`]: baseline (Winch)
-/// code compiles a 12 MB interpreter module five times faster, but runs a Python
-/// decision 4–5× slower (50–100 ms, against the 100 ms deadline), so golden cases
-/// would fail on timing that a running host does not have.
+/// Loads `module`: a path, or `stock:<name>` for an embedded stock policy, with
+/// optimized code. Baseline (Winch) code compiles a 12 MB interpreter module five times
+/// faster, but runs a Python decision 4–5× slower (50–100 ms, against the 100 ms
+/// deadline), so golden cases would fail on timing that a running host does not have.
 ///
 /// # Errors
 /// See [`LoadError`].
-pub fn load(
-    engine: &PolicyEngine,
-    module: &str,
-    build: Build,
-) -> Result<Arc<PolicyModule>, LoadError> {
+pub fn load(engine: &PolicyEngine, module: &str) -> Result<Arc<PolicyModule>, LoadError> {
     if let Some(found) = stock::resolve(module) {
         let p = found.map_err(|e| e.into_load_error(module))?;
-        return PolicyModule::load_build(engine, module, p.wasm, None, build);
+        return PolicyModule::load_bytes(engine, module, p.wasm, None);
     }
-    PolicyModule::load_file_build(engine, Path::new(module), None, build)
+    PolicyModule::load_file(engine, Path::new(module), None)
 }
 
 /// Runs what a swap runs before a module goes live — its `validate-params` and one
