@@ -192,8 +192,13 @@ fn js(dir: &Path, path: &Path, text: &str) -> Result<Option<Project>, AuthoringE
         .and_then(serde_json::Value::as_str)
         .unwrap_or("policy.js")
         .to_owned();
-    let entry_path = dir.join(&entry);
-    if !entry_path.is_file() || !entry_path.starts_with(dir) {
+    // Resolved, so `../elsewhere.js` or a symlink out of the project is refused: a
+    // lexical `starts_with` would accept `dir/../x`.
+    let inside = dir
+        .join(&entry)
+        .canonicalize()
+        .is_ok_and(|p| p.starts_with(dir) && p.is_file());
+    if !inside {
         return Err(manifest(
             path,
             format!(
@@ -244,6 +249,27 @@ mod tests {
         )
         .expect_err("refused");
         assert!(bad.to_string().contains("module"), "{bad}");
+    }
+
+    #[test]
+    fn a_js_entry_outside_the_project_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("p");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(tmp.path().join("outside.js"), "").expect("write");
+        std::fs::write(dir.join("policy.js"), "").expect("write");
+        let dir = dir.canonicalize().expect("canonical");
+        let p = Path::new("package.json");
+        let manifest = |main: &str| {
+            format!(
+                "{{\"name\": \"p\", \"main\": \"{main}\", \"sluice\": {{\"point\": \"retrain\"}}}}"
+            )
+        };
+        let bad = js(&dir, p, &manifest("../outside.js")).expect_err("outside");
+        assert!(bad.to_string().contains("not a file inside"), "{bad}");
+        js(&dir, p, &manifest("policy.js"))
+            .expect("inside")
+            .expect("a js project");
     }
 
     #[test]
