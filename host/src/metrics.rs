@@ -16,6 +16,9 @@ pub mod names {
     /// Modules swapped in on baseline code whose optimized build then replaced them, by
     /// `module` (a failed optimized build counts as a refusal instead).
     pub const POLICY_UPGRADES: &str = "sluice_policy_upgrades_total";
+    /// Swaps that waited for the optimized build because the baseline build's trial
+    /// decisions took over a quarter of their deadline, by `module`.
+    pub const POLICY_BASELINE_SKIPPED: &str = "sluice_policy_baseline_skipped_total";
     /// Modules refused by the pre-swap checks, by `module` and `reason`.
     pub const POLICY_REFUSALS: &str = "sluice_policy_refusals_total";
     /// Training runs by `pipeline` and `outcome` (`started`, `promoted`, `rejected`, `failed`).

@@ -24,7 +24,7 @@ use sluice::decision::{DecisionPoint, Point, Promotion, RawParams, Regression, R
 use sluice::metrics::Metrics;
 use sluice::policy::{
     Binding, Build, CallFailure, EngineSettings, PolicyEngine, PolicyModule, PolicyRegistry,
-    PolicyUse, WitPoint, decide,
+    PolicyUse, Tier, WitPoint, decide,
 };
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -545,6 +545,50 @@ fn a_running_registry_swaps_rust_python_js_and_back_while_deciding() {
             assert!(seen.contains(d), "no decision was made by {d}");
         }
     });
+}
+
+/// Swapping in a Python module whose baseline (Winch) code decides too slowly for
+/// the pipeline's deadline waits for the optimized build: the old module serves
+/// meanwhile, and the new one goes live on optimized code, never on code that would
+/// miss the deadline. A deadline of 40 ms sets the bar at 10 ms: Python on Winch takes
+/// 50–100 ms a decision, on Cranelift code 2–3 ms (BENCHMARKS.md).
+#[test]
+fn a_swap_waits_for_optimized_code_when_baseline_code_is_too_slow_for_the_deadline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    put(dir.path(), &common::guest("threshold-retrain"));
+    let usage = vec![PolicyUse {
+        pipeline: "fraud".into(),
+        module: "retrain".into(),
+        point: DecisionPoint::Retrain,
+        params: [("min_new_samples".to_owned(), json!(10))].into(),
+        limits: sluice::policy::Limits {
+            deadline_ms: 40,
+            ..Default::default()
+        },
+    }];
+    // A cold engine: no cache holds the optimized build, so the swap compiles Winch
+    // code first, as in a fresh process.
+    let cold = PolicyEngine::new(EngineSettings::default()).expect("engine");
+    let metrics = Arc::new(Metrics::new());
+    let reg = PolicyRegistry::open(cold, dir.path(), usage, metrics.clone()).expect("opens");
+    let rust_sha = reg.get("retrain").expect("active").module.sha256.clone();
+    put(
+        dir.path(),
+        &built()[&("threshold-retrain".to_owned(), "python".to_owned())],
+    );
+    let report = reg.rescan();
+    assert_eq!(report.swapped, vec!["retrain".to_owned()], "{report:?}");
+    assert!(report.upgrading.is_empty(), "{report:?}");
+    let active = reg.get("retrain").expect("active");
+    assert_ne!(active.module.sha256, rust_sha);
+    assert_eq!(active.module.tier, Tier::Optimized);
+    assert_eq!(
+        metrics.get(
+            sluice::metrics::names::POLICY_BASELINE_SKIPPED,
+            &[("module", "retrain")]
+        ),
+        1
+    );
 }
 
 fn hostile_decision(lang: &str) -> (Option<CallFailure>, Value) {

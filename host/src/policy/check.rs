@@ -1,7 +1,7 @@
 //! The checks a module must pass before it serves a pipeline: parameters against its
 //! self-description, its own `validate-params`, and one trial decision.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::bindings::{WitPoint, params_to_wit};
 use super::call;
@@ -39,6 +39,20 @@ pub fn check_use(
     module: &PolicyModule,
     usage: &PolicyUse,
 ) -> Result<Vec<Param>, CheckError> {
+    check_use_timed(engine, module, usage).map(|(params, _)| params)
+}
+
+/// [`check_use`], also returning how long the trial decision took (instantiation
+/// included): the registry uses it to tell whether a baseline build is fast enough to
+/// serve.
+///
+/// # Errors
+/// As [`check_use`].
+pub fn check_use_timed(
+    engine: &PolicyEngine,
+    module: &PolicyModule,
+    usage: &PolicyUse,
+) -> Result<(Vec<Param>, Duration), CheckError> {
     if module.point != usage.point {
         return Err(CheckError::Load(super::error::LoadError::WrongWorld {
             source_name: module.source.clone(),
@@ -73,11 +87,11 @@ pub fn check_use(
         });
     }
     let trial = crate::for_point!(module.point, P => trial::<P>(engine, module, usage, &params));
-    trial.map_err(|failure| CheckError::Trial {
+    let took = trial.map_err(|failure| CheckError::Trial {
         pipeline: usage.pipeline.clone(),
         failure,
     })?;
-    Ok(params)
+    Ok((params, took))
 }
 
 fn trial<P: WitPoint>(
@@ -85,7 +99,7 @@ fn trial<P: WitPoint>(
     module: &PolicyModule,
     usage: &PolicyUse,
     params: &[Param],
-) -> Result<(), CallFailure> {
+) -> Result<Duration, CallFailure> {
     let binding = Binding::<P> {
         params: params.to_vec(),
         limits: usage.limits,
@@ -102,7 +116,7 @@ fn trial<P: WitPoint>(
         &Metrics::new(),
     );
     match eval.failure {
-        None => Ok(()),
+        None => Ok(eval.stats.wall),
         Some(f) => Err(f),
     }
 }

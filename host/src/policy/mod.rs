@@ -22,13 +22,16 @@ pub mod sandbox;
 
 pub use bindings::WitPoint;
 pub use call::CallStats;
-pub use check::{PolicyUse, check_use};
-pub use engine::{Build, CodeShape, CompileSource, EngineSettings, PolicyEngine, Tier};
+pub use check::{PolicyUse, check_use, check_use_timed};
+pub use engine::{
+    Build, CodeShape, CompileSource, DEFAULT_KEEP_RESIDENT_BYTES, EngineSettings, PolicyEngine,
+    Tier,
+};
 pub use error::{CallFailure, CheckError, EngineError, LoadError};
 pub use evaluate::{Binding, DecisionRecord, Evaluation, decide, decide_native};
 pub use limits::Limits;
 pub use module::PolicyModule;
 pub use registry::{
-    ActivePolicy, PolicyRegistry, Refusal, RegistryError, RegistryNews, RegistryObserver,
-    ScanReport,
+    ActivePolicy, BASELINE_DEADLINE_SHARE, PolicyRegistry, Refusal, RegistryError, RegistryNews,
+    RegistryObserver, ScanReport, Trial, too_slow_for_baseline,
 };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc as async_mpsc, watch};
 
-use super::check::{PolicyUse, check_use};
+use super::check::{PolicyUse, check_use_timed};
 use super::engine::{Build, PolicyEngine, Tier};
 use super::error::{CheckError, LoadError};
 use super::module::{PolicyModule, check_size, sha256_hex};
@@ -22,6 +22,28 @@ use crate::metrics::{Metrics, names};
 pub const DEBOUNCE: Duration = Duration::from_millis(20);
 /// Rescan interval that catches changes whose events were missed.
 pub const FALLBACK_RESCAN: Duration = Duration::from_secs(10);
+/// A swapped-in baseline build goes live only if each trial decision took at most this
+/// share of its pipeline's deadline. A slower one — an interpreter on Winch code, where
+/// a Python decision takes 50–100 ms — waits for its optimized build while the old
+/// version keeps serving, so a swap never makes decisions miss their deadline.
+pub const BASELINE_DEADLINE_SHARE: f64 = 0.25;
+
+/// Whether a baseline build is too slow to serve, given each trial decision's time
+/// and its pipeline's deadline (see [`BASELINE_DEADLINE_SHARE`]).
+pub fn too_slow_for_baseline(trials: &[Trial]) -> bool {
+    trials
+        .iter()
+        .any(|t| t.took.as_secs_f64() > t.deadline.as_secs_f64() * BASELINE_DEADLINE_SHARE)
+}
+
+/// One pipeline's trial decision during a module's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trial {
+    /// How long it took, instantiation included.
+    pub took: Duration,
+    /// The pipeline's deadline per decision.
+    pub deadline: Duration,
+}
 
 /// A module that passed every check, with the parameters resolved for each pipeline
 /// that uses it. Replaced as a whole on swap; holders of an `Arc` keep the old one.
@@ -219,7 +241,8 @@ impl PolicyRegistry {
                 .map_err(|source| RegistryError::Module {
                     module: name.clone(),
                     source,
-                })?;
+                })?
+                .0;
             registry.write().insert(name, Arc::new(active));
         }
         for u in &registry.uses {
@@ -329,7 +352,7 @@ impl PolicyRegistry {
             if self.already_refused(&name, &sha256) {
                 continue;
             }
-            match self.load_checked(&name, &path, &bytes, sha256.clone(), Build::Quick) {
+            match self.load_for_swap(&name, &path, &bytes, &sha256) {
                 Ok(active) => {
                     let module = &active.module;
                     let (tier, optimizable) = (module.tier, module.optimizable);
@@ -471,7 +494,7 @@ impl PolicyRegistry {
             job.sha256.clone(),
             Build::Optimized,
         ) {
-            Ok(active) => active,
+            Ok((active, _)) => active,
             Err(e) => {
                 // The same module passed these checks as baseline code; failing now
                 // means the two compilers disagree. Keep what runs and say so.
@@ -498,6 +521,38 @@ impl PolicyRegistry {
         true
     }
 
+    /// Loads and checks a changed module for a swap: its baseline build unless an
+    /// optimized one is at hand, or its optimized build when the baseline build's
+    /// trial decisions were too slow for their deadlines (the caller's live version
+    /// serves meanwhile).
+    fn load_for_swap(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<ActivePolicy, CheckError> {
+        let (quick, trials) =
+            self.load_checked(name, path, bytes, sha256.to_owned(), Build::Quick)?;
+        let module = &quick.module;
+        if module.tier != Tier::Baseline || !module.optimizable || !too_slow_for_baseline(&trials) {
+            return Ok(quick);
+        }
+        let slowest = trials.iter().max_by_key(|t| t.took).copied();
+        tracing::info!(
+            module = %name,
+            trial_ms = slowest.map_or(0.0, |t| t.took.as_secs_f64() * 1e3),
+            deadline_ms = slowest.map_or(0.0, |t| t.deadline.as_secs_f64() * 1e3),
+            "baseline code decides too slowly for this module's deadline; the live version serves until the optimized build is compiled and checked"
+        );
+        drop(quick);
+        self.metrics
+            .inc(names::POLICY_BASELINE_SKIPPED, &[("module", name)]);
+        Ok(self
+            .load_checked(name, path, bytes, sha256.to_owned(), Build::Optimized)?
+            .0)
+    }
+
     fn load_checked(
         &self,
         name: &str,
@@ -505,7 +560,7 @@ impl PolicyRegistry {
         bytes: &[u8],
         sha256: String,
         build: Build,
-    ) -> Result<ActivePolicy, CheckError> {
+    ) -> Result<(ActivePolicy, Vec<Trial>), CheckError> {
         let expected = self.uses.iter().find(|u| u.module == name).map(|u| u.point);
         let module = PolicyModule::load_hashed(
             &self.engine,
@@ -525,10 +580,16 @@ impl PolicyRegistry {
             }));
         }
         let mut params = HashMap::new();
+        let mut trials = Vec::new();
         for u in self.uses.iter().filter(|u| u.module == name) {
-            params.insert(u.pipeline.clone(), check_use(&self.engine, &module, u)?);
+            let (resolved, took) = check_use_timed(&self.engine, &module, u)?;
+            params.insert(u.pipeline.clone(), resolved);
+            trials.push(Trial {
+                took,
+                deadline: u.limits.deadline(),
+            });
         }
-        Ok(ActivePolicy { module, params })
+        Ok((ActivePolicy { module, params }, trials))
     }
 
     /// `(name, path)` of every `*.wasm` entry, skipping Kubernetes' `..data` entries.
@@ -582,4 +643,34 @@ fn start_upgrader(registry: Weak<PolicyRegistry>) -> mpsc::Sender<Upgrade> {
         tracing::warn!(error = %e, "cannot start the optimizing compiler thread");
     }
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(took_ms: u64, deadline_ms: u64) -> Trial {
+        Trial {
+            took: Duration::from_millis(took_ms),
+            deadline: Duration::from_millis(deadline_ms),
+        }
+    }
+
+    #[test]
+    fn a_baseline_build_serves_unless_a_trial_took_over_a_quarter_of_its_deadline() {
+        assert!(
+            !too_slow_for_baseline(&[]),
+            "no pipeline uses it: nothing to miss"
+        );
+        assert!(!too_slow_for_baseline(&[trial(1, 100)]));
+        assert!(
+            !too_slow_for_baseline(&[trial(25, 100)]),
+            "exactly a quarter"
+        );
+        assert!(too_slow_for_baseline(&[trial(26, 100)]));
+        // Python on Winch code beside a pipeline with a relaxed deadline: each
+        // pipeline's own deadline counts, and the tightest decides.
+        assert!(!too_slow_for_baseline(&[trial(80, 5_000)]));
+        assert!(too_slow_for_baseline(&[trial(80, 5_000), trial(80, 100)]));
+    }
 }
