@@ -28,6 +28,9 @@ const POLICIES: [(&str, DecisionPoint); 4] = [
     ("canary-steps", DecisionPoint::Rollout),
 ];
 const DECISIONS: usize = 1000;
+/// The larger resident share measured beside the default: covers an interpreter's
+/// 9–13 MB snapshot heap.
+const KEEP_RESIDENT_LARGE: u64 = 16 << 20;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -155,6 +158,7 @@ fn main() {
         "p99 µs",
         ">100ms"
     );
+    let mut resident_rows = Vec::new();
     let mut n = 0;
     for (name, point) in POLICIES {
         for lang in ["rust", "python", "js"] {
@@ -200,6 +204,19 @@ fn main() {
             let warm_engine = PolicyEngine::new(cached.settings().clone()).expect("engine");
             let swap_cache = swap(&warm_engine, &bytes, point, n);
             let (p50, p99, late) = decisions(&cached, &m, point);
+            // The same decisions with more of each pooled slot kept resident.
+            let large = PolicyEngine::new(EngineSettings {
+                keep_resident_bytes: KEEP_RESIDENT_LARGE,
+                ..cached.settings().clone()
+            })
+            .expect("engine");
+            let m_large = PolicyModule::load_build(&large, name, &bytes, None, Build::Optimized)
+                .expect("load");
+            let (p50_large, p99_large, late_large) = decisions(&large, &m_large, point);
+            resident_rows.push(format!(
+                "{name:<18} {lang:<7} {p50:>9.1} {p99:>9.1} {p50_large:>9.1} {p99_large:>9.1} {:>6.2} {late_large:>5}",
+                p50 / p50_large
+            ));
             println!(
                 "{name:<18} {lang:<7} {:>6.2}MB {:>7.1}MB {:>8.0}ms {:>8.0}ms {:>7.1}ms {:>8.0}ms {:>8.1}ms {:>9.1} {:>9.1} {:>5}",
                 bytes.len() as f64 / 1e6,
@@ -214,5 +231,17 @@ fn main() {
                 late,
             );
         }
+    }
+    println!(
+        "\n== decisions with {} MiB kept resident per pooled slot against the default {} MiB (same run)",
+        KEEP_RESIDENT_LARGE >> 20,
+        sluice::policy::DEFAULT_KEEP_RESIDENT_BYTES >> 20
+    );
+    println!(
+        "{:<18} {:<7} {:>9} {:>9} {:>9} {:>9} {:>6} {:>5}",
+        "policy", "lang", "p50 dflt", "p99 dflt", "p50 big", "p99 big", "ratio", ">100ms"
+    );
+    for row in resident_rows {
+        println!("{row}");
     }
 }

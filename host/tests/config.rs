@@ -275,7 +275,7 @@ fn engine_size_limits_that_would_refuse_everything_are_found_at_load() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = VALID.replace(
         "  policy_dir: mods\n",
-        "  policy_dir: mods\n  engine: { max_module_bytes: 1024, max_optimized_functions: 0 }\n",
+        "  policy_dir: mods\n  engine: { max_module_bytes: 1024, max_optimized_functions: 0, keep_resident_bytes: 1073741824 }\n",
     );
     with_module_dir(dir.path());
     let path = write(dir.path(), &text);
@@ -284,11 +284,13 @@ fn engine_size_limits_that_would_refuse_everything_are_found_at_load() {
         places(&e),
         [
             (4, "host.engine.max_module_bytes"),
-            (4, "host.engine.max_optimized_functions")
+            (4, "host.engine.max_optimized_functions"),
+            (4, "host.engine.keep_resident_bytes")
         ],
         "{e}"
     );
     assert!(e.to_string().contains("below 1 MiB"), "{e}");
+    assert!(e.to_string().contains("largest linear memory"), "{e}");
 }
 
 #[test]
