@@ -1,51 +1,20 @@
-// TypeScript declarations of sluice-policy and of the values the host passes, as
-// componentize-js maps sluice's WIT (wit/*.wit): records are objects with camelCase
-// fields, variants `{ tag, val }`, enums kebab-case strings, `option<T>` is
-// `T | undefined`, u64/s64 are `bigint`, smaller integers `number`.
+// TypeScript declarations of sluice-policy. The values the host passes and the
+// decisions it expects are declared in ./wit.d.ts, generated from sluice's WIT
+// (wit/*.wit) as componentize-js maps it: records are objects with camelCase fields,
+// variants `{ tag, val }`, enums kebab-case strings, `option<T>` is `T | undefined`,
+// u64/s64 are `bigint`, smaller integers `number`.
+
+import type {
+  Alternative, Comparison, Description, Interval, Level, MetricVerdict, OutlierFilter, Param,
+  ParamSpec, ParamValue, PromotionContext, PromotionDecision, RegressionContext,
+  RegressionDecision, RetrainContext, RetrainDecision, RolloutContext, RolloutDecision,
+  Summary, TestKind, TestResult, Verdict,
+} from './wit.js';
+export * from './wit.js';
 
 /** A decision point (WIT world). */
 export type Point = 'retrain' | 'promotion' | 'regression' | 'rollout';
 export declare const POINTS: Record<Point, string>;
-
-// --- the WIT's shared types (wit/types.wit) ---
-export interface Metric { name: string; value: number }
-export interface ModelReport { version: string; metrics: Metric[] }
-export type Verdict = 'pass' | 'regressed' | 'inconclusive';
-export type ParamType = 'boolean' | 'integer' | 'float' | 'text' | 'duration' | 'integer-list' | 'float-list' | 'text-list';
-export type ParamValue =
-  | { tag: 'boolean'; val: boolean }
-  | { tag: 'integer'; val: bigint }
-  | { tag: 'float'; val: number }
-  | { tag: 'text'; val: string }
-  | { tag: 'duration'; val: bigint }
-  | { tag: 'integer-list'; val: BigInt64Array | bigint[] }
-  | { tag: 'float-list'; val: Float64Array | number[] }
-  | { tag: 'text-list'; val: string[] };
-export interface Param { name: string; value: ParamValue }
-export interface ParamSpec { name: string; kind: ParamType; default?: ParamValue; doc: string }
-export interface Description { name: string; version: string; summary: string; params: ParamSpec[] }
-
-// --- contexts and decisions (wit/decisions.wit) ---
-export type TrainingOutcome = 'promoted' | 'rejected' | 'failed';
-export interface RetrainContext {
-  pipeline: string; params: Param[]; newSamples: bigint; totalSamples: bigint;
-  secondsSinceLastTraining?: bigint; lastOutcome?: TrainingOutcome; runActive: boolean; production?: ModelReport;
-}
-export type RetrainDecision = { tag: 'wait'; val: string } | { tag: 'train'; val: { reason: string; args: string[] } };
-export interface PromotionContext { pipeline: string; params: Param[]; candidate: ModelReport; production?: ModelReport }
-export type PromotionDecision = { tag: 'promote' | 'reject' | 'await-approval'; val: string };
-export type Direction = 'higher-is-better' | 'lower-is-better';
-export interface MetricWindow { name: string; direction: Direction; baseline: Float64Array | number[]; canary: Float64Array | number[] }
-export interface RegressionContext { pipeline: string; params: Param[]; metrics: MetricWindow[] }
-export interface MetricVerdict { name: string; verdict: Verdict; reason: string; statistics: Metric[] }
-export interface RegressionDecision { overall: Verdict; reason: string; metrics: MetricVerdict[] }
-export interface RolloutContext {
-  pipeline: string; params: Param[]; stableVersion: string; candidateVersion: string; currentWeight: number;
-  stepIndex: number; secondsAtStep: bigint; holdsAtStep: number; verdict?: Verdict;
-}
-export type RolloutDecision =
-  | { tag: 'advance'; val: { weight: number; reason: string } }
-  | { tag: 'hold' | 'rollback' | 'complete'; val: string };
 
 export interface Contexts { retrain: RetrainContext; promotion: PromotionContext; regression: RegressionContext; rollout: RolloutContext }
 export interface Decisions { retrain: RetrainDecision; promotion: PromotionDecision; regression: RegressionDecision; rollout: RolloutDecision }
@@ -95,16 +64,6 @@ export declare function metricVerdict(name: string, verdict: Verdict, reason: st
   statistics?: Record<string, number> | Array<[string, number]>): MetricVerdict;
 export declare function regressionDecision(overall: Verdict, reason: string, metrics: MetricVerdict[]): RegressionDecision;
 
-export type OutlierFilter = { tag: 'none' } | { tag: 'iqr'; val: number } | { tag: 'mad'; val: number };
-export type Alternative = 'two-sided' | 'less' | 'greater';
-export type TestKind = 'welch' | 'mann-whitney';
-export interface Summary {
-  n: number; nonFinite: number; mean: number; sd: number; min: number; max: number;
-  p50: number; p90: number; p95: number; p99: number;
-}
-export interface TestResult { statistic: number; pValue: number; df: number; nA: number; nB: number; dropped: number; exact: boolean }
-export interface Interval { mean: number; low: number; high: number }
-export interface Comparison { a: Summary; b: Summary; outliersA: number; outliersB: number; significance: TestResult; cohensD: number }
 export declare const stats: {
   iqr(k?: number): OutlierFilter;
   mad(threshold?: number): OutlierFilter;
@@ -118,7 +77,8 @@ export declare const stats: {
   filterOutliersIqr(xs: ArrayLike<number>, k?: number): number[];
   filterOutliersMad(xs: ArrayLike<number>, threshold?: number): number[];
 };
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** The severity of a log message (WIT `log.level`). */
+export type LogLevel = Level;
 export declare const log: {
   log(level: LogLevel, message: string): void;
   debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void;

@@ -11,6 +11,8 @@ pub mod build;
 pub mod project;
 pub mod scaffold;
 pub mod tools;
+#[cfg(test)]
+mod typescript;
 
 use std::path::PathBuf;
 
