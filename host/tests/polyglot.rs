@@ -470,6 +470,20 @@ fn put(dir: &Path, module: &Path) {
     std::fs::rename(&tmp, dir.join("retrain.wasm")).expect("rename");
 }
 
+/// Pipeline `fraud` using module `retrain` with `min_new_samples: 10`.
+fn retrain_use(deadline_ms: u64) -> Vec<PolicyUse> {
+    vec![PolicyUse {
+        pipeline: "fraud".into(),
+        module: "retrain".into(),
+        point: DecisionPoint::Retrain,
+        params: [("min_new_samples".to_owned(), json!(10))].into(),
+        limits: sluice::policy::Limits {
+            deadline_ms,
+            ..Default::default()
+        },
+    }]
+}
+
 #[test]
 fn a_running_registry_swaps_rust_python_js_and_back_while_deciding() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -477,18 +491,10 @@ fn a_running_registry_swaps_rust_python_js_and_back_while_deciding() {
     let python = built()[&("threshold-retrain".to_owned(), "python".to_owned())].clone();
     let js = built()[&("threshold-retrain".to_owned(), "js".to_owned())].clone();
     put(dir.path(), &rust);
-    let usage = vec![PolicyUse {
-        pipeline: "fraud".into(),
-        module: "retrain".into(),
-        point: DecisionPoint::Retrain,
-        params: [("min_new_samples".to_owned(), json!(10))].into(),
-        // Right after a swap a Python module runs baseline (Winch) code until its
-        // optimized build is ready: 50–100 ms a decision here (BENCHMARKS.md).
-        limits: sluice::policy::Limits {
-            deadline_ms: RELAXED_DEADLINE_MS,
-            ..Default::default()
-        },
-    }];
+    // A deadline this relaxed lets each swap go live on baseline (Winch) code, where a
+    // Python decision takes 50–100 ms, before its optimized build replaces it: both
+    // tiers serve decisions here.
+    let usage = retrain_use(RELAXED_DEADLINE_MS);
     let reg =
         PolicyRegistry::open(engine(), dir.path(), usage, Arc::new(Metrics::new())).expect("opens");
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -556,16 +562,7 @@ fn a_running_registry_swaps_rust_python_js_and_back_while_deciding() {
 fn a_swap_waits_for_optimized_code_when_baseline_code_is_too_slow_for_the_deadline() {
     let dir = tempfile::tempdir().expect("tempdir");
     put(dir.path(), &common::guest("threshold-retrain"));
-    let usage = vec![PolicyUse {
-        pipeline: "fraud".into(),
-        module: "retrain".into(),
-        point: DecisionPoint::Retrain,
-        params: [("min_new_samples".to_owned(), json!(10))].into(),
-        limits: sluice::policy::Limits {
-            deadline_ms: 40,
-            ..Default::default()
-        },
-    }];
+    let usage = retrain_use(40);
     // A cold engine: no cache holds the optimized build, so the swap compiles Winch
     // code first, as in a fresh process.
     let cold = PolicyEngine::new(EngineSettings::default()).expect("engine");
