@@ -51,6 +51,7 @@ pub fn run<R>(
     let outcome = match fuel_set {
         Err(e) => Err(CallFailure::Instantiate {
             detail: format!("cannot set fuel: {e:#}"),
+            transient: false,
         }),
         Ok(()) => match catch_unwind(AssertUnwindSafe(|| f(&mut store))) {
             Ok(Ok(r)) => Ok(r),
@@ -95,6 +96,7 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> C
     if e.downcast_ref::<InstantiationFailed>().is_some() {
         return CallFailure::Instantiate {
             detail: describe(e),
+            transient: host_resource_failure(e),
         };
     }
     match e.downcast_ref::<Trap>() {
@@ -105,6 +107,7 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> C
         Some(Trap::StackOverflow) => CallFailure::StackOverflow,
         _ if is_instantiation_error(e) => CallFailure::Instantiate {
             detail: describe(e),
+            transient: true,
         },
         _ => CallFailure::Trap {
             detail: describe(e),
@@ -128,6 +131,21 @@ fn describe(e: &wasmtime::Error) -> String {
     }
 }
 
+/// Whether an instantiation failed for want of a host resource: a pool slot, or an
+/// operating-system call (seen: sealing a module's memory image failed with EBUSY
+/// while the machine was busy). A module's own faults — a trapping start function,
+/// an out-of-bounds data segment — carry no such cause.
+fn host_resource_failure(e: &wasmtime::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some()
+            || cause
+                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+    }) || e
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+}
+
 fn is_instantiation_error(e: &wasmtime::Error) -> bool {
     e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
@@ -140,5 +158,63 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "a panic without a message".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::error::CheckError;
+
+    fn instantiation(cause: wasmtime::Error) -> CallFailure {
+        let e = cause.context(InstantiationFailed);
+        CallFailure::Instantiate {
+            detail: describe(&e),
+            transient: host_resource_failure(&e),
+        }
+    }
+
+    #[test]
+    fn instantiation_failures_for_want_of_host_resources_are_transient_and_module_faults_are_not() {
+        let busy = std::io::Error::from_raw_os_error(16);
+        let sealing = wasmtime::Error::new(busy).context("cannot add seals to the memfd");
+        let from_os = instantiation(sealing);
+        assert!(matches!(
+            from_os,
+            CallFailure::Instantiate {
+                transient: true,
+                ..
+            }
+        ));
+        assert!(
+            from_os.to_string().contains("cannot add seals"),
+            "{from_os}"
+        );
+        let own_fault = instantiation(wasmtime::Error::msg("out of bounds memory access"));
+        assert!(matches!(
+            own_fault,
+            CallFailure::Instantiate {
+                transient: false,
+                ..
+            }
+        ));
+
+        let trial = |failure| CheckError::Trial {
+            pipeline: "p".into(),
+            failure,
+        };
+        assert!(trial(from_os).is_transient());
+        assert!(!trial(own_fault).is_transient());
+        assert!(!trial(CallFailure::OutOfFuel { fuel: 1 }).is_transient());
+        // The audit record does not carry the flag: it describes the call, not the retry.
+        let json = serde_json::to_value(CallFailure::Instantiate {
+            detail: "d".into(),
+            transient: true,
+        })
+        .expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({ "kind": "instantiate", "detail": "d" })
+        );
     }
 }

@@ -256,6 +256,25 @@ pub(crate) fn bounded_problems(problems: Vec<String>) -> Vec<String> {
 }
 
 impl CheckError {
+    /// Whether the failure lies in the host's resources at the time, not in the
+    /// module: the registry tries such bytes again at its next rescan instead of
+    /// refusing them until the file changes.
+    pub fn is_transient(&self) -> bool {
+        let failure = match self {
+            Self::Load(LoadError::Describe { failure, .. })
+            | Self::Validate { failure, .. }
+            | Self::Trial { failure, .. } => failure,
+            _ => return false,
+        };
+        matches!(
+            failure,
+            CallFailure::Instantiate {
+                transient: true,
+                ..
+            }
+        )
+    }
+
     /// Stable label for metrics and logs.
     pub fn label(&self) -> &'static str {
         match self {
@@ -312,6 +331,11 @@ pub enum CallFailure {
     Instantiate {
         /// Why.
         detail: String,
+        /// Whether the cause lies in the host's resources rather than the module (the
+        /// instance pool exhausted, an operating-system error such as a memory image
+        /// that could not be sealed): the same bytes may well instantiate next time.
+        #[serde(skip)]
+        transient: bool,
     },
     /// sluice itself panicked while serving the call; the decision was not trusted.
     #[error("internal error while running the policy: {detail}")]

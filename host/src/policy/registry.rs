@@ -101,6 +101,10 @@ pub struct ScanReport {
     /// Swapped modules running baseline code whose optimized build is being compiled
     /// in the background; it replaces them when it is ready and has passed the same checks.
     pub upgrading: Vec<String>,
+    /// Modules whose checks failed for want of a host resource (the instance pool
+    /// exhausted, an operating-system error): not refused, tried again at the next
+    /// rescan; the previous version stays active meanwhile.
+    pub retrying: Vec<(String, CheckError)>,
 }
 
 /// Errors opening a registry.
@@ -375,6 +379,18 @@ impl PolicyRegistry {
                         report.upgrading.push(name.clone());
                     }
                     report.swapped.push(name);
+                }
+                Err(e) if e.is_transient() => {
+                    // Not the module's fault: try the same bytes at the next rescan
+                    // (at most every FALLBACK_RESCAN) rather than refuse them for good.
+                    let message =
+                        crate::decision::excerpt(&crate::error_chain(&e), REFUSAL_MESSAGE_BYTES);
+                    tracing::warn!(module = %name, %sha256, error = %message, "policy module could not be checked for want of a host resource; the previous version stays active and the swap is tried again at the next rescan");
+                    self.metrics.inc(
+                        names::POLICY_REFUSALS,
+                        &[("module", &name), ("reason", "transient")],
+                    );
+                    report.retrying.push((name, e));
                 }
                 Err(e) => self.refuse(&name, sha256, e, &mut report),
             }
