@@ -30,6 +30,10 @@ scripts/test-services.sh
 # rolldown), pinned under target/; the polyglot tests build policies with them.
 eval "$(scripts/policy-tools.sh)"
 
+# kubernetes-validate (PyPI), pinned under target/; the deploy tests validate every
+# rendered kustomize overlay with it.
+eval "$(scripts/deploy-tools.sh)"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

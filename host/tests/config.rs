@@ -200,24 +200,6 @@ fn the_binary_checks_a_config_and_exits_non_zero_on_problems() {
     );
 }
 
-#[test]
-fn the_deploy_example_config_checks_clean() {
-    let manifests = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../deploy/config.yaml"
-    ))
-    .expect("deploy/config.yaml");
-    let first = manifests.split("\n---\n").next().expect("first document");
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(first).expect("yaml");
-    let text = doc["data"]["sluice.yaml"]
-        .as_str()
-        .expect("sluice.yaml in the ConfigMap");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), text);
-    let loaded = config::load(&path, &common::engine()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(loaded.config.pipelines[0].name, "fraud");
-}
-
 /// `config check --remote` makes each promotion in memory against the real deploy repo
 /// (git over file:// here): it shows each target's current value and line, and fails,
 /// naming the pipeline and the selector, when a target matches nothing.
