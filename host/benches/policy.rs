@@ -33,7 +33,7 @@ use sluice_policy_sdk as sdk;
 #[path = "../tests/common/wasm_bytes.rs"]
 #[expect(
     dead_code,
-    reason = "shared with the tests, which use every edit; the bench uses one"
+    reason = "shared with the tests and the polyglot bench; each uses some of the edits"
 )]
 mod wasm_bytes;
 
@@ -576,19 +576,6 @@ fn main() {
     swap_latency(&engine);
 }
 
-/// A new build of the same module: `bytes` with a custom section appended (valid
-/// anywhere in a component), so its sha256 — and so its cache key — is new.
-fn rebuilt(bytes: &[u8], n: usize) -> Vec<u8> {
-    let name = format!("sluice-bench-build-{n}");
-    let payload_len = 1 + name.len();
-    let mut out = bytes.to_vec();
-    out.push(0); // custom section id
-    out.push(u8::try_from(payload_len).expect("short section")); // LEB128, < 128
-    out.push(u8::try_from(name.len()).expect("short name"));
-    out.extend_from_slice(name.as_bytes());
-    out
-}
-
 /// The first decision by the live module `name`, which must not fail.
 fn first_decision<P: WitPoint>(engine: &PolicyEngine, reg: &PolicyRegistry, name: &str) {
     let active = reg.get(name).expect("active");
@@ -675,7 +662,7 @@ fn swap_latency(engine: &Arc<PolicyEngine>) {
             for _ in 0..5 {
                 build += 1;
                 let started = Instant::now();
-                std::fs::write(&file, rebuilt(&original, build)).expect("write");
+                std::fs::write(&file, wasm_bytes::rebuilt(&original, build)).expect("write");
                 assert_eq!(reg.rescan().swapped.len(), 1, "swapped");
                 sluice::for_point!(point, P => first_decision::<P>(engine, &reg, name));
                 live.push(ms(started.elapsed()));

@@ -20,6 +20,14 @@ use sluice::policy::{
 };
 use sluice::stock::GUEST_DIR;
 
+#[path = "../tests/common/wasm_bytes.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the tests and the policy bench; this bench uses `rebuilt`"
+)]
+mod wasm_bytes;
+use wasm_bytes::rebuilt;
+
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const POLICIES: [(&str, DecisionPoint); 4] = [
     ("threshold-retrain", DecisionPoint::Retrain),
@@ -69,17 +77,6 @@ fn initial_memory(bytes: &[u8]) -> u64 {
         }
     }
     total
-}
-
-/// A new build of the same module (a custom section appended): new sha256, new cache key.
-fn rebuilt(bytes: &[u8], n: usize) -> Vec<u8> {
-    let name = format!("sluice-bench-build-{n}");
-    let mut out = bytes.to_vec();
-    out.push(0);
-    out.push(u8::try_from(1 + name.len()).expect("short"));
-    out.push(u8::try_from(name.len()).expect("short"));
-    out.extend_from_slice(name.as_bytes());
-    out
 }
 
 fn one_decision<P: WitPoint>(engine: &PolicyEngine, m: &PolicyModule) -> Duration {

@@ -342,24 +342,16 @@ impl PolicyEngine {
                     // Baseline builds are cached on disk too (not in memory: the
                     // registry replaces them with the optimized build), so a second
                     // `sluice policy test` of a large module starts at once.
-                    let path = self.cache_path(sha256, Tier::Baseline);
-                    if let Some(c) = path.as_deref().and_then(|p| self.load_cached(p, Tier::Baseline)) {
-                        return Ok(Compiled {
-                            component: c,
-                            source: CompileSource::DiskCache,
-                            tier: Tier::Baseline,
-                        });
-                    }
-                    let component =
-                        Component::new(&b.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
-                    if let Some(path) = path
-                        && let Err(e) = write_cache(&component, &path)
-                    {
-                        tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
-                    }
+                    let (component, source) = match self.read_disk_cache(sha256, Tier::Baseline) {
+                        Some(c) => (c, CompileSource::DiskCache),
+                        None => (
+                            self.compile_to_disk(&b.engine, bytes, sha256, Tier::Baseline)?,
+                            CompileSource::Compiled,
+                        ),
+                    };
                     Ok(Compiled {
                         component,
-                        source: CompileSource::Compiled,
+                        source,
                         tier: Tier::Baseline,
                     })
                 }
@@ -374,13 +366,7 @@ impl PolicyEngine {
             return Ok(found);
         }
         let component =
-            Component::new(&self.optimized.engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
-        if let Some(path) = self.cache_path(sha256, Tier::Optimized) {
-            // A cache write failure costs a recompile next time, nothing more.
-            if let Err(e) = write_cache(&component, &path) {
-                tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
-            }
-        }
+            self.compile_to_disk(&self.optimized.engine, bytes, sha256, Tier::Optimized)?;
         self.lock_compiled()
             .insert(sha256.to_owned(), component.clone());
         Ok(Compiled {
@@ -388,6 +374,31 @@ impl PolicyEngine {
             source: CompileSource::Compiled,
             tier: Tier::Optimized,
         })
+    }
+
+    /// Compiles `bytes` with `engine` (the `tier`'s) and writes the result to the disk
+    /// cache, if there is one.
+    fn compile_to_disk(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &str,
+        tier: Tier,
+    ) -> Result<Component, BoxedError> {
+        let component = Component::new(engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
+        if let Some(path) = self.cache_path(sha256, tier) {
+            // A cache write failure costs a recompile next time, nothing more.
+            if let Err(e) = write_cache(&component, &path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not write the compiled-module cache");
+            }
+        }
+        Ok(component)
+    }
+
+    /// The `tier` build of module `sha256` from the disk cache.
+    fn read_disk_cache(&self, sha256: &str, tier: Tier) -> Option<Component> {
+        let path = self.cache_path(sha256, tier)?;
+        self.load_cached(&path, tier)
     }
 
     /// The optimized build of module `sha256` from memory or the disk cache.
@@ -400,8 +411,7 @@ impl PolicyEngine {
         if let Some(c) = self.lock_compiled().get(sha256) {
             return Some(found(c.clone(), CompileSource::MemoryCache));
         }
-        let path = self.cache_path(sha256, Tier::Optimized)?;
-        let c = self.load_cached(&path, Tier::Optimized)?;
+        let c = self.read_disk_cache(sha256, Tier::Optimized)?;
         self.lock_compiled().insert(sha256.to_owned(), c.clone());
         Some(found(c, CompileSource::DiskCache))
     }

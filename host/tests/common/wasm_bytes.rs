@@ -94,3 +94,17 @@ pub fn component_with_functions(functions: u32, ops: usize) -> Vec<u8> {
     component.section(&ModuleSection(&module));
     component.finish()
 }
+
+/// A new build of the same module: `bytes` with a custom section named after `n`
+/// appended (valid anywhere in a component), so its sha256 — and so its cache key — is
+/// new while its code is the same.
+pub fn rebuilt(bytes: &[u8], n: usize) -> Vec<u8> {
+    let name = format!("sluice-bench-build-{n}");
+    let payload_len = 1 + name.len();
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section id
+    out.push(u8::try_from(payload_len).expect("short section")); // LEB128, < 128
+    out.push(u8::try_from(name.len()).expect("short name"));
+    out.extend_from_slice(name.as_bytes());
+    out
+}
