@@ -1,5 +1,6 @@
 //! An in-process fake of the Kubernetes API server for Jobs and Pods — the parts sluice
-//! uses — and objects of any other kind (see `fake_kube_objects`), following the real
+//! uses — and objects of any other kind: custom resources with the `status`
+//! subresource, Leases, Events (see `fake_kube_objects`), following the real
 //! wire format: JSON objects with server-set metadata (uid,
 //! resourceVersion, creationTimestamp), `JobList`/`PodList` with a list
 //! resourceVersion, label selectors, `?watch=true` streams of `{"type","object"}` lines,
@@ -122,7 +123,27 @@ pub(super) fn respond(status: u16, body: &Value) -> Response<Body> {
     r
 }
 
-fn labels_match(obj: &Value, selector: &str) -> bool {
+/// A `?watch=true` response: the lines `rx` receives, until `timeout_secs` pass.
+pub(super) fn watch_response(
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    timeout_secs: u64,
+) -> Response<Body> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(b)) => Some((Ok::<_, Infallible>(Frame::data(b)), rx)),
+            _ => None,
+        }
+    });
+    let mut r = Response::new(StreamBody::new(stream).boxed());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(super) fn labels_match(obj: &Value, selector: &str) -> bool {
     let labels = obj["metadata"]["labels"].as_object();
     let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
     selector.split(',').filter(|s| !s.is_empty()).all(|term| {
@@ -138,7 +159,7 @@ fn labels_match(obj: &Value, selector: &str) -> bool {
     })
 }
 
-fn query_param(query: &str, key: &str) -> Option<String> {
+pub(super) fn query_param(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;
         (k == key).then(|| {
@@ -199,6 +220,18 @@ impl FakeKube {
         st.version += 1;
         let version = st.version;
         st.custom.put(api_version, plural, ns, obj, version);
+    }
+
+    /// Gives resource `plural` of `api_version` the `status` subresource, as a CRD
+    /// with `subresources: {status: {}}` does.
+    pub fn serve_status(&self, api_version: &str, plural: &str) {
+        self.lock().custom.serve_status(api_version, plural);
+    }
+
+    /// Deletes an object of any other kind (as `kubectl delete` would); whether it
+    /// existed.
+    pub fn delete_object(&self, api_version: &str, plural: &str, ns: &str, name: &str) -> bool {
+        self.lock().custom.delete(api_version, plural, ns, name)
     }
 
     /// An object of any other kind, as the server holds it.
@@ -438,20 +471,7 @@ impl FakeKube {
                     let timeout: u64 = query_param(query, "timeoutSeconds")
                         .and_then(|t| t.parse().ok())
                         .unwrap_or(300);
-                    let deadline =
-                        tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
-                    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
-                        match tokio::time::timeout_at(deadline, rx.recv()).await {
-                            Ok(Some(b)) => Some((Ok::<_, Infallible>(Frame::data(b)), rx)),
-                            _ => None,
-                        }
-                    });
-                    let mut r = Response::new(StreamBody::new(stream).boxed());
-                    r.headers_mut().insert(
-                        hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static("application/json"),
-                    );
-                    return r;
+                    return watch_response(rx, timeout);
                 }
                 let items: Vec<Value> = st
                     .objects

@@ -1,45 +1,68 @@
-//! Objects of any kind in the fake API server (custom resources included): GET, PUT
-//! and PATCH as the real server answers them — a JSON merge patch (RFC 7386) or a
-//! server-side apply; `metadata.resourceVersion` in a patch or PUT is a precondition
-//! (409 Conflict when stale); every change bumps `resourceVersion`, a change under
-//! `spec` bumps `generation`, and `managedFields` records each field manager's fields
-//! (`FieldsV1`) with its operation (`Update` for patches and PUTs, `Apply` for apply).
+//! Objects of any kind in the fake API server (custom resources, Leases and Events
+//! included), as the real server answers them: create (POST, 409 AlreadyExists), get,
+//! list (with a list `resourceVersion` and label selectors), watch (`?watch=true`:
+//! `ADDED`/`MODIFIED`/`DELETED` lines, from scratch or after a `resourceVersion`),
+//! delete, PUT and PATCH — a JSON merge patch (RFC 7386) or a server-side apply.
+//! `metadata.resourceVersion` in a patch or PUT is a precondition (409 Conflict when
+//! stale); every change bumps `resourceVersion`, a change under `spec` bumps
+//! `generation`, and `managedFields` records each field manager's fields (`FieldsV1`)
+//! with its operation (`Update` for patches and PUTs, `Apply` for apply).
+//!
+//! A resource registered with [`Objects::serve_status`] has the `status` subresource, as
+//! a CRD with `subresources: {status: {}}`: writes to the object ignore `status`
+//! (create drops it), writes to `/status` change only `status` and never `generation`.
 //! JSON patches are answered 415, which the real server would accept: sluice never
 //! sends them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
-use super::fake_kube::{Body, respond};
+use super::fake_kube::{Body, labels_match, respond, watch_response};
 
-/// `/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}` (or `/api/v1/…`) of any
-/// plural but jobs and pods.
+/// `/apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}[/status]]` (or
+/// `/api/v1/…`) of any plural but jobs and pods.
 #[derive(Debug, Clone)]
 pub struct ResourcePath {
     pub api_version: String,
     pub plural: String,
     pub ns: String,
-    pub name: String,
+    /// `None` for the collection.
+    pub name: Option<String>,
+    /// The `status` subresource.
+    pub status: bool,
 }
 
 impl ResourcePath {
-    /// The object path in `parts`, if it names one of the generic objects.
+    /// The path in `parts`, if it names one of the generic objects or collections.
     pub fn parse(parts: &[&str]) -> Option<Self> {
         let (api_version, rest) = match parts {
             ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
             ["api", version, rest @ ..] => ((*version).to_owned(), rest),
             _ => return None,
         };
-        match rest {
-            ["namespaces", ns, plural, name] if !matches!(*plural, "jobs" | "pods") => Some(Self {
-                api_version,
-                plural: (*plural).to_owned(),
-                ns: (*ns).to_owned(),
-                name: (*name).to_owned(),
-            }),
-            _ => None,
+        let (ns, plural, name, status) = match rest {
+            ["namespaces", ns, plural] => (ns, plural, None, false),
+            ["namespaces", ns, plural, name] => (ns, plural, Some(*name), false),
+            ["namespaces", ns, plural, name, "status"] => (ns, plural, Some(*name), true),
+            _ => return None,
+        };
+        if matches!(*plural, "jobs" | "pods") {
+            return None;
         }
+        Some(Self {
+            api_version,
+            plural: (*plural).to_owned(),
+            ns: (*ns).to_owned(),
+            name: name.map(str::to_owned),
+            status,
+        })
+    }
+
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
     }
 }
 
@@ -49,7 +72,7 @@ fn status(code: u16, reason: &str, message: String, r: &ResourcePath) -> Respons
         &json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason,
-            "details": { "name": r.name, "group": r.api_version.rsplit_once('/').map_or("", |(g, _)| g), "kind": r.plural },
+            "details": { "name": r.name(), "group": r.api_version.rsplit_once('/').map_or("", |(g, _)| g), "kind": r.plural },
             "code": code,
         }),
     )
@@ -66,7 +89,8 @@ pub fn conflict_or_error(code: u16, r: &ResourcePath) -> Response {
             "Conflict",
             format!(
                 "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
-                r.plural, r.name
+                r.plural,
+                r.name()
             ),
             r,
         )
@@ -125,20 +149,33 @@ fn query_param<'q>(query: &'q str, key: &str) -> Option<&'q str> {
     })
 }
 
+type Key = (String, String, String, String);
+
+struct Watcher {
+    api_version: String,
+    plural: String,
+    ns: String,
+    selector: String,
+    tx: mpsc::UnboundedSender<Bytes>,
+}
+
 /// The generic objects.
 #[derive(Default)]
 pub struct Objects {
-    map: BTreeMap<(String, String, String, String), Value>,
+    map: BTreeMap<Key, Value>,
+    /// `(apiVersion, plural)` of the resources with the `status` subresource.
+    with_status: BTreeSet<(String, String)>,
+    watchers: Vec<Watcher>,
 }
 
 impl Objects {
-    fn key(
-        api_version: &str,
-        plural: &str,
-        ns: &str,
-        name: &str,
-    ) -> (String, String, String, String) {
+    fn key(api_version: &str, plural: &str, ns: &str, name: &str) -> Key {
         (api_version.into(), plural.into(), ns.into(), name.into())
+    }
+
+    /// Gives resource `plural` of `api_version` the `status` subresource.
+    pub fn serve_status(&mut self, api_version: &str, plural: &str) {
+        self.with_status.insert((api_version.into(), plural.into()));
     }
 
     /// Stores `obj` with server-set metadata.
@@ -154,6 +191,7 @@ impl Objects {
         meta["uid"] = json!(format!("00000000-0000-4000-9000-{version:012}"));
         meta["generation"] = json!(1);
         meta["creationTimestamp"] = json!("2026-11-23T10:00:00Z");
+        self.notify(api_version, plural, ns, "ADDED", &obj);
         self.map
             .insert(Self::key(api_version, plural, ns, &name), obj);
     }
@@ -165,7 +203,47 @@ impl Objects {
             .cloned()
     }
 
-    /// Answers one request for `r`; `version` is the next resourceVersion.
+    /// Deletes an object, as `kubectl delete` would; whether it existed.
+    pub fn delete(&mut self, api_version: &str, plural: &str, ns: &str, name: &str) -> bool {
+        match self.map.remove(&Self::key(api_version, plural, ns, name)) {
+            Some(obj) => {
+                self.notify(api_version, plural, ns, "DELETED", &obj);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn notify(&mut self, api_version: &str, plural: &str, ns: &str, event: &str, obj: &Value) {
+        let line = Bytes::from(format!("{}\n", json!({ "type": event, "object": obj })));
+        self.watchers.retain(|w| {
+            if w.api_version == api_version
+                && w.plural == plural
+                && w.ns == ns
+                && labels_match(obj, &w.selector)
+            {
+                w.tx.send(line.clone()).is_ok()
+            } else {
+                !w.tx.is_closed()
+            }
+        });
+    }
+
+    fn in_collection<'a>(
+        &'a self,
+        r: &'a ResourcePath,
+        selector: &'a str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        self.map
+            .iter()
+            .filter(move |((v, p, n, _), obj)| {
+                *v == r.api_version && *p == r.plural && *n == r.ns && labels_match(obj, selector)
+            })
+            .map(|(_, obj)| obj)
+    }
+
+    /// Answers one request for `r`; `version` is the next resourceVersion (and the
+    /// current one for lists).
     pub fn serve(
         &mut self,
         method: &str,
@@ -175,16 +253,23 @@ impl Objects {
         body: &[u8],
         version: u64,
     ) -> Response {
-        let key = Self::key(&r.api_version, &r.plural, &r.ns, &r.name);
+        if r.name.is_none() {
+            return self.serve_collection(method, r, query, body, version);
+        }
+        let key = Self::key(&r.api_version, &r.plural, &r.ns, r.name());
         let Some(current) = self.map.get(&key).cloned() else {
             return status(
                 404,
                 "NotFound",
-                format!("{} \"{}\" not found", r.plural, r.name),
+                format!("{} \"{}\" not found", r.plural, r.name()),
                 r,
             );
         };
         if method == "GET" {
+            return respond(200, &current);
+        }
+        if method == "DELETE" && !r.status {
+            self.delete(&r.api_version, &r.plural, &r.ns, r.name());
             return respond(200, &current);
         }
         let Ok(sent) = serde_json::from_slice::<Value>(body) else {
@@ -231,6 +316,30 @@ impl Objects {
         if !precondition.is_null() && *precondition != current["metadata"]["resourceVersion"] {
             return conflict_or_error(409, r);
         }
+        // With the status subresource, the object's writes leave `status` alone and
+        // `/status` writes change nothing else.
+        if self
+            .with_status
+            .contains(&(r.api_version.clone(), r.plural.clone()))
+        {
+            let status_now = if r.status {
+                next["status"].clone()
+            } else {
+                current["status"].clone()
+            };
+            if r.status {
+                next = current.clone();
+            }
+            match next.as_object_mut() {
+                Some(m) if status_now.is_null() => {
+                    m.remove("status");
+                }
+                Some(m) => {
+                    m.insert("status".into(), status_now);
+                }
+                None => {}
+            }
+        }
         // Server-owned metadata stays the server's.
         for k in [
             "uid",
@@ -261,6 +370,106 @@ impl Objects {
         }));
         next["metadata"]["managedFields"] = json!(managed);
         self.map.insert(key, next.clone());
+        self.notify(&r.api_version, &r.plural, &r.ns, "MODIFIED", &next);
         respond(200, &next)
+    }
+
+    /// POST (create), GET (list, or watch with `?watch=true`) on a collection.
+    fn serve_collection(
+        &mut self,
+        method: &str,
+        r: &ResourcePath,
+        query: &str,
+        body: &[u8],
+        version: u64,
+    ) -> Response {
+        let selector = super::fake_kube::query_param(query, "labelSelector").unwrap_or_default();
+        match method {
+            "GET"
+                if super::fake_kube::query_param(query, "watch")
+                    .is_some_and(|w| w == "true" || w == "1") =>
+            {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let from_scratch = super::fake_kube::query_param(query, "resourceVersion")
+                    .is_none_or(|v| v.is_empty() || v == "0");
+                if from_scratch {
+                    for obj in self.in_collection(r, &selector) {
+                        let _ = tx.send(Bytes::from(format!(
+                            "{}\n",
+                            json!({ "type": "ADDED", "object": obj })
+                        )));
+                    }
+                }
+                self.watchers.push(Watcher {
+                    api_version: r.api_version.clone(),
+                    plural: r.plural.clone(),
+                    ns: r.ns.clone(),
+                    selector,
+                    tx,
+                });
+                let timeout = super::fake_kube::query_param(query, "timeoutSeconds")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(300);
+                watch_response(rx, timeout)
+            }
+            "GET" => {
+                let items: Vec<Value> = self.in_collection(r, &selector).cloned().collect();
+                let kind = items
+                    .first()
+                    .and_then(|o| o["kind"].as_str())
+                    .map_or_else(|| "List".to_owned(), |k| format!("{k}List"));
+                respond(
+                    200,
+                    &json!({
+                        "apiVersion": r.api_version,
+                        "kind": kind,
+                        "metadata": { "resourceVersion": version.to_string() },
+                        "items": items,
+                    }),
+                )
+            }
+            "POST" => {
+                let Ok(mut obj) = serde_json::from_slice::<Value>(body) else {
+                    return status(400, "BadRequest", "the body is not JSON".into(), r);
+                };
+                let Some(name) = obj["metadata"]["name"].as_str().map(str::to_owned) else {
+                    return status(
+                        422,
+                        "Invalid",
+                        format!(
+                            "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                            r.plural
+                        ),
+                        r,
+                    );
+                };
+                if self.get(&r.api_version, &r.plural, &r.ns, &name).is_some() {
+                    return status(
+                        409,
+                        "AlreadyExists",
+                        format!("{} \"{name}\" already exists", r.plural),
+                        r,
+                    );
+                }
+                if self
+                    .with_status
+                    .contains(&(r.api_version.clone(), r.plural.clone()))
+                    && let Some(m) = obj.as_object_mut()
+                {
+                    m.remove("status");
+                }
+                self.put(&r.api_version, &r.plural, &r.ns, obj, version);
+                let created = self
+                    .get(&r.api_version, &r.plural, &r.ns, &name)
+                    .unwrap_or_default();
+                respond(201, &created)
+            }
+            _ => status(
+                405,
+                "MethodNotAllowed",
+                format!("{method} is not supported on a collection here"),
+                r,
+            ),
+        }
     }
 }
