@@ -13,25 +13,11 @@ COMPONENTIZE_JS=0.23.0
 ROLLDOWN=1.3.4
 TYPESCRIPT=7.0.2
 
-log() { printf 'policy-tools: %s\n' "$*" >&2; }
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-apt_install() {
-    log "installing $* (apt)"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+TOOL=policy-tools
+. scripts/tools-common.sh
 
-# Python: a venv, because Debian's system pip refuses global installs (PEP 668).
 PY=target/py-tools
-if ! "$PY/bin/componentize-py" --version 2>/dev/null | grep -q "$COMPONENTIZE_PY"; then
-    command -v python3 >/dev/null || apt_install python3
-    python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-    python3 -m venv "$PY"
-    log "installing componentize-py $COMPONENTIZE_PY"
-    "$PY/bin/pip" install -q "componentize-py==$COMPONENTIZE_PY"
-fi
+pip_tool "$PY" componentize-py "$COMPONENTIZE_PY" componentize-py
 
 # JavaScript: node and npm from Debian when missing, then the pinned packages.
 JS=target/js-tools
