@@ -337,26 +337,24 @@ impl PolicyEngine {
                         }
                     }),
             },
-            Build::Baseline => match &self.baseline {
-                Some(b) => {
-                    // Baseline builds are cached on disk too (not in memory: the
-                    // registry replaces them with the optimized build), so a second
-                    // `sluice policy test` of a large module starts at once.
-                    let (component, source) = match self.read_disk_cache(sha256, Tier::Baseline) {
-                        Some(c) => (c, CompileSource::DiskCache),
-                        None => (
-                            self.compile_to_disk(&b.engine, bytes, sha256, Tier::Baseline)?,
-                            CompileSource::Compiled,
-                        ),
-                    };
-                    Ok(Compiled {
-                        component,
-                        source,
-                        tier: Tier::Baseline,
-                    })
-                }
-                None => self.compile(bytes, sha256),
-            },
+            // Baseline builds are cached on disk too (not in memory: the registry
+            // replaces them with the optimized build), so a swap back to a module seen
+            // before goes live without compiling it.
+            Build::Baseline if self.baseline.is_some() => {
+                let (component, source) = match self.read_disk_cache(sha256, Tier::Baseline) {
+                    Some(c) => (c, CompileSource::DiskCache),
+                    None => (
+                        self.compile_to_disk(bytes, sha256, Tier::Baseline)?,
+                        CompileSource::Compiled,
+                    ),
+                };
+                Ok(Compiled {
+                    component,
+                    source,
+                    tier: Tier::Baseline,
+                })
+            }
+            Build::Baseline => self.compile(bytes, sha256),
         }
     }
 
@@ -365,8 +363,7 @@ impl PolicyEngine {
         if let Some(found) = self.cached(sha256) {
             return Ok(found);
         }
-        let component =
-            self.compile_to_disk(&self.optimized.engine, bytes, sha256, Tier::Optimized)?;
+        let component = self.compile_to_disk(bytes, sha256, Tier::Optimized)?;
         self.lock_compiled()
             .insert(sha256.to_owned(), component.clone());
         Ok(Compiled {
@@ -376,16 +373,16 @@ impl PolicyEngine {
         })
     }
 
-    /// Compiles `bytes` with `engine` (the `tier`'s) and writes the result to the disk
-    /// cache, if there is one.
+    /// Compiles `bytes` with `tier`'s engine and writes the result to the disk cache,
+    /// if there is one.
     fn compile_to_disk(
         &self,
-        engine: &Engine,
         bytes: &[u8],
         sha256: &str,
         tier: Tier,
     ) -> Result<Component, BoxedError> {
-        let component = Component::new(engine, bytes).map_err(|e| e.into_boxed_dyn_error())?;
+        let component =
+            Component::new(self.engine(tier), bytes).map_err(|e| e.into_boxed_dyn_error())?;
         if let Some(path) = self.cache_path(sha256, tier) {
             // A cache write failure costs a recompile next time, nothing more.
             if let Err(e) = write_cache(&component, &path) {
@@ -393,12 +390,6 @@ impl PolicyEngine {
             }
         }
         Ok(component)
-    }
-
-    /// The `tier` build of module `sha256` from the disk cache.
-    fn read_disk_cache(&self, sha256: &str, tier: Tier) -> Option<Component> {
-        let path = self.cache_path(sha256, tier)?;
-        self.load_cached(&path, tier)
     }
 
     /// The optimized build of module `sha256` from memory or the disk cache.
@@ -455,7 +446,10 @@ impl PolicyEngine {
         unsafe_code,
         reason = "loading precompiled native code from sluice's own cache"
     )]
-    fn load_cached(&self, path: &Path, tier: Tier) -> Option<Component> {
+    /// The `tier` build of module `sha256` from the disk cache.
+    fn read_disk_cache(&self, sha256: &str, tier: Tier) -> Option<Component> {
+        let path = self.cache_path(sha256, tier)?;
+        let path = path.as_path();
         if !path.is_file() {
             return None;
         }
