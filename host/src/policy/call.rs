@@ -136,14 +136,10 @@ fn describe(e: &wasmtime::Error) -> String {
 /// while the machine was busy). A module's own faults — a trapping start function,
 /// an out-of-bounds data segment — carry no such cause.
 fn host_resource_failure(e: &wasmtime::Error) -> bool {
+    // The chain starts with `e` itself and passes through every context layer.
     e.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some()
-            || cause
-                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-                .is_some()
-    }) || e
-        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-        .is_some()
+        cause.is::<std::io::Error>() || cause.is::<wasmtime::PoolConcurrencyLimitError>()
+    })
 }
 
 fn is_instantiation_error(e: &wasmtime::Error) -> bool {
