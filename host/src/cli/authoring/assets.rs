@@ -63,24 +63,8 @@ pub const JS_SDK: [(&str, &str); 4] = [
 
 #[cfg(test)]
 mod tests {
+    use super::super::typescript::camel;
     use super::*;
-
-    /// `kebab-case` → `camelCase`, as componentize-js names fields and functions.
-    fn camel(kebab: &str) -> String {
-        let mut out = String::new();
-        let mut upper = false;
-        for c in kebab.chars() {
-            if c == '-' {
-                upper = true;
-            } else if upper {
-                out.extend(c.to_uppercase());
-                upper = false;
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
 
     /// The WIT's types are declared in the generated `wit.d.ts` (see `typescript`);
     /// the SDK's own `stats` wrapper is written by hand, so this keeps it from falling

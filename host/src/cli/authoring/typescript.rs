@@ -51,7 +51,7 @@ pub fn declarations() -> Result<String, String> {
         let iface = &resolve.interfaces[iface];
         let _ = writeln!(out, "\n// ---- interface {iface_name} ----");
         for &id in iface.types.values() {
-            if names.is_use(&resolve, id) {
+            if Names::use_target(&resolve, id).is_some() {
                 continue;
             }
             out.push('\n');
@@ -109,10 +109,6 @@ impl Names {
         (original.name == def.name && original.owner != def.owner).then_some(target)
     }
 
-    fn is_use(&self, resolve: &Resolve, id: TypeId) -> bool {
-        Self::use_target(resolve, id).is_some()
-    }
-
     fn get(&self, resolve: &Resolve, id: TypeId) -> Option<&str> {
         let id = Self::use_target(resolve, id).unwrap_or(id);
         self.0.get(&id).map(String::as_str)
@@ -158,7 +154,7 @@ fn declare(resolve: &Resolve, names: &Names, id: TypeId, out: &mut String) -> Re
                     }
                 }
             }
-            trim_semicolon(out);
+            end_union(out);
         }
         TypeDefKind::Enum(e) => {
             let _ = writeln!(out, "export type {name} =");
@@ -166,7 +162,7 @@ fn declare(resolve: &Resolve, names: &Names, id: TypeId, out: &mut String) -> Re
                 doc(&case.docs, "  ", out);
                 let _ = writeln!(out, "  | '{}'", case.name);
             }
-            trim_semicolon(out);
+            end_union(out);
         }
         _ => {
             let _ = writeln!(
@@ -180,7 +176,7 @@ fn declare(resolve: &Resolve, names: &Names, id: TypeId, out: &mut String) -> Re
 }
 
 /// Ends the union just written with a `;`.
-fn trim_semicolon(out: &mut String) {
+fn end_union(out: &mut String) {
     if out.ends_with('\n') {
         out.pop();
     }
@@ -295,8 +291,8 @@ fn pascal(kebab: &str) -> String {
         .collect()
 }
 
-/// `kebab-case` → `camelCase`, as componentize-js names fields.
-fn camel(kebab: &str) -> String {
+/// `kebab-case` → `camelCase`, as componentize-js names fields and functions.
+pub(super) fn camel(kebab: &str) -> String {
     let p = pascal(kebab);
     let mut chars = p.chars();
     chars.next().map_or_else(String::new, |first| {
