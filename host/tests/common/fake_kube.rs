@@ -123,11 +123,32 @@ pub(super) fn respond(status: u16, body: &Value) -> Response<Body> {
     r
 }
 
-/// A `?watch=true` response: the lines `rx` receives, until `timeout_secs` pass.
-pub(super) fn watch_response(
-    rx: mpsc::UnboundedReceiver<Bytes>,
-    timeout_secs: u64,
-) -> Response<Body> {
+/// One line of a watch stream.
+pub(super) fn watch_line(event: &str, obj: &Value) -> Bytes {
+    Bytes::from(format!("{}\n", json!({ "type": event, "object": obj })))
+}
+
+/// Whether `query` asks for a watch (`?watch=true`) rather than a list.
+pub(super) fn is_watch(query: &str) -> bool {
+    query_param(query, "watch").is_some_and(|w| w == "true" || w == "1")
+}
+
+/// Starts a `?watch=true` answer: `ADDED` for each of `existing` when the watch starts
+/// from scratch (no `resourceVersion`, or 0), then whatever the returned sender sends,
+/// until `timeoutSeconds` (default 300) pass.
+pub(super) fn start_watch<'a>(
+    query: &str,
+    existing: impl Iterator<Item = &'a Value>,
+) -> (mpsc::UnboundedSender<Bytes>, Response<Body>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    if query_param(query, "resourceVersion").is_none_or(|v| v.is_empty() || v == "0") {
+        for obj in existing {
+            let _ = tx.send(watch_line("ADDED", obj));
+        }
+    }
+    let timeout_secs: u64 = query_param(query, "timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(300);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
     let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -140,7 +161,7 @@ pub(super) fn watch_response(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
     );
-    r
+    (tx, r)
 }
 
 pub(super) fn labels_match(obj: &Value, selector: &str) -> bool {
@@ -327,7 +348,7 @@ impl FakeKube {
     }
 
     fn notify(st: &mut State, kind: Kind, ns: &str, event: &str, obj: &Value) {
-        let line = Bytes::from(format!("{}\n", json!({ "type": event, "object": obj })));
+        let line = watch_line(event, obj);
         st.watchers.retain(|w| {
             if w.kind == kind && w.ns == ns && labels_match(obj, &w.selector) {
                 w.tx.send(line.clone()).is_ok()
@@ -448,30 +469,18 @@ impl FakeKube {
         match (method, name, sub) {
             ("GET", None, None) => {
                 let selector = query_param(query, "labelSelector").unwrap_or_default();
-                if query_param(query, "watch").is_some_and(|w| w == "true" || w == "1") {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let from_scratch = query_param(query, "resourceVersion")
-                        .is_none_or(|v| v.is_empty() || v == "0");
-                    if from_scratch {
-                        for ((k, n, _), obj) in &st.objects {
-                            if *k == kind && n == ns && labels_match(obj, &selector) {
-                                let _ = tx.send(Bytes::from(format!(
-                                    "{}\n",
-                                    json!({ "type": "ADDED", "object": obj })
-                                )));
-                            }
-                        }
-                    }
+                if is_watch(query) {
+                    let existing = st.objects.iter().filter_map(|((k, n, _), obj)| {
+                        (*k == kind && n == ns && labels_match(obj, &selector)).then_some(obj)
+                    });
+                    let (tx, response) = start_watch(query, existing);
                     st.watchers.push(Watcher {
                         kind,
                         ns: ns.into(),
                         selector,
                         tx,
                     });
-                    let timeout: u64 = query_param(query, "timeoutSeconds")
-                        .and_then(|t| t.parse().ok())
-                        .unwrap_or(300);
-                    return watch_response(rx, timeout);
+                    return response;
                 }
                 let items: Vec<Value> = st
                     .objects

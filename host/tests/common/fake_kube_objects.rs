@@ -20,7 +20,9 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::fake_kube::{Body, labels_match, respond, watch_response};
+use super::fake_kube::{
+    Body, is_watch, labels_match, query_param, respond, start_watch, watch_line,
+};
 
 /// `/apis/{group}/{version}/namespaces/{ns}/{plural}[/{name}[/status]]` (or
 /// `/api/v1/…`) of any plural but jobs and pods.
@@ -141,14 +143,6 @@ fn fields_v1(patch: &Value) -> Value {
     }
 }
 
-fn query_param<'q>(query: &'q str, key: &str) -> Option<&'q str> {
-    query.split('&').find_map(|kv| {
-        kv.split_once('=')
-            .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v)
-    })
-}
-
 type Key = (String, String, String, String);
 
 struct Watcher {
@@ -176,6 +170,11 @@ impl Objects {
     /// Gives resource `plural` of `api_version` the `status` subresource.
     pub fn serve_status(&mut self, api_version: &str, plural: &str) {
         self.with_status.insert((api_version.into(), plural.into()));
+    }
+
+    fn has_status(&self, r: &ResourcePath) -> bool {
+        self.with_status
+            .contains(&(r.api_version.clone(), r.plural.clone()))
     }
 
     /// Stores `obj` with server-set metadata.
@@ -215,7 +214,7 @@ impl Objects {
     }
 
     fn notify(&mut self, api_version: &str, plural: &str, ns: &str, event: &str, obj: &Value) {
-        let line = Bytes::from(format!("{}\n", json!({ "type": event, "object": obj })));
+        let line = watch_line(event, obj);
         self.watchers.retain(|w| {
             if w.api_version == api_version
                 && w.plural == plural
@@ -318,10 +317,7 @@ impl Objects {
         }
         // With the status subresource, the object's writes leave `status` alone and
         // `/status` writes change nothing else.
-        if self
-            .with_status
-            .contains(&(r.api_version.clone(), r.plural.clone()))
-        {
+        if self.has_status(r) {
             let status_now = if r.status {
                 next["status"].clone()
             } else {
@@ -356,7 +352,7 @@ impl Objects {
             let g = current["metadata"]["generation"].as_u64().unwrap_or(1);
             next["metadata"]["generation"] = json!(g + 1);
         }
-        let manager = query_param(query, "fieldManager").unwrap_or("unknown");
+        let manager = query_param(query, "fieldManager").unwrap_or_else(|| "unknown".into());
         let mut managed: Vec<Value> = current["metadata"]["managedFields"]
             .as_array()
             .cloned()
@@ -383,23 +379,10 @@ impl Objects {
         body: &[u8],
         version: u64,
     ) -> Response {
-        let selector = super::fake_kube::query_param(query, "labelSelector").unwrap_or_default();
+        let selector = query_param(query, "labelSelector").unwrap_or_default();
         match method {
-            "GET"
-                if super::fake_kube::query_param(query, "watch")
-                    .is_some_and(|w| w == "true" || w == "1") =>
-            {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let from_scratch = super::fake_kube::query_param(query, "resourceVersion")
-                    .is_none_or(|v| v.is_empty() || v == "0");
-                if from_scratch {
-                    for obj in self.in_collection(r, &selector) {
-                        let _ = tx.send(Bytes::from(format!(
-                            "{}\n",
-                            json!({ "type": "ADDED", "object": obj })
-                        )));
-                    }
-                }
+            "GET" if is_watch(query) => {
+                let (tx, response) = start_watch(query, self.in_collection(r, &selector));
                 self.watchers.push(Watcher {
                     api_version: r.api_version.clone(),
                     plural: r.plural.clone(),
@@ -407,10 +390,7 @@ impl Objects {
                     selector,
                     tx,
                 });
-                let timeout = super::fake_kube::query_param(query, "timeoutSeconds")
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(300);
-                watch_response(rx, timeout)
+                response
             }
             "GET" => {
                 let items: Vec<Value> = self.in_collection(r, &selector).cloned().collect();
@@ -451,9 +431,7 @@ impl Objects {
                         r,
                     );
                 }
-                if self
-                    .with_status
-                    .contains(&(r.api_version.clone(), r.plural.clone()))
+                if self.has_status(r)
                     && let Some(m) = obj.as_object_mut()
                 {
                     m.remove("status");
