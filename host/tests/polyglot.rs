@@ -495,6 +495,7 @@ fn a_running_registry_swaps_rust_python_js_and_back_while_deciding() {
     // Python decision takes 50–100 ms, before its optimized build replaces it: both
     // tiers serve decisions here.
     let usage = retrain_use(RELAXED_DEADLINE_MS);
+    let limits = usage[0].limits;
     let reg =
         PolicyRegistry::open(engine(), dir.path(), usage, Arc::new(Metrics::new())).expect("opens");
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -508,10 +509,7 @@ fn a_running_registry_swaps_rust_python_js_and_back_while_deciding() {
                 let active = reg.get("retrain").expect("active");
                 let binding = Binding::<Retrain> {
                     params: active.params["fraud"].clone(),
-                    limits: sluice::policy::Limits {
-                        deadline_ms: RELAXED_DEADLINE_MS,
-                        ..Default::default()
-                    },
+                    limits,
                     fail_safe: Default::default(),
                 };
                 let ctx: <Retrain as Point>::Context =
