@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod metrics_source;
 pub mod notify;
 pub mod policy;
+pub mod resource;
 pub mod rollout;
 pub mod secret;
 pub mod server;

@@ -54,6 +54,7 @@ fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::DemoTrainer => {}
+        Command::Crd => print!("{}", sluice::resource::crd_yaml()),
         Command::Demo { keep } => runtime()?.block_on(demo::run(engine(None)?, keep))?,
         Command::Run { config } => {
             let engine = engine(Some(&config))?;

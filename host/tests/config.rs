@@ -79,6 +79,20 @@ fn unknown_fields_name_line_column_and_field() {
     );
 }
 
+#[test]
+fn a_pipeline_without_a_name_is_reported_where_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    with_module_dir(dir.path());
+    let text = VALID.replace("  - name: fraud\n    executor:", "  - executor:");
+    let path = write(dir.path(), &text);
+    let e = config::load(&path, &common::engine()).expect_err("invalid");
+    assert_eq!(places(&e), vec![(5, "pipelines[0].name")], "{e}");
+    assert!(
+        e.to_string().contains("every pipeline needs a `name`"),
+        "{e}"
+    );
+}
+
 /// (line, field) of every problem, in the order reported.
 fn places(e: &config::ConfigError) -> Vec<(usize, &str)> {
     e.problems

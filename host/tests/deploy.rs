@@ -78,7 +78,11 @@ fn check_overlay(overlay: &str, namespace: &str) -> (Vec<Value>, Value) {
     let (docs, text) = render(overlay);
     let (ok, said) = validate(&text);
     assert!(ok, "{overlay}: kubernetes-validate --strict: {said}");
-    for d in &docs {
+    // Everything but the cluster-scoped CRD lives in the overlay's namespace.
+    for d in docs
+        .iter()
+        .filter(|d| d["kind"] != "CustomResourceDefinition")
+    {
         assert_eq!(
             d["metadata"]["namespace"].as_str(),
             Some(namespace),
@@ -87,6 +91,12 @@ fn check_overlay(overlay: &str, namespace: &str) -> (Vec<Value>, Value) {
             d["metadata"]["name"].as_str().unwrap_or("?")
         );
     }
+
+    // The CRD is the one the binary derives from its config types.
+    let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition =
+        serde_yaml_ng::from_value(one(&docs, "CustomResourceDefinition").clone())
+            .expect("the CRD parses");
+    assert_eq!(crd.spec, sluice::resource::crd().spec, "{overlay}");
 
     // The config file, as the pod mounts it, loads and checks clean.
     let deployment = one(&docs, "Deployment");

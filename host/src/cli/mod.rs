@@ -117,6 +117,8 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Print the `ModelPipeline` CustomResourceDefinition (YAML for `kubectl apply -f -`).
+    Crd,
     /// The demo's trainer (used by `sluice demo`).
     #[command(hide = true)]
     DemoTrainer,

@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::decision::{
     DecisionPoint, PromotionFailSafe, RawParams, RegressionFailSafe, RetrainFailSafe,
@@ -85,11 +87,56 @@ impl Default for HostConfig {
     }
 }
 
-/// One model's lifecycle.
-#[derive(Debug, Clone, Deserialize)]
+/// One model's lifecycle: an entry of the config file's `pipelines`, and the `spec` of a
+/// `ModelPipeline` resource (the CRD is derived from this type; `sluice crd` prints it).
+///
+/// In a resource the name is the resource's own (`metadata.name`), so `name` is left out
+/// of the CRD's schema and filled in from the metadata.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, CustomResource)]
+#[kube(
+    group = "sluice.dev",
+    version = "v1alpha1",
+    kind = "ModelPipeline",
+    namespaced,
+    shortname = "mp",
+    status = "crate::resource::ModelPipelineStatus",
+    doc = "One model's lifecycle managed by sluice: retrain when data arrives, promote through GitOps, roll out gradually, roll back on regression. The spec has the fields of a pipeline in sluice's config file.",
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Where the pipeline is"
+    ),
+    printcolumn(
+        name = "Production",
+        type_ = "string",
+        json_path = ".status.production",
+        description = "The version serving production"
+    ),
+    printcolumn(
+        name = "Candidate",
+        type_ = "string",
+        json_path = ".status.candidate",
+        description = "The version being trained, evaluated or rolled out"
+    ),
+    printcolumn(
+        name = "Weight",
+        type_ = "integer",
+        json_path = ".status.weight",
+        description = "Percent of traffic on the candidate during a rollout"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Unique name; a DNS label (it names Kubernetes Jobs).
+    /// Unique name; a DNS label (it names Kubernetes Jobs). Required in the config file;
+    /// a resource's name is its `metadata.name`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(skip)]
     pub name: String,
     /// The policy deciding at each decision point.
     pub policies: PipelinePolicies,
@@ -119,7 +166,7 @@ pub struct PipelineConfig {
 }
 
 /// The policies of one pipeline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelinePolicies {
     /// When to retrain.
@@ -135,13 +182,15 @@ pub struct PipelinePolicies {
 }
 
 /// One decision point's policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(bound = "F: JsonSchema + Default + Serialize")]
 pub struct PolicyConfig<F> {
     /// A module name in the policy directory (`<name>.wasm`), or `stock:<name>`.
     pub module: String,
     /// Parameters, checked against the module's self-description.
     #[serde(default)]
+    #[schemars(schema_with = "params_schema")]
     pub params: RawParams,
     /// Limits per call; defaults in `policy::limits`.
     #[serde(default)]
@@ -149,6 +198,135 @@ pub struct PolicyConfig<F> {
     /// The answer used when the policy fails.
     #[serde(default)]
     pub fail_safe: F,
+}
+
+impl PipelineConfig {
+    /// Checks this pipeline on its own — everything but its policy modules, which
+    /// [`check_modules`] loads. Returns every problem as (field path below the pipeline,
+    /// message), and how the pipeline uses each module, with the field of each use.
+    /// The config file and a `ModelPipeline`'s spec are checked by this same code.
+    pub fn check(&self) -> (Vec<(String, String)>, Vec<(String, PolicyUse)>) {
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let mut at = |field: &str, message: String| problems.push((field.to_owned(), message));
+        if self.name.is_empty() {
+            at(
+                "name",
+                "every pipeline needs a `name` (a DNS label; it names Kubernetes Jobs)".into(),
+            );
+        } else if !is_dns_label(&self.name) {
+            at(
+                "name",
+                format!(
+                    "`{}` is not a DNS label (lowercase letters, digits and `-`, at most 40 characters, starting with a letter); it names Kubernetes Jobs",
+                    self.name
+                ),
+            );
+        }
+        let mut section = |prefix: &str, found: Vec<(String, String)>| {
+            for (f, m) in found {
+                at(&format!("{prefix}.{f}"), m);
+            }
+        };
+        section("data_source", self.data_source.problems());
+        section("gitops", self.gitops.problems());
+        section("executor", self.executor.problems());
+        if let Some(a) = &self.argocd {
+            section("argocd", a.problems());
+        }
+        if let Some(n) = &self.notify {
+            section("notify", n.problems());
+        }
+        let pol = &self.policies;
+        if let Some(r) = &self.rollout {
+            section("rollout", r.problems());
+            if pol.regression.is_none() || pol.rollout.is_none() {
+                at(
+                    "policies",
+                    "a pipeline with `rollout` needs `regression` and `rollout` policies (for example `module: stock:stat-regression` and `module: stock:canary-steps`)".into(),
+                );
+            }
+            if let Some(v) = self.production.as_ref().map(|m| &m.version)
+                && !rollout::is_safe_version(v)
+            {
+                at(
+                    "production.version",
+                    format!(
+                        "`{v}` cannot be put into a metric query; a version with a rollout uses letters, digits and . _ - + : only"
+                    ),
+                );
+            }
+        }
+        let mut uses = Vec::new();
+        let mut add = |point: DecisionPoint, module: &str, params: &RawParams, limits: &Limits| {
+            let field = format!("policies.{point}");
+            if let Err(m) = limits.check() {
+                // The module is not tried under limits that are themselves wrong.
+                at(&format!("{field}.limits"), m);
+                return;
+            }
+            uses.push((
+                field,
+                PolicyUse {
+                    pipeline: self.name.clone(),
+                    module: module.to_owned(),
+                    point,
+                    params: params.clone(),
+                    limits: *limits,
+                },
+            ));
+        };
+        add(
+            DecisionPoint::Retrain,
+            &pol.retrain.module,
+            &pol.retrain.params,
+            &pol.retrain.limits,
+        );
+        add(
+            DecisionPoint::Promotion,
+            &pol.promotion.module,
+            &pol.promotion.params,
+            &pol.promotion.limits,
+        );
+        if let Some(r) = &pol.regression {
+            add(DecisionPoint::Regression, &r.module, &r.params, &r.limits);
+        }
+        if let Some(r) = &pol.rollout {
+            add(DecisionPoint::Rollout, &r.module, &r.params, &r.limits);
+        }
+        (problems, uses)
+    }
+}
+
+/// Loads each used module (from `policy_dir`, or the stock set) into `engine` and checks
+/// the use's parameters against it: every problem as (field, message), the field being
+/// the use's own with `.module` or `.params` added.
+pub fn check_modules(
+    engine: &PolicyEngine,
+    policy_dir: &Path,
+    uses: &[(String, PolicyUse)],
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    for (field, u) in uses {
+        match module_for(engine, policy_dir, &u.module, u.point) {
+            Err(message) => problems.push((format!("{field}.module"), message)),
+            Ok(module) => {
+                if let Err(e) = check_use(engine, &module, u) {
+                    problems.push((format!("{field}.params"), e.to_string()));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// In a CRD: any map, since which parameters exist is the module's to say (they are
+/// checked against its self-description when the resource is loaded).
+fn params_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Parameters, checked against the module's self-description.",
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
 }
 
 /// One problem in a config file, with where it is.
@@ -293,101 +471,24 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
     let mut names = BTreeSet::new();
     let mut uses = Vec::new();
     for (i, p) in config.pipelines.iter().enumerate() {
-        let field = format!("pipelines[{i}].name");
-        if !is_dns_label(&p.name) {
+        let (own, used) = p.check();
+        for (f, m) in own {
+            at(format!("pipelines[{i}].{f}"), m);
+        }
+        if !p.name.is_empty() && !names.insert(p.name.clone()) {
             at(
-                field.clone(),
-                format!(
-                    "`{}` is not a DNS label (lowercase letters, digits and `-`, at most 40 characters, starting with a letter); it names Kubernetes Jobs",
-                    p.name
-                ),
+                format!("pipelines[{i}].name"),
+                format!("pipeline `{}` is defined twice", p.name),
             );
         }
-        if !names.insert(p.name.clone()) {
-            at(field, format!("pipeline `{}` is defined twice", p.name));
-        }
-        let mut section = |prefix: &str, problems: Vec<(String, String)>| {
-            for (f, m) in problems {
-                at(format!("pipelines[{i}].{prefix}.{f}"), m);
-            }
-        };
-        section("data_source", p.data_source.problems());
-        section("gitops", p.gitops.problems());
-        section("executor", p.executor.problems());
-        if let Some(a) = &p.argocd {
-            section("argocd", a.problems());
-        }
-        if let Some(n) = &p.notify {
-            section("notify", n.problems());
-        }
-        if let Some(r) = &p.rollout {
-            section("rollout", r.problems());
-            let pol = &p.policies;
-            if pol.regression.is_none() || pol.rollout.is_none() {
-                at(
-                    format!("pipelines[{i}].policies"),
-                    "a pipeline with `rollout` needs `regression` and `rollout` policies (for example `module: stock:stat-regression` and `module: stock:canary-steps`)".into(),
-                );
-            }
-            if let Some(v) = p.production.as_ref().map(|m| &m.version)
-                && !rollout::is_safe_version(v)
-            {
-                at(
-                    format!("pipelines[{i}].production.version"),
-                    format!(
-                        "`{v}` cannot be put into a metric query; a version with a rollout uses letters, digits and . _ - + : only"
-                    ),
-                );
-            }
-        }
-        let pol = &p.policies;
-        let mut add = |point: DecisionPoint, module: &str, params: &RawParams, limits: &Limits| {
-            let field = format!("pipelines[{i}].policies.{point}");
-            if let Err(m) = limits.check() {
-                // The module is not tried under limits that are themselves wrong.
-                at(format!("{field}.limits"), m);
-                return;
-            }
-            uses.push((
-                field,
-                PolicyUse {
-                    pipeline: p.name.clone(),
-                    module: module.to_owned(),
-                    point,
-                    params: params.clone(),
-                    limits: *limits,
-                },
-            ));
-        };
-        add(
-            DecisionPoint::Retrain,
-            &pol.retrain.module,
-            &pol.retrain.params,
-            &pol.retrain.limits,
+        uses.extend(
+            used.into_iter()
+                .map(|(f, u)| (format!("pipelines[{i}].{f}"), u)),
         );
-        add(
-            DecisionPoint::Promotion,
-            &pol.promotion.module,
-            &pol.promotion.params,
-            &pol.promotion.limits,
-        );
-        if let Some(r) = &pol.regression {
-            add(DecisionPoint::Regression, &r.module, &r.params, &r.limits);
-        }
-        if let Some(r) = &pol.rollout {
-            add(DecisionPoint::Rollout, &r.module, &r.params, &r.limits);
-        }
     }
     if let Some(engine) = engine {
-        for (field, u) in &uses {
-            match module_for(engine, &policy_dir, &u.module, u.point) {
-                Err(message) => at(format!("{field}.module"), message),
-                Ok(module) => {
-                    if let Err(e) = check_use(engine, &module, u) {
-                        at(format!("{field}.params"), e.to_string());
-                    }
-                }
-            }
+        for (f, m) in check_modules(engine, &policy_dir, &uses) {
+            at(f, m);
         }
     }
     if problems.is_empty() {

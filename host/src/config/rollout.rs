@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::sections::{DatabaseConfig, Interval};
 use crate::decision::Direction;
@@ -35,7 +36,7 @@ pub mod defaults {
 }
 
 /// A pipeline's progressive rollout.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutConfig {
     /// Where the weight lives.
@@ -48,7 +49,7 @@ pub struct RolloutConfig {
 }
 
 /// Where the traffic weight lives.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficConfig {
     /// Fields in the deploy repository, rewritten (one commit per step) whenever the
@@ -62,7 +63,7 @@ pub struct TrafficConfig {
 }
 
 /// The fast actuator: fields on named cluster objects.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KubeTrafficConfig {
     /// A kubeconfig file (relative to the config file); default: in-cluster or
@@ -74,7 +75,7 @@ pub struct KubeTrafficConfig {
 }
 
 /// One field of one cluster object.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KubeTrafficTarget {
     /// `group/version` (`serving.kserve.io/v1beta1`), or `version` for the core group.
@@ -105,7 +106,7 @@ impl KubeTrafficTarget {
 }
 
 /// One field whose value follows the rollout.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficTarget {
     /// Path inside the repository.
@@ -119,7 +120,7 @@ pub struct TrafficTarget {
 }
 
 /// What the regression policy judges, and how often.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisConfig {
     /// Time between analyses; default [`defaults::ANALYSIS_INTERVAL`].
@@ -148,7 +149,7 @@ fn d_max_samples() -> usize {
 }
 
 /// A metric source: exactly one of `sql` or `prometheus`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// A SQL database (PostgreSQL or SQLite); each query returns one numeric column,
@@ -182,7 +183,7 @@ impl ProviderConfig {
 }
 
 /// A SQL metric source.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlProviderConfig {
     /// The database; default sluice's own.
@@ -191,7 +192,7 @@ pub struct SqlProviderConfig {
 }
 
 /// A Prometheus metric source.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusConfig {
     /// Server URL, e.g. `http://prometheus.monitoring:9090`.
@@ -224,7 +225,7 @@ fn d_prom_step() -> Interval {
 }
 
 /// One watched metric.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricConfig {
     /// Name shown to the regression policy and in the audit log.
@@ -241,7 +242,7 @@ pub struct MetricConfig {
 }
 
 /// Commit subjects of the rollout's Git writes.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutMessages {
     /// Default [`defaults::SHIFT_MESSAGE`].

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::datasource::{Statements, defaults as sql};
 use crate::decision::parse_duration;
@@ -61,12 +62,41 @@ impl<'de> Deserialize<'de> for Interval {
     }
 }
 
+/// Written back in the largest unit that divides it (`90s`, `15m`, `6h`, `7d`).
+impl Serialize for Interval {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let secs = self.0.as_secs();
+        let text = [(86_400, 'd'), (3_600, 'h'), (60, 'm')]
+            .into_iter()
+            .find(|(unit, _)| secs > 0 && secs % unit == 0)
+            .map_or_else(
+                || format!("{secs}s"),
+                |(unit, c)| format!("{}{c}", secs / unit),
+            );
+        s.serialize_str(&text)
+    }
+}
+
+/// In a CRD: Kubernetes' int-or-string, since both `90` and `90s` are accepted.
+impl JsonSchema for Interval {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Interval".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: seconds, or a number with a unit (`90s`, `15m`, `6h`, `7d`, `2w`).",
+            "x-kubernetes-int-or-string": true
+        })
+    }
+}
+
 pub(super) fn interval(text: &str) -> Interval {
     Interval(Duration::from_secs(parse_duration(text).unwrap_or(30)))
 }
 
 /// A database: a URL without a password, or a secret holding the whole URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite:PATH` (relative to the config file) or `postgres://USER@HOST/DB`.
@@ -113,7 +143,7 @@ pub(super) fn d_interval() -> Interval {
 }
 
 /// Where new labelled data is counted and claimed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSourceConfig {
     /// The database holding the annotations; default: sluice's own database.
@@ -194,7 +224,7 @@ impl DataSourceConfig {
 }
 
 /// How training runs: exactly one of the executors.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorConfig {
     /// A local process (development, demo).
@@ -261,7 +291,7 @@ fn is_dns_subdomain(s: &str) -> bool {
 }
 
 /// SSH authentication to the deploy repo.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SshConfig {
     /// The deploy key's private key file (a mounted Secret), relative to the config.
@@ -275,7 +305,7 @@ pub struct SshConfig {
 }
 
 /// HTTPS token authentication to the deploy repo.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     /// User name; default [`defaults::TOKEN_USER`].
@@ -290,7 +320,7 @@ fn d_token_user() -> String {
 }
 
 /// One field to set.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     /// Path inside the repository.
@@ -300,7 +330,7 @@ pub struct TargetConfig {
 }
 
 /// Push retry settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushConfig {
     /// Retries after the first attempt; default [`defaults::PUSH_RETRIES`].
@@ -328,7 +358,7 @@ impl Default for PushConfig {
 }
 
 /// The deploy repository and what to change in it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitOpsConfig {
     /// Remote URL: `ssh://git@host:port/path.git`, `https://host/path.git`, `file:///path`.
@@ -452,7 +482,7 @@ impl GitOpsConfig {
 }
 
 /// Argo CD application to sync after a push.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArgoConfig {
     /// Server URL, e.g. `https://argocd.example.com`.
@@ -498,7 +528,7 @@ impl ArgoConfig {
 
 /// A webhook told about promotions, rollout steps, completions, rollbacks and failed
 /// runs (JSON with a Slack-compatible `text` field).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// Where to POST.

@@ -149,24 +149,26 @@ macro_rules! for_point {
 }
 
 /// One named measurement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metric {
     /// Name.
     pub name: String,
     /// Value; may be NaN.
     #[serde(with = "nan_as_null")]
+    #[schemars(with = "Option<f64>")]
     pub value: f64,
 }
 
 /// A model version and its metrics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelReport {
     /// Version, for example `v7`.
     pub version: String,
     /// Metrics by name; JSON input may also give them as a `{name: value}` map.
     #[serde(default, with = "metric_map")]
+    #[schemars(with = "Vec<Metric>")]
     pub metrics: Vec<Metric>,
 }
 

@@ -57,7 +57,9 @@ impl PromotionDecision {
 }
 
 /// What to answer when the promotion policy fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum PromotionFailSafe {
     /// Reject the candidate.

@@ -15,7 +15,7 @@ pub const MAX_STATISTICS: usize = 64;
 pub enum Regression {}
 
 /// Which way a metric is good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// Larger is better.
@@ -81,7 +81,9 @@ pub struct RegressionDecision {
 }
 
 /// What to answer when the regression policy fails: inconclusive, never pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RegressionFailSafe {
     /// Every metric and the overall verdict are inconclusive.

@@ -73,7 +73,9 @@ pub enum RetrainDecision {
 }
 
 /// What to answer when the retrain policy fails: always wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RetrainFailSafe {
     /// Do not train.

@@ -66,7 +66,9 @@ pub enum RolloutDecision {
 }
 
 /// What to answer when the rollout policy fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RolloutFailSafe {
     /// Stay at the current weight (the controller's progress deadline still applies).

@@ -18,7 +18,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ExecFuture, Executor, ExecutorError, JobSpec, JobState};
 
@@ -28,7 +29,7 @@ pub const PIPELINE_LABEL: &str = "sluice.dev/pipeline";
 pub const RUN_LABEL: &str = "sluice.dev/run";
 
 /// Config of the Kubernetes executor.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesConfig {
     /// Namespace of the Jobs.
@@ -42,7 +43,7 @@ pub struct KubernetesConfig {
 }
 
 /// What the training Job looks like.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobTemplate {
     /// Container image.
@@ -83,7 +84,7 @@ pub struct JobTemplate {
 }
 
 /// A toleration.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TolerationConfig {
     /// Taint key.

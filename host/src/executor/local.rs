@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ExecFuture, Executor, ExecutorError, JobSpec, JobState};
 
@@ -29,7 +30,7 @@ const WRAPPER: &str = r#"echo $$ > "$SLUICE_RUN_DIR/pid.tmp" && mv "$SLUICE_RUN_
 echo $? > "$SLUICE_RUN_DIR/exit.tmp" && mv "$SLUICE_RUN_DIR/exit.tmp" "$SLUICE_RUN_DIR/exit""#;
 
 /// Config of the local executor.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
     /// The trainer's argv; the policy's extra arguments are appended.

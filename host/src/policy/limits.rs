@@ -32,7 +32,7 @@ pub const FUEL_PER_HOST_SAMPLE: u64 = 64;
 pub const HOST_NANOS_PER_SAMPLE: u64 = 100;
 
 /// Limits for one policy call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Fuel budget per call.
