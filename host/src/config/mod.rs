@@ -93,6 +93,8 @@ impl Default for HostConfig {
 /// In a resource the name is the resource's own (`metadata.name`), so `name` is left out
 /// of the CRD's schema and filled in from the metadata.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema, CustomResource)]
+// Several printer columns share `type_ = "string"`; clippy reads them as one attribute.
+#[allow(clippy::duplicated_attributes)]
 #[kube(
     group = "sluice.dev",
     version = "v1alpha1",
@@ -202,10 +204,9 @@ pub struct PolicyConfig<F> {
 
 impl PipelineConfig {
     /// Checks this pipeline on its own — everything but its policy modules, which
-    /// [`check_modules`] loads. Returns every problem as (field path below the pipeline,
-    /// message), and how the pipeline uses each module, with the field of each use.
-    /// The config file and a `ModelPipeline`'s spec are checked by this same code.
-    pub fn check(&self) -> (Vec<(String, String)>, Vec<(String, PolicyUse)>) {
+    /// [`check_modules`] loads. The config file and a `ModelPipeline`'s spec are checked
+    /// by this same code.
+    pub fn check(&self) -> PipelineCheck {
         let mut problems: Vec<(String, String)> = Vec::new();
         let mut at = |field: &str, message: String| problems.push((field.to_owned(), message));
         if self.name.is_empty() {
@@ -293,8 +294,18 @@ impl PipelineConfig {
         if let Some(r) = &pol.rollout {
             add(DecisionPoint::Rollout, &r.module, &r.params, &r.limits);
         }
-        (problems, uses)
+        PipelineCheck { problems, uses }
     }
+}
+
+/// What [`PipelineConfig::check`] found. Field paths are below the pipeline
+/// (`policies.retrain.limits`).
+#[derive(Debug, Clone)]
+pub struct PipelineCheck {
+    /// Every problem, as (field, message).
+    pub problems: Vec<(String, String)>,
+    /// How the pipeline uses each policy module, with the field of each use.
+    pub uses: Vec<(String, PolicyUse)>,
 }
 
 /// Loads each used module (from `policy_dir`, or the stock set) into `engine` and checks
@@ -471,7 +482,10 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
     let mut names = BTreeSet::new();
     let mut uses = Vec::new();
     for (i, p) in config.pipelines.iter().enumerate() {
-        let (own, used) = p.check();
+        let PipelineCheck {
+            problems: own,
+            uses: used,
+        } = p.check();
         for (f, m) in own {
             at(format!("pipelines[{i}].{f}"), m);
         }

@@ -68,7 +68,7 @@ impl Serialize for Interval {
         let secs = self.0.as_secs();
         let text = [(86_400, 'd'), (3_600, 'h'), (60, 'm')]
             .into_iter()
-            .find(|(unit, _)| secs > 0 && secs % unit == 0)
+            .find(|(unit, _)| secs > 0 && secs.is_multiple_of(*unit))
             .map_or_else(
                 || format!("{secs}s"),
                 |(unit, c)| format!("{}{c}", secs / unit),
@@ -552,5 +552,28 @@ impl NotifyConfig {
             out.push(("token".into(), e.to_string()));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_written_in_their_largest_whole_unit_and_read_back() {
+        for (secs, text) in [
+            (0, "0s"),
+            (90, "90s"),
+            (900, "15m"),
+            (21_600, "6h"),
+            (604_800, "7d"),
+            (3_601, "3601s"),
+        ] {
+            let i = Interval(Duration::from_secs(secs));
+            let written = serde_json::to_value(i).expect("serializes");
+            assert_eq!(written, serde_json::json!(text));
+            let read: Interval = serde_json::from_value(written).expect("reads back");
+            assert_eq!(read, i);
+        }
     }
 }
