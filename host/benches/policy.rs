@@ -649,6 +649,7 @@ fn swap_latency(engine: &Arc<PolicyEngine>) {
                 point,
                 params: params.clone(),
                 limits: Limits::default(),
+                pin: None,
             };
             let reg = PolicyRegistry::open(
                 engine.clone(),

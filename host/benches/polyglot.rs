@@ -113,6 +113,7 @@ fn swap(engine: &Arc<PolicyEngine>, bytes: &[u8], point: DecisionPoint, n: usize
         point,
         params: RawParams::new(),
         limits: Limits::default(),
+        pin: None,
     };
     let reg = PolicyRegistry::open(
         engine.clone(),

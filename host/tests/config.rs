@@ -93,6 +93,48 @@ fn a_pipeline_without_a_name_is_reported_where_it_starts() {
     );
 }
 
+#[test]
+fn a_pinned_module_loads_only_with_the_pinned_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    with_module_dir(dir.path());
+    let digest = sluice::policy::sha256_hex(
+        &std::fs::read(dir.path().join("mods/gate.wasm")).expect("module"),
+    );
+    let pinned = |pin: &str| {
+        VALID.replace(
+            "        module: gate\n",
+            &format!("        module: gate\n        sha256: \"{pin}\"\n"),
+        )
+    };
+    let path = write(dir.path(), &pinned(&digest));
+    let loaded = config::load(&path, &common::engine()).expect("the pinned bytes load");
+    assert_eq!(loaded.uses[0].pin.as_deref(), Some(digest.as_str()));
+
+    let other = "0".repeat(64);
+    let path = write(dir.path(), &pinned(&other));
+    let e = config::load(&path, &common::engine()).expect_err("other bytes are pinned");
+    assert_eq!(
+        places(&e),
+        vec![(14, "pipelines[0].policies.retrain.sha256")],
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains(&format!(
+            "pins this module to sha256 {other}, but these bytes are {digest}"
+        )),
+        "{e}"
+    );
+
+    let path = write(dir.path(), &pinned("abc"));
+    let e = config::load(&path, &common::engine()).expect_err("not a digest");
+    assert_eq!(
+        places(&e),
+        vec![(14, "pipelines[0].policies.retrain.sha256")],
+        "{e}"
+    );
+    assert!(e.to_string().contains("is not a sha256 digest"), "{e}");
+}
+
 /// (line, field) of every problem, in the order reported.
 fn places(e: &config::ConfigError) -> Vec<(usize, &str)> {
     e.problems

@@ -22,6 +22,7 @@ fn usage(params: RawParams) -> Vec<PolicyUse> {
         point: DecisionPoint::Retrain,
         params,
         limits: Limits::default(),
+        pin: None,
     }]
 }
 

@@ -110,6 +110,7 @@ fn usage(module: &str, point: DecisionPoint, params: RawParams) -> PolicyUse {
         point,
         params,
         limits: Limits::default(),
+        pin: None,
     }
 }
 

@@ -481,6 +481,7 @@ fn retrain_use(deadline_ms: u64) -> Vec<PolicyUse> {
             deadline_ms,
             ..Default::default()
         },
+        pin: None,
     }]
 }
 

@@ -149,6 +149,7 @@ pub fn trial(
         point: module.point,
         params: RawParams::new(),
         limits: crate::policy::Limits::default(),
+        pin: None,
     };
     crate::policy::check_use(engine, module, &usage)?;
     Ok(Some(

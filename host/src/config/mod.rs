@@ -200,6 +200,11 @@ pub struct PolicyConfig<F> {
     /// The answer used when the policy fails.
     #[serde(default)]
     pub fail_safe: F,
+    /// Pins the module to these bytes (sha256, hex): any other bytes under the module's
+    /// name are refused for this pipeline — at start-up, from the policy directory and
+    /// from the upload API alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl PipelineConfig {
@@ -258,8 +263,21 @@ impl PipelineConfig {
             }
         }
         let mut uses = Vec::new();
-        let mut add = |point: DecisionPoint, module: &str, params: &RawParams, limits: &Limits| {
+        let mut add = |point: DecisionPoint,
+                       module: &str,
+                       params: &RawParams,
+                       limits: &Limits,
+                       pin: &Option<String>| {
             let field = format!("policies.{point}");
+            if let Some(p) = pin
+                && (p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                at(
+                    &format!("{field}.sha256"),
+                    format!("`{p}` is not a sha256 digest (64 hex digits, as `sha256sum` prints)"),
+                );
+                return;
+            }
             if let Err(m) = limits.check() {
                 // The module is not tried under limits that are themselves wrong.
                 at(&format!("{field}.limits"), m);
@@ -273,6 +291,7 @@ impl PipelineConfig {
                     point,
                     params: params.clone(),
                     limits: *limits,
+                    pin: pin.clone(),
                 },
             ));
         };
@@ -281,18 +300,32 @@ impl PipelineConfig {
             &pol.retrain.module,
             &pol.retrain.params,
             &pol.retrain.limits,
+            &pol.retrain.sha256,
         );
         add(
             DecisionPoint::Promotion,
             &pol.promotion.module,
             &pol.promotion.params,
             &pol.promotion.limits,
+            &pol.promotion.sha256,
         );
         if let Some(r) = &pol.regression {
-            add(DecisionPoint::Regression, &r.module, &r.params, &r.limits);
+            add(
+                DecisionPoint::Regression,
+                &r.module,
+                &r.params,
+                &r.limits,
+                &r.sha256,
+            );
         }
         if let Some(r) = &pol.rollout {
-            add(DecisionPoint::Rollout, &r.module, &r.params, &r.limits);
+            add(
+                DecisionPoint::Rollout,
+                &r.module,
+                &r.params,
+                &r.limits,
+                &r.sha256,
+            );
         }
         PipelineCheck { problems, uses }
     }
@@ -322,7 +355,11 @@ pub fn check_modules(
             Err(message) => problems.push((format!("{field}.module"), message)),
             Ok(module) => {
                 if let Err(e) = check_use(engine, &module, u) {
-                    problems.push((format!("{field}.params"), e.to_string()));
+                    let at = match e {
+                        crate::policy::CheckError::Pinned { .. } => "sha256",
+                        _ => "params",
+                    };
+                    problems.push((format!("{field}.{at}"), e.to_string()));
                 }
             }
         }

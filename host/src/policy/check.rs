@@ -27,6 +27,9 @@ pub struct PolicyUse {
     pub params: RawParams,
     /// Limits per call.
     pub limits: Limits,
+    /// The sha256 the pipeline pins the module to (lowercase hex): other bytes may not
+    /// serve it, whether loaded at start-up, swapped from the directory or uploaded.
+    pub pin: Option<String>,
 }
 
 /// Checks that `module` can serve `usage` and returns the resolved parameters.
@@ -53,6 +56,15 @@ pub fn check_use_timed(
     module: &PolicyModule,
     usage: &PolicyUse,
 ) -> Result<(Vec<Param>, Duration), CheckError> {
+    if let Some(pin) = &usage.pin
+        && !pin.eq_ignore_ascii_case(&module.sha256)
+    {
+        return Err(CheckError::Pinned {
+            pipeline: usage.pipeline.clone(),
+            pinned: pin.clone(),
+            found: module.sha256.clone(),
+        });
+    }
     if module.point != usage.point {
         return Err(CheckError::Load(super::error::LoadError::WrongWorld {
             source_name: module.source.clone(),

@@ -222,6 +222,18 @@ pub enum CheckError {
         /// How.
         failure: CallFailure,
     },
+    /// The pipeline pins other bytes.
+    #[error(
+        "pipeline `{pipeline}` pins this module to sha256 {pinned}, but these bytes are {found}; change the pin in the pipeline first, or send the pinned bytes"
+    )]
+    Pinned {
+        /// The pipeline.
+        pipeline: String,
+        /// The pinned digest.
+        pinned: String,
+        /// The offered bytes' digest.
+        found: String,
+    },
     /// The trial decision failed.
     #[error("pipeline `{pipeline}`: the trial decision failed: {failure}")]
     Trial {
@@ -283,6 +295,7 @@ impl CheckError {
             Self::ParamValues { .. } => "param-values",
             Self::Validate { .. } => "validate",
             Self::Trial { .. } => "trial",
+            Self::Pinned { .. } => "pinned",
         }
     }
 }

@@ -70,7 +70,7 @@ impl std::fmt::Debug for PolicyModule {
 
 /// The sha256 of a module's bytes, lower-case hex: the identity every decision
 /// record names its module by.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
