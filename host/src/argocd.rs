@@ -246,7 +246,7 @@ impl ArgoCd {
                     ("content-type", "application/json".into()),
                     ("accept", "application/json".into()),
                 ],
-                body,
+                body.map(bytes::Bytes::from),
                 REQUEST_TIMEOUT,
             )
             .await

@@ -128,6 +128,8 @@ pub struct Loop {
     pub policy_dir: PathBuf,
     /// Refusals and swaps the registry reports, to be recorded in the store.
     pub policy_news: tokio::sync::mpsc::UnboundedReceiver<RegistryNews>,
+    /// The policy upload API, when configured.
+    pub admin: Option<Arc<crate::admin::Admin>>,
 }
 
 /// The URL of a database section; `default` when it gives none.
@@ -199,12 +201,29 @@ pub async fn build(
     let base = loaded.base.clone();
     let (store, store_url, state_dir) = open_store_at(loaded).await?;
     let metrics = Arc::new(Metrics::new());
-    let registry = PolicyRegistry::open(
+    // Modules uploaded earlier are live again (the directory wins a name both hold).
+    let uploads = store
+        .uploads()
+        .await?
+        .into_iter()
+        .map(|u| (u.name, u.wasm))
+        .collect();
+    let registry = PolicyRegistry::open_with_uploads(
         Arc::clone(&engine),
         &loaded.policy_dir,
         loaded.uses.clone(),
+        uploads,
         Arc::clone(&metrics),
     )?;
+    let admin = loaded.config.host.admin.as_ref().map(|a| {
+        Arc::new(crate::admin::Admin {
+            registry: Arc::clone(&registry),
+            store: store.clone(),
+            tokens_dir: base.join(&a.tokens_dir),
+            max_bytes: engine.settings().max_module_bytes,
+            uploading: tokio::sync::Mutex::new(()),
+        })
+    });
     let (news, policy_news) = tokio::sync::mpsc::unbounded_channel();
     registry.set_observer(Arc::new(move |n| {
         let _ = news.send(n);
@@ -228,6 +247,7 @@ pub async fn build(
         pipelines,
         policy_dir: loaded.policy_dir.clone(),
         policy_news,
+        admin,
     })
 }
 
@@ -543,6 +563,7 @@ pub async fn run(
         Probe {
             metrics: Arc::clone(&lp.ctx.metrics),
             store: lp.ctx.store.clone(),
+            admin: lp.admin.clone(),
         },
         rx.clone(),
     ));

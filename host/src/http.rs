@@ -113,7 +113,7 @@ impl HttpClient {
         method: &str,
         url: &str,
         headers: &[(&str, String)],
-        body: Option<String>,
+        body: Option<Bytes>,
         timeout: Duration,
     ) -> Result<Answer, HttpError> {
         let transport = |message: String| HttpError::Transport { message };
@@ -122,7 +122,7 @@ impl HttpClient {
             request = request.header(*name, value);
         }
         let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .body(Full::new(body.unwrap_or_default()))
             .map_err(|e| transport(e.to_string()))?;
         let exchange = async {
             let response = self

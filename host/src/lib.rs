@@ -4,6 +4,7 @@
 //! Dependency direction: [`decision`] (plain data, no I/O) ← [`policy`] (wasmtime)
 //! ← [`cli`] and the binary.
 
+pub mod admin;
 pub mod argocd;
 pub mod cli;
 pub mod clock;

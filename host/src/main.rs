@@ -164,6 +164,34 @@ fn main() -> anyhow::Result<()> {
             println!("next: cd {} && sluice policy build .", made.display());
         }
         Command::Policy {
+            command:
+                PolicyCommand::Push {
+                    file,
+                    name,
+                    server,
+                    token_file,
+                    token_env,
+                    ca_file,
+                },
+            ..
+        } => {
+            let token = sluice::secret::SecretRef {
+                env: match &token_file {
+                    Some(_) => None,
+                    None => Some(token_env.unwrap_or_else(|| "SLUICE_TOKEN".into())),
+                },
+                file: token_file,
+            };
+            let push = sluice::cli::push::Push {
+                file,
+                name,
+                server,
+                token,
+                ca_file,
+            };
+            println!("{}", runtime()?.block_on(sluice::cli::push::push(&push))?);
+        }
+        Command::Policy {
             command: PolicyCommand::Build { dir, out },
             ..
         } => {
@@ -228,7 +256,9 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 // Answered above, before an engine is started.
-                PolicyCommand::New { .. } | PolicyCommand::Build { .. } => {}
+                PolicyCommand::New { .. }
+                | PolicyCommand::Build { .. }
+                | PolicyCommand::Push { .. } => {}
             }
         }
     }

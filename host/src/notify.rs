@@ -116,7 +116,13 @@ async fn deliver(client: &HttpClient, url: &str, token: Option<&Secret>, n: &Not
     let mut wait = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
         match client
-            .send("POST", url, &headers, Some(body.clone()), TIMEOUT)
+            .send(
+                "POST",
+                url,
+                &headers,
+                Some(bytes::Bytes::from(body.clone())),
+                TIMEOUT,
+            )
             .await
         {
             Ok(a) if (200..300).contains(&a.status) => return true,

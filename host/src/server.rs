@@ -1,5 +1,6 @@
 //! The host's HTTP endpoints: `/healthz` (the process serves), `/readyz` (policies are
-//! loaded and the database answers) and `/metrics` (Prometheus text).
+//! loaded and the database answers), `/metrics` (Prometheus text) and, when
+//! configured, the policy upload API under `/v1/` ([`crate::admin`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct Probe {
     pub metrics: Arc<Metrics>,
     /// Pinged by `/readyz`.
     pub store: Store,
+    /// The upload API, when `host.admin` is configured.
+    pub admin: Option<Arc<crate::admin::Admin>>,
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Response<Full<Bytes>> {
@@ -37,6 +40,11 @@ async fn handle(
     probe: Probe,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path().starts_with("/v1/")
+        && let Some(admin) = &probe.admin
+    {
+        return Ok(admin.handle(req).await);
+    }
     Ok(match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n", "text/plain"),
         "/readyz" => {

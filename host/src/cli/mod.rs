@@ -9,6 +9,7 @@ pub mod demo_serving;
 pub mod input;
 pub mod ops;
 pub mod policy;
+pub mod push;
 pub mod rollout;
 
 use std::path::PathBuf;
@@ -234,6 +235,27 @@ pub enum PolicyCommand {
         /// sources this binary was built from).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+    /// Upload a module to a running host's policy API (`PUT /v1/policies/{name}`); it
+    /// goes live after the same checks as a file in the policy directory.
+    Push {
+        /// The module (`.wasm`).
+        file: PathBuf,
+        /// The module name (default: the file name without `.wasm`).
+        #[arg(long)]
+        name: Option<String>,
+        /// The host's base URL, e.g. `http://sluice.ml.svc:9464`.
+        #[arg(long, env = "SLUICE_SERVER")]
+        server: String,
+        /// A file holding the bearer token.
+        #[arg(long, conflicts_with = "token_env")]
+        token_file: Option<PathBuf>,
+        /// An environment variable holding the bearer token (default `SLUICE_TOKEN`).
+        #[arg(long)]
+        token_env: Option<String>,
+        /// CA bundle (PEM) for an HTTPS server.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
     /// Build a policy project (Rust, Python or JavaScript/TypeScript) to a component.
     Build {

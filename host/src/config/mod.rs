@@ -69,6 +69,19 @@ pub struct HostConfig {
     /// Address of `/healthz`, `/readyz`, `/metrics`. Default [`defaults::LISTEN`].
     #[serde(default = "sections::d_listen")]
     pub listen: String,
+    /// The policy upload API (`/v1/policies`) on the same listener; off without it.
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+}
+
+/// The admin API: who may call it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// A directory of bearer tokens, one per file, named by the file's name (the
+    /// audit's "who"): a mounted Secret. Read at every request, so tokens rotate
+    /// without a restart. Relative to the config file.
+    pub tokens_dir: PathBuf,
 }
 
 fn default_policy_dir() -> PathBuf {
@@ -83,6 +96,7 @@ impl Default for HostConfig {
             state_dir: sections::d_state_dir(),
             database: DatabaseConfig::default(),
             listen: sections::d_listen(),
+            admin: None,
         }
     }
 }
@@ -343,14 +357,21 @@ pub struct PipelineCheck {
 
 /// Loads each used module (from `policy_dir`, or the stock set) into `engine` and checks
 /// the use's parameters against it: every problem as (field, message), the field being
-/// the use's own with `.module` or `.params` added.
+/// the use's own with `.module` (or `.params`, `.sha256`) added. With `uploads` (the
+/// admin API is on), a module the directory lacks may have been uploaded: it is left
+/// to the start-up load, which sees the store's uploads.
 pub fn check_modules(
     engine: &PolicyEngine,
     policy_dir: &Path,
     uses: &[(String, PolicyUse)],
+    uploads: bool,
 ) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     for (field, u) in uses {
+        let in_directory = policy_dir.join(format!("{}.wasm", u.module)).is_file();
+        if uploads && !in_directory && !stock::is_reference(&u.module) {
+            continue;
+        }
         match module_for(engine, policy_dir, &u.module, u.point) {
             Err(message) => problems.push((format!("{field}.module"), message)),
             Ok(module) => {
@@ -510,6 +531,17 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
     for (f, m) in config.host.engine.problems() {
         at(format!("host.engine.{f}"), m);
     }
+    if let Some(a) = &config.host.admin
+        && !base.join(&a.tokens_dir).is_dir()
+    {
+        at(
+            "host.admin.tokens_dir".into(),
+            format!(
+                "{} is not a directory; mount the Secret holding the API's tokens there (one file per token)",
+                base.join(&a.tokens_dir).display()
+            ),
+        );
+    }
     if config.pipelines.is_empty() {
         at(
             "pipelines".into(),
@@ -538,7 +570,8 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
         );
     }
     if let Some(engine) = engine {
-        for (f, m) in check_modules(engine, &policy_dir, &uses) {
+        let uploads = config.host.admin.is_some();
+        for (f, m) in check_modules(engine, &policy_dir, &uses, uploads) {
             at(f, m);
         }
     }

@@ -31,7 +31,8 @@ pub use error::{CallFailure, CheckError, EngineError, LoadError};
 pub use evaluate::{Binding, DecisionRecord, Evaluation, decide, decide_native};
 pub use limits::Limits;
 pub use module::{PolicyModule, sha256_hex};
+pub use registry::upload::{Installed, UploadError, is_module_name};
 pub use registry::{
-    ActivePolicy, BASELINE_DEADLINE_SHARE, PolicyRegistry, Refusal, RegistryError, RegistryNews,
-    RegistryObserver, ScanReport, Trial, too_slow_for_baseline,
+    ActivePolicy, BASELINE_DEADLINE_SHARE, Origin, PolicyRegistry, Refusal, RegistryError,
+    RegistryNews, RegistryObserver, ScanReport, Trial, too_slow_for_baseline,
 };

@@ -33,6 +33,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "0004_rollout_requests.sql",
         include_str!("../../migrations/sqlite/0004_rollout_requests.sql"),
     ),
+    (
+        5,
+        "0005_policy_uploads.sql",
+        include_str!("../../migrations/sqlite/0005_policy_uploads.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -54,6 +59,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "0004_rollout_requests.sql",
         include_str!("../../migrations/postgres/0004_rollout_requests.sql"),
+    ),
+    (
+        5,
+        "0005_policy_uploads.sql",
+        include_str!("../../migrations/postgres/0005_policy_uploads.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@ mod migrate;
 mod modules;
 mod requests;
 mod runs;
+mod uploads;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub use audit::StoredDecision;
 pub use modules::StoredRefusal;
 pub use requests::{RolloutAction, RolloutRequest};
 pub use runs::{RunRecord, RunStatus};
+pub use uploads::{StoredUpload, UploadAttempt};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,9 @@
 //! The policy registry: modules loaded from a directory, checked before they go live,
 //! swapped atomically while decisions run, and watched for changes — including the
-//! atomic `..data` symlink swap Kubernetes uses for mounted ConfigMaps.
+//! atomic `..data` symlink swap Kubernetes uses for mounted ConfigMaps. Modules may
+//! also be uploaded ([`upload`]); every way in passes the same checks.
+
+pub mod upload;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -53,6 +56,34 @@ pub struct ActivePolicy {
     pub module: Arc<PolicyModule>,
     /// Resolved parameters by pipeline.
     pub params: HashMap<String, Vec<Param>>,
+    /// Where its bytes came from.
+    pub origin: Origin,
+    /// When this version went live (Unix ms).
+    pub loaded_ms: u64,
+    /// How many times the name was swapped to new bytes since the process started.
+    pub swaps: u64,
+}
+
+/// Where a live module's bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Embedded in the binary (`stock:<name>`).
+    Stock,
+    /// The policy directory (`<name>.wasm`).
+    Directory,
+    /// The admin API (`PUT /v1/policies/{name}`), kept in the store.
+    Upload,
+}
+
+impl Origin {
+    /// The name shown by the API and `sluice status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stock => "stock",
+            Self::Directory => "directory",
+            Self::Upload => "upload",
+        }
+    }
 }
 
 /// A module file whose current bytes were refused. They are not compiled or checked
@@ -129,7 +160,7 @@ pub enum RegistryError {
         source: CheckError,
     },
     /// A pipeline names a module the directory does not hold.
-    #[error("pipeline `{pipeline}` uses policy module `{module}`, but {} has no `{module}.wasm`", dir.display())]
+    #[error("pipeline `{pipeline}` uses policy module `{module}`, but {} has no `{module}.wasm` and no module of that name was uploaded", dir.display())]
     Missing {
         /// The pipeline.
         pipeline: String,
@@ -186,6 +217,23 @@ impl PolicyRegistry {
         uses: Vec<PolicyUse>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, RegistryError> {
+        Self::open_with_uploads(engine, dir, uses, Vec::new(), metrics)
+    }
+
+    /// [`open`](Self::open), also loading the modules uploaded earlier (name and bytes,
+    /// as the store keeps them). The directory wins a name both hold: its file is
+    /// loaded and the upload is ignored, with a warning.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open); a stored upload that fails its checks stops the start
+    /// like a bad file does.
+    pub fn open_with_uploads(
+        engine: Arc<PolicyEngine>,
+        dir: &Path,
+        uses: Vec<PolicyUse>,
+        uploads: Vec<(String, Vec<u8>)>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Self>, RegistryError> {
         let registry = Self {
             engine,
             dir: dir.to_owned(),
@@ -198,7 +246,7 @@ impl PolicyRegistry {
         };
         // Every module to load: the stock ones the uses name (embedded in the binary,
         // they never change while it runs) and the directory's.
-        let mut sources: Vec<(String, PathBuf, Cow<'static, [u8]>)> = Vec::new();
+        let mut sources: Vec<(String, PathBuf, Cow<'static, [u8]>, Origin)> = Vec::new();
         for u in &registry.uses {
             let Some(found) = crate::stock::resolve(&u.module) else {
                 continue;
@@ -214,6 +262,7 @@ impl PolicyRegistry {
                 u.module.clone(),
                 PathBuf::from(&u.module),
                 Cow::Borrowed(stock.wasm),
+                Origin::Stock,
             ));
         }
         let needs_dir = registry
@@ -236,17 +285,30 @@ impl PolicyRegistry {
                         source,
                     }),
                 })?;
-                sources.push((name, path, Cow::Owned(bytes)));
+                sources.push((name, path, Cow::Owned(bytes), Origin::Directory));
             }
         }
-        for (name, path, bytes) in sources {
-            let active = registry
+        for (name, bytes) in uploads {
+            if sources.iter().any(|(n, ..)| *n == name) {
+                tracing::warn!(module = %name, dir = %registry.dir.display(), "an uploaded policy module has the name of a file in the policy directory; the file wins and the upload is ignored");
+                continue;
+            }
+            sources.push((
+                name.clone(),
+                upload::source_path(&name),
+                Cow::Owned(bytes),
+                Origin::Upload,
+            ));
+        }
+        for (name, path, bytes, origin) in sources {
+            let mut active = registry
                 .load_checked(&name, &path, &bytes, sha256_hex(&bytes), Build::Optimized)
                 .map_err(|source| RegistryError::Module {
                     module: name.clone(),
                     source,
                 })?
                 .0;
+            active.origin = origin;
             registry.write().insert(name, Arc::new(active));
         }
         for u in &registry.uses {
@@ -356,26 +418,9 @@ impl PolicyRegistry {
             if self.already_refused(&name, &sha256) {
                 continue;
             }
-            match self.load_for_swap(&name, &path, &bytes, &sha256) {
-                Ok(active) => {
-                    let module = &active.module;
-                    let (tier, optimizable) = (module.tier, module.optimizable);
-                    tracing::info!(module = %name, sha256 = %module.sha256, ?tier, load_ms = module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
-                    self.metrics.inc(names::POLICY_SWAPS, &[("module", &name)]);
-                    let replaced = self.write().insert(name.clone(), Arc::new(active));
-                    if let Some(old) = replaced {
-                        self.retire(&old.module.sha256);
-                    }
-                    if self.refused().remove(&name).is_some() {
-                        self.metrics
-                            .set(names::POLICY_REFUSED, &[("module", &name)], 0);
-                    }
-                    self.tell(RegistryNews::Live {
-                        module: name.clone(),
-                        sha256: sha256.clone(),
-                    });
-                    if tier == Tier::Baseline && optimizable {
-                        self.queue_upgrade(&name, &path, &sha256, bytes);
+            match self.swap_in(&name, &path, bytes, &sha256, Origin::Directory) {
+                Ok(upgrading) => {
+                    if upgrading {
                         report.upgrading.push(name.clone());
                     }
                     report.swapped.push(name);
@@ -398,6 +443,47 @@ impl PolicyRegistry {
         report
     }
 
+    /// Checks `bytes` (digest `sha256`) as the new version of `name` and, when they
+    /// pass, puts them live atomically: counted, told to the observer, any refusal of
+    /// the name cleared, and an optimized build queued when they went live on baseline
+    /// code. Returns whether that upgrade was queued. On error nothing changed.
+    fn swap_in(
+        self: &Arc<Self>,
+        name: &str,
+        path: &Path,
+        bytes: Vec<u8>,
+        sha256: &str,
+        origin: Origin,
+    ) -> Result<bool, CheckError> {
+        let mut active = self.load_for_swap(name, path, &bytes, sha256)?;
+        active.origin = origin;
+        let module = Arc::clone(&active.module);
+        let (tier, optimizable) = (module.tier, module.optimizable);
+        tracing::info!(module = %name, sha256 = %module.sha256, origin = origin.as_str(), ?tier, load_ms = module.load_time.as_secs_f64() * 1e3, "policy module swapped in");
+        self.metrics.inc(names::POLICY_SWAPS, &[("module", name)]);
+        let replaced = {
+            let mut live = self.write();
+            active.swaps = live.get(name).map_or(0, |old| old.swaps + 1);
+            live.insert(name.to_owned(), Arc::new(active))
+        };
+        if let Some(old) = replaced {
+            self.retire(&old.module.sha256);
+        }
+        if self.refused().remove(name).is_some() {
+            self.metrics
+                .set(names::POLICY_REFUSED, &[("module", name)], 0);
+        }
+        self.tell(RegistryNews::Live {
+            module: name.to_owned(),
+            sha256: sha256.to_owned(),
+        });
+        let upgrading = tier == Tier::Baseline && optimizable;
+        if upgrading {
+            self.queue_upgrade(name, path, sha256, bytes);
+        }
+        Ok(upgrading)
+    }
+
     /// Refuses the file of `name` whose bytes are `sha256` (or, for a file too large to
     /// read, its size and time): logged and counted once, remembered so those bytes
     /// are not tried again, reported to the observer.
@@ -407,6 +493,12 @@ impl PolicyRegistry {
         }
         let message = crate::decision::excerpt(&crate::error_chain(&e), REFUSAL_MESSAGE_BYTES);
         tracing::error!(module = %name, %sha256, reason = e.label(), error = %message, "policy module refused; the previous version stays active, and these bytes are not tried again until the file changes");
+        self.record_refusal(name, sha256, &e, message);
+        report.refused.push((name.to_owned(), e));
+    }
+
+    /// Counts a refusal, remembers it for `sluice status` and tells the observer.
+    fn record_refusal(&self, name: &str, sha256: String, e: &CheckError, message: String) {
         self.metrics.inc(
             names::POLICY_REFUSALS,
             &[("module", name), ("reason", e.label())],
@@ -422,7 +514,6 @@ impl PolicyRegistry {
         };
         self.refused().insert(name.to_owned(), refusal.clone());
         self.tell(RegistryNews::Refused(refusal));
-        report.refused.push((name.to_owned(), e));
     }
 
     /// Watches the directory and rescans on change until `shutdown` turns true.
@@ -531,6 +622,14 @@ impl PolicyRegistry {
             return false;
         }
         tracing::info!(module = %job.name, sha256 = %job.sha256, load_ms = optimized.module.load_time.as_secs_f64() * 1e3, "policy module now runs optimized code");
+        let mut optimized = optimized;
+        if let Some(baseline) = active.get(&job.name) {
+            // The same version on better code: where it came from, when it went live
+            // and the swap count stay.
+            optimized.origin = baseline.origin;
+            optimized.loaded_ms = baseline.loaded_ms;
+            optimized.swaps = baseline.swaps;
+        }
         active.insert(job.name.clone(), Arc::new(optimized));
         self.metrics
             .inc(names::POLICY_UPGRADES, &[("module", &job.name)]);
@@ -605,7 +704,14 @@ impl PolicyRegistry {
                 deadline: u.limits.deadline(),
             });
         }
-        Ok((ActivePolicy { module, params }, trials))
+        let active = ActivePolicy {
+            module,
+            params,
+            origin: Origin::Directory,
+            loaded_ms: crate::clock::now_ms(),
+            swaps: 0,
+        };
+        Ok((active, trials))
     }
 
     /// `(name, path)` of every `*.wasm` entry, skipping Kubernetes' `..data` entries.
