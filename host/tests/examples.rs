@@ -72,7 +72,8 @@ fn sluice(args: &[&str], config: &Path) -> (bool, String) {
 fn shift(config: &Path, dir: &Path, weight: u8) {
     let loaded = sluice::config::load(config, &common::engine()).expect("loads");
     let pc = &loaded.config.pipelines[0];
-    let repo = sluice::daemon::deploy_repo(pc, 0, &loaded.base, dir.join("clone")).expect("repo");
+    let repo = sluice::daemon::deploy_repo(pc, "pipelines[0]", &loaded.base, dir.join("clone"))
+        .expect("repo");
     let traffic = Traffic::new(pc.rollout.as_ref().expect("rollout"));
     let state = TrafficState {
         stable: "v1",

@@ -22,9 +22,13 @@ pub fn remote(loaded: &LoadedConfig) -> (String, bool) {
         let result = tempfile::tempdir()
             .map_err(|e| format!("cannot make a temporary clone directory: {e}"))
             .and_then(|dir| {
-                let repo =
-                    crate::daemon::deploy_repo(pc, i, &loaded.base, dir.path().join("clone"))
-                        .map_err(|e| crate::error_chain(&e))?;
+                let repo = crate::daemon::deploy_repo(
+                    pc,
+                    &format!("pipelines[{i}]"),
+                    &loaded.base,
+                    dir.path().join("clone"),
+                )
+                .map_err(|e| crate::error_chain(&e))?;
                 // With a rollout, the promotion also writes every traffic target.
                 let change = match &pc.rollout {
                     Some(r) => crate::traffic::Traffic::new(r).promote(

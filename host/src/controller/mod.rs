@@ -5,9 +5,11 @@
 //! transient failure keeps the phase, shows in `sluice status` and backs off
 //! exponentially; it never stops the host or another pipeline.
 
+pub mod events;
 pub mod phase;
 pub mod pipeline;
 pub mod step;
+pub mod supervisor;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +23,7 @@ use crate::store::StoreError;
 pub use phase::{Event, Notice, Phase, PipelineState, RunRef, Stop};
 pub use pipeline::{ArgoTarget, Context, Observer, Pipeline, PolicySlot};
 pub use step::{Notices, Retry, Step};
+pub use supervisor::Supervisor;
 
 /// Most steps in one tick (a whole happy path is 6).
 const MAX_STEPS_PER_TICK: usize = 12;
@@ -224,50 +227,62 @@ async fn tick_inner(ctx: &Context, p: &Pipeline) -> Result<TickOutcome, TickErro
 
 /// Runs every pipeline until `shutdown` turns true. A tick in progress finishes first.
 pub async fn run(ctx: Context, pipelines: Vec<Arc<Pipeline>>, shutdown: watch::Receiver<bool>) {
-    let mut tasks = Vec::new();
+    let mut supervisor = Supervisor::new(ctx, shutdown);
     for p in pipelines {
-        let ctx = ctx.clone();
-        let mut shutdown = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = check_at_start(&ctx, &p).await {
-                tracing::warn!(pipeline = %p.name, error = %crate::error_chain(&e), "the start-up check of the deploy repo could not be recorded");
-            }
-            loop {
-                let (c, q) = (ctx.clone(), Arc::clone(&p));
-                // A panic in a tick is contained to that tick.
-                let outcome = match tokio::spawn(async move { tick(&c, &q).await }).await {
-                    Ok(Ok(o)) => Some(o),
-                    Ok(Err(_)) => None,
-                    Err(e) => {
-                        tracing::error!(pipeline = %p.name, error = %e, "a tick panicked; the pipeline continues next tick");
-                        None
-                    }
-                };
-                // While a job trains, watch it instead of sleeping, so its end is seen
-                // at once; otherwise wait for the interval.
-                let wait = async {
-                    match &outcome {
-                        Some(TickOutcome::Training(run, _)) => {
-                            p.executor.wait_for_change(&run.job, &run.id, p.interval).await;
-                        }
-                        Some(TickOutcome::Rolling(_)) => {
-                            let every = p.rollout.as_ref().map_or(p.interval, |r| r.interval);
-                            tokio::time::sleep(every.min(p.interval)).await;
-                        }
-                        _ => tokio::time::sleep(p.interval).await,
-                    }
-                };
-                tokio::select! {
-                    _ = wait => {}
-                    _ = shutdown.changed() => {}
-                }
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
-        }));
+        supervisor.start(p).await;
     }
-    for t in tasks {
-        let _ = t.await;
+    supervisor.wait().await;
+}
+
+/// Runs `p` until `shutdown` or `stop` turns true: a start-up check of the deploy repo,
+/// then ticks — each in its own task, so a panic ends only that tick — with the
+/// interval between them, or the Job's end while one trains. A tick in progress
+/// finishes first. After each tick `p.ticked` (if any) is bumped.
+pub async fn run_pipeline(
+    ctx: Context,
+    p: Arc<Pipeline>,
+    mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if let Err(e) = check_at_start(&ctx, &p).await {
+        tracing::warn!(pipeline = %p.name, error = %crate::error_chain(&e), "the start-up check of the deploy repo could not be recorded");
+    }
+    loop {
+        let (c, q) = (ctx.clone(), Arc::clone(&p));
+        let outcome = match tokio::spawn(async move { tick(&c, &q).await }).await {
+            Ok(Ok(o)) => Some(o),
+            Ok(Err(_)) => None,
+            Err(e) => {
+                tracing::error!(pipeline = %p.name, error = %e, "a tick panicked; the pipeline continues next tick");
+                None
+            }
+        };
+        if let Some(t) = &p.ticked {
+            t.send_modify(|n| *n += 1);
+        }
+        // While a job trains, watch it instead of sleeping, so its end is seen at once;
+        // otherwise wait for the interval.
+        let wait = async {
+            match &outcome {
+                Some(TickOutcome::Training(run, _)) => {
+                    p.executor
+                        .wait_for_change(&run.job, &run.id, p.interval)
+                        .await;
+                }
+                Some(TickOutcome::Rolling(_)) => {
+                    let every = p.rollout.as_ref().map_or(p.interval, |r| r.interval);
+                    tokio::time::sleep(every.min(p.interval)).await;
+                }
+                _ => tokio::time::sleep(p.interval).await,
+            }
+        };
+        tokio::select! {
+            _ = wait => {}
+            _ = shutdown.changed() => {}
+            _ = stop.changed() => {}
+        }
+        if *shutdown.borrow() || *stop.borrow() {
+            break;
+        }
     }
 }

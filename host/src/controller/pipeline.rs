@@ -121,6 +121,10 @@ pub struct Pipeline {
     pub rollout: Option<crate::rollout::RolloutPlan>,
     /// The webhook, if configured.
     pub notifier: Option<crate::notify::Notifier>,
+    /// Bumped after every tick, for a status writer to look at the state.
+    pub ticked: Option<tokio::sync::watch::Sender<u64>>,
+    /// Where the pipeline's events go (Kubernetes Events on its `ModelPipeline`).
+    pub events: Option<crate::controller::events::EventSink>,
 }
 
 impl Pipeline {
@@ -133,6 +137,11 @@ impl Pipeline {
         reason: Option<&str>,
         text: String,
     ) {
+        if let Some(e) = &self.events {
+            e.emit(crate::controller::events::PipelineEvent::of(
+                event, reason, &text,
+            ));
+        }
         if let Some(n) = &self.notifier {
             n.send(crate::notify::Notification {
                 text: format!("{}: {text}", self.name),

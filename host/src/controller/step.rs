@@ -317,13 +317,14 @@ async fn dispatch(
         names::RUNS,
         &[("pipeline", &p.name), ("outcome", "started")],
     );
-    ctx.note(
-        &p.name,
-        &format!(
-            "claimed {claimed} rows; training job {} started (MODEL_VERSION={})",
-            run.job, run.version
-        ),
+    let text = format!(
+        "claimed {claimed} rows; training job {} started (MODEL_VERSION={})",
+        run.job, run.version
     );
+    ctx.note(&p.name, &text);
+    if let Some(e) = &p.events {
+        e.emit(super::events::PipelineEvent::dispatched(&text));
+    }
     Ok(Step::Moved(Event::Dispatched))
 }
 
