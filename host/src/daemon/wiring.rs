@@ -182,7 +182,7 @@ async fn pipeline(
             fail_safe: pc.policies.promotion.fail_safe,
         },
         rollout: match &pc.rollout {
-            Some(r) => Some(rollout_plan(pc, r, &field, base, store_url, pools).await?),
+            Some(r) => Some(rollout_plan(pc, r, field, base, store_url, pools).await?),
             None => None,
         },
         notifier: match &pc.notify {
