@@ -130,21 +130,58 @@ fn check_overlay(overlay: &str, namespace: &str) -> (Vec<Value>, Value) {
             p["name"]
         );
     }
-    // Least privilege: no wildcard, nothing beyond Jobs and Pods.
+    // ModelPipelines are watched where the Role grants rights.
+    let watched = loaded
+        .config
+        .host
+        .resources
+        .as_ref()
+        .map(|r| r.namespaces.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        watched,
+        [namespace],
+        "{overlay}: ModelPipelines outside the Role's namespace"
+    );
+    // Least privilege: no wildcard; exactly these rights.
     let role = one(&docs, "Role");
+    let mut granted = Vec::new();
     for rule in role["rules"].as_sequence().expect("rules") {
         for field in ["apiGroups", "resources", "verbs"] {
             for item in rule[field].as_sequence().expect("list") {
                 assert_ne!(item.as_str(), Some("*"), "{overlay}: wildcard in {field}");
             }
         }
-        for verb in rule["verbs"].as_sequence().expect("verbs") {
-            assert!(
-                ["create", "get", "list", "watch"].contains(&verb.as_str().unwrap_or("")),
-                "{overlay}: verb {verb:?}"
-            );
+        for resource in rule["resources"].as_sequence().expect("resources") {
+            for verb in rule["verbs"].as_sequence().expect("verbs") {
+                granted.push(format!(
+                    "{} {}",
+                    resource.as_str().unwrap_or("?"),
+                    verb.as_str().unwrap_or("?")
+                ));
+            }
         }
     }
+    granted.sort();
+    assert_eq!(
+        granted,
+        [
+            "events create",
+            "events patch",
+            "jobs create",
+            "jobs get",
+            "jobs list",
+            "jobs watch",
+            "modelpipelines get",
+            "modelpipelines list",
+            "modelpipelines watch",
+            "modelpipelines/status get",
+            "modelpipelines/status patch",
+            "pods get",
+            "pods list",
+        ],
+        "{overlay}"
+    );
     assert!(
         kind(&docs, "ClusterRole").is_empty(),
         "{overlay}: no cluster-wide rights"

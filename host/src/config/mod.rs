@@ -44,7 +44,8 @@ pub struct Config {
     /// Settings of the host process.
     #[serde(default)]
     pub host: HostConfig,
-    /// One entry per model lifecycle.
+    /// One entry per model lifecycle (may be empty when `host.resources` is set).
+    #[serde(default)]
     pub pipelines: Vec<PipelineConfig>,
 }
 
@@ -72,6 +73,20 @@ pub struct HostConfig {
     /// The policy upload API (`/v1/policies`) on the same listener; off without it.
     #[serde(default)]
     pub admin: Option<AdminConfig>,
+    /// Run the `ModelPipeline` resources of these namespaces too; off without it.
+    #[serde(default)]
+    pub resources: Option<ResourcesConfig>,
+}
+
+/// Where `ModelPipeline` resources are watched.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesConfig {
+    /// The namespaces (the Role must let sluice read `modelpipelines` there).
+    pub namespaces: Vec<String>,
+    /// A kubeconfig file; default in-cluster, else `$KUBECONFIG`.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// The admin API: who may call it.
@@ -97,6 +112,7 @@ impl Default for HostConfig {
             database: DatabaseConfig::default(),
             listen: sections::d_listen(),
             admin: None,
+            resources: None,
         }
     }
 }
@@ -542,11 +558,32 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
             ),
         );
     }
-    if config.pipelines.is_empty() {
-        at(
+    match &config.host.resources {
+        None if config.pipelines.is_empty() => at(
             "pipelines".into(),
-            "no pipelines are configured; add at least one".into(),
-        );
+            "no pipelines are configured; add at least one, or watch ModelPipeline resources (`host.resources`)".into(),
+        ),
+        Some(r) if r.namespaces.is_empty() => at(
+            "host.resources.namespaces".into(),
+            "name at least one namespace to watch for ModelPipeline resources".into(),
+        ),
+        Some(r) => {
+            for (i, ns) in r.namespaces.iter().enumerate() {
+                let label = ns.len() <= 63
+                    && ns.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && !ns.ends_with('-')
+                    && ns
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !label {
+                    at(
+                        format!("host.resources.namespaces[{i}]"),
+                        format!("`{ns}` is not a namespace name"),
+                    );
+                }
+            }
+        }
+        None => {}
     }
     let mut names = BTreeSet::new();
     let mut uses = Vec::new();

@@ -15,9 +15,10 @@ pub use wiring::{PipelineBuilder, deploy_repo};
 
 use crate::argocd::ArgoError;
 use crate::config::LoadedConfig;
-use crate::controller::{self, Context, Observer, Pipeline};
+use crate::controller::{Context, Observer, Pipeline, Supervisor};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError, RegistryNews};
+use crate::resource::controller::Resources;
 use crate::secret::SecretError;
 use crate::server::{self, Probe};
 use crate::store::{Store, StoreError};
@@ -101,6 +102,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The API server for `host.resources` cannot be reached or configured.
+    #[error("host.resources: {message}")]
+    Resources {
+        /// Why.
+        message: String,
+    },
     /// The HTTP endpoint cannot listen.
     #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: {message}")]
     Listen {
@@ -123,6 +130,10 @@ pub struct Loop {
     pub policy_news: tokio::sync::mpsc::UnboundedReceiver<RegistryNews>,
     /// The policy upload API, when configured.
     pub admin: Option<Arc<crate::admin::Admin>>,
+    /// Wires pipelines; used again for `ModelPipeline` resources while the host runs.
+    pub builder: Arc<PipelineBuilder>,
+    /// The API server and the namespaces whose `ModelPipeline`s run, when configured.
+    pub resources: Option<(kube::Client, Vec<String>)>,
 }
 
 /// Opens (creating and migrating if needed) the store the config names.
@@ -192,12 +203,22 @@ pub async fn build(
     }));
     let mut pipelines = Vec::new();
     // Pipelines reading the same database share one pool.
-    let builder = PipelineBuilder::new(base, state_dir, store_url, Arc::clone(&metrics));
+    let builder = PipelineBuilder::new(base.clone(), state_dir, store_url, Arc::clone(&metrics));
     for (i, pc) in loaded.config.pipelines.iter().enumerate() {
         pipelines.push(Arc::new(
             builder.build(pc, &format!("pipelines[{i}]")).await?,
         ));
     }
+    let resources = match &loaded.config.host.resources {
+        None => None,
+        Some(r) => {
+            let kubeconfig = r.kubeconfig.as_ref().map(|k| base.join(k));
+            let client = crate::kube_client::connect(kubeconfig.as_deref())
+                .await
+                .map_err(|message| StartError::Resources { message })?;
+            Some((client, r.namespaces.clone()))
+        }
+    };
     Ok(Loop {
         ctx: Context {
             store,
@@ -210,6 +231,8 @@ pub async fn build(
         policy_dir: loaded.policy_dir.clone(),
         policy_news,
         admin,
+        builder: Arc::new(builder),
+        resources,
     })
 }
 
@@ -246,8 +269,37 @@ pub async fn run(
     } else {
         None
     };
+    let supervisor = Arc::new(tokio::sync::Mutex::new(Supervisor::new(
+        lp.ctx.clone(),
+        rx.clone(),
+    )));
+    let file_pipelines = lp.pipelines.iter().map(|p| p.name.clone()).collect();
+    for p in lp.pipelines {
+        supervisor.lock().await.start(p).await;
+    }
+    let resources = lp.resources.map(|(client, namespaces)| {
+        let r = Arc::new(Resources::new(
+            client,
+            Arc::clone(&lp.ctx.registry),
+            lp.ctx.store.clone(),
+            Arc::clone(&lp.builder),
+            Arc::clone(&supervisor),
+            file_pipelines,
+            std::env::var("POD_NAME").ok(),
+        ));
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            Arc::clone(&r).watch(namespaces, rx.clone()),
+            tracing::info_span!("resources"),
+        ));
+        (r, task)
+    });
     let news = tokio::spawn(tracing::Instrument::instrument(
-        record_policy_news(lp.ctx.store.clone(), lp.policy_news, rx.clone()),
+        record_policy_news(
+            lp.ctx.store.clone(),
+            lp.policy_news,
+            resources.as_ref().map(|(r, _)| Arc::clone(r)),
+            rx.clone(),
+        ),
         tracing::info_span!("policy-news"),
     ));
     let signals = tokio::spawn(async move {
@@ -255,7 +307,16 @@ pub async fn run(
         tracing::info!("stopping: finishing the current step of each pipeline");
         let _ = tx.send(true);
     });
-    controller::run(lp.ctx, lp.pipelines, rx).await;
+    let mut stopping = rx.clone();
+    while !*stopping.borrow() {
+        if stopping.changed().await.is_err() {
+            break;
+        }
+    }
+    if let Some((_, task)) = resources {
+        let _ = task.await;
+    }
+    supervisor.lock().await.wait().await;
     signals.abort();
     let _ = news.await;
     let _ = server.await;
@@ -271,9 +332,13 @@ pub async fn run(
 async fn record_policy_news(
     store: Store,
     mut news: tokio::sync::mpsc::UnboundedReceiver<RegistryNews>,
+    resources: Option<Arc<Resources>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let record = async |n: RegistryNews| {
+        if let (RegistryNews::Refused(r), Some(res)) = (&n, &resources) {
+            res.policy_refused(&r.module, &r.message).await;
+        }
         let result = match &n {
             RegistryNews::Refused(r) => {
                 store

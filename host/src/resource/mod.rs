@@ -3,6 +3,7 @@
 //! `spec` has exactly the fields, defaults and checks of a pipeline in the config file,
 //! and its [`status`].
 
+pub mod controller;
 pub mod status;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

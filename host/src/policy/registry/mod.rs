@@ -3,6 +3,7 @@
 //! atomic `..data` symlink swap Kubernetes uses for mounted ConfigMaps. Modules may
 //! also be uploaded ([`upload`]); every way in passes the same checks.
 
+pub mod pipelines;
 pub mod upload;
 
 use std::borrow::Cow;
@@ -184,7 +185,7 @@ pub enum RegistryError {
 pub struct PolicyRegistry {
     engine: Arc<PolicyEngine>,
     dir: PathBuf,
-    uses: Vec<PolicyUse>,
+    uses: RwLock<Vec<PolicyUse>>,
     active: RwLock<HashMap<String, Arc<ActivePolicy>>>,
     metrics: Arc<Metrics>,
     /// The queue of the one background thread that compiles optimized builds, one at a
@@ -237,7 +238,7 @@ impl PolicyRegistry {
         let registry = Self {
             engine,
             dir: dir.to_owned(),
-            uses,
+            uses: RwLock::new(uses),
             active: RwLock::new(HashMap::new()),
             metrics,
             upgrades: OnceLock::new(),
@@ -247,7 +248,7 @@ impl PolicyRegistry {
         // Every module to load: the stock ones the uses name (embedded in the binary,
         // they never change while it runs) and the directory's.
         let mut sources: Vec<(String, PathBuf, Cow<'static, [u8]>, Origin)> = Vec::new();
-        for u in &registry.uses {
+        for u in registry.uses().iter() {
             let Some(found) = crate::stock::resolve(&u.module) else {
                 continue;
             };
@@ -266,7 +267,7 @@ impl PolicyRegistry {
             ));
         }
         let needs_dir = registry
-            .uses
+            .uses()
             .iter()
             .any(|u| !crate::stock::is_reference(&u.module));
         if needs_dir || registry.dir.is_dir() {
@@ -311,7 +312,7 @@ impl PolicyRegistry {
             active.origin = origin;
             registry.write().insert(name, Arc::new(active));
         }
-        for u in &registry.uses {
+        for u in registry.uses().iter() {
             if !registry.read().contains_key(&u.module) {
                 return Err(RegistryError::Missing {
                     pipeline: u.pipeline.clone(),
@@ -676,7 +677,13 @@ impl PolicyRegistry {
         sha256: String,
         build: Build,
     ) -> Result<(ActivePolicy, Vec<Trial>), CheckError> {
-        let expected = self.uses.iter().find(|u| u.module == name).map(|u| u.point);
+        let uses: Vec<PolicyUse> = self
+            .uses()
+            .iter()
+            .filter(|u| u.module == name)
+            .cloned()
+            .collect();
+        let expected = uses.first().map(|u| u.point);
         let module = PolicyModule::load_hashed(
             &self.engine,
             &path.display().to_string(),
@@ -696,7 +703,7 @@ impl PolicyRegistry {
         }
         let mut params = HashMap::new();
         let mut trials = Vec::new();
-        for u in self.uses.iter().filter(|u| u.module == name) {
+        for u in &uses {
             let (resolved, took) = check_use_timed(&self.engine, &module, u)?;
             params.insert(u.pipeline.clone(), resolved);
             trials.push(Trial {
@@ -736,6 +743,10 @@ impl PolicyRegistry {
         }
         out.sort();
         Ok(out)
+    }
+
+    fn uses(&self) -> std::sync::RwLockReadGuard<'_, Vec<PolicyUse>> {
+        self.uses.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<ActivePolicy>>> {
