@@ -265,3 +265,111 @@ async fn leases_refuse_a_stale_holder_and_events_are_recorded() {
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].note.as_deref(), Some("v8 promoted"));
 }
+
+/// Server-side apply as leader election uses it: a second manager applying a field the
+/// first owns with another value is refused (409 Conflict); a field set to null by a
+/// strategic merge patch is owned by no one, so the next apply takes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_side_apply_refuses_a_field_another_manager_owns() {
+    let fake = FakeKube::start().await;
+    let leases: Api<Lease> = Api::namespaced(client(&fake).await, NS);
+    leases
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({ "metadata": { "name": "l" }, "spec": {} }))
+                .expect("lease"),
+        )
+        .await
+        .expect("create");
+    let hold = |who: &str| {
+        json!({ "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "spec": { "holderIdentity": who, "leaseDurationSeconds": 15 } })
+    };
+    leases
+        .patch("l", &PatchParams::apply("mgr-a"), &Patch::Apply(hold("a")))
+        .await
+        .expect("a takes the free lease");
+    let refused = leases
+        .patch("l", &PatchParams::apply("mgr-b"), &Patch::Apply(hold("b")))
+        .await
+        .expect_err("b may not take a's field");
+    assert!(
+        matches!(&refused, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"
+            && s.message.contains("mgr-a") && s.message.contains(".spec.holderIdentity")),
+        "{refused:?}"
+    );
+    // The same value is shared ownership, not a conflict; a forced apply takes it.
+    let mut same = hold("a");
+    same["spec"]["leaseDurationSeconds"] = json!(15);
+    leases
+        .patch("l", &PatchParams::apply("mgr-c"), &Patch::Apply(same))
+        .await
+        .expect("same values do not conflict");
+    leases
+        .patch(
+            "l",
+            &PatchParams::apply("mgr-b").force(),
+            &Patch::Apply(hold("b")),
+        )
+        .await
+        .expect("a forced apply takes the field");
+    // Released with nulls (strategic merge): free for the next apply.
+    let release = json!({ "spec": { "holderIdentity": null, "leaseDurationSeconds": null } });
+    leases
+        .patch("l", &PatchParams::default(), &Patch::Strategic(release))
+        .await
+        .expect("release");
+    let now = leases.get("l").await.expect("get");
+    assert_eq!(
+        now.spec.as_ref().and_then(|s| s.holder_identity.clone()),
+        None
+    );
+    leases
+        .patch("l", &PatchParams::apply("mgr-a"), &Patch::Apply(hold("a")))
+        .await
+        .expect("the released field is free");
+}
+
+/// kube-lease-manager, the crate sluice elects its leader with, against the fake: of
+/// two contenders exactly one leads; when it releases, the other takes over.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_lease_managers_elect_one_leader_and_hand_over() {
+    let fake = FakeKube::start().await;
+    let manager = |id: &str, c: kube::Client| {
+        kube_lease_manager::LeaseManagerBuilder::new(c, "sluice")
+            .with_namespace(NS)
+            .with_identity(id)
+            .with_duration(3)
+            .with_grace(1)
+            .build()
+    };
+    let a = manager("pod-a", client(&fake).await).await.expect("a");
+    let b = manager("pod-b", client(&fake).await).await.expect("b");
+    let (mut a_leads, a_task) = a.watch().await;
+    let (mut b_leads, b_task) = b.watch().await;
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(*a_leads.borrow() || *b_leads.borrow()) {
+        assert!(std::time::Instant::now() < end, "nobody leads");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(*a_leads.borrow() != *b_leads.borrow(), "exactly one leads");
+    // The leader steps down (its channel closed: the manager releases the lease).
+    let (mut standby, other_task) = if *a_leads.borrow() {
+        drop(a_leads);
+        let _ = a_task.await;
+        (b_leads, b_task)
+    } else {
+        drop(b_leads);
+        let _ = b_task.await;
+        (a_leads, a_task)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while !*standby.borrow() {
+            standby.changed().await.expect("manager runs");
+        }
+    })
+    .await
+    .expect("the standby takes over");
+    drop(standby);
+    let _ = other_task.await;
+}

@@ -2,7 +2,10 @@
 //! included), as the real server answers them: create (POST, 409 AlreadyExists), get,
 //! list (with a list `resourceVersion` and label selectors), watch (`?watch=true`:
 //! `ADDED`/`MODIFIED`/`DELETED` lines, from scratch or after a `resourceVersion`),
-//! delete, PUT and PATCH — a JSON merge patch (RFC 7386) or a server-side apply.
+//! delete, PUT and PATCH — a JSON merge patch (RFC 7386), a strategic merge patch (as a
+//! merge patch: the kinds patched so have no lists), or a server-side apply, which is
+//! refused with 409 Conflict when it would change a field another manager owns (unless
+//! `force=true`); a field set to null is then owned by no one, a changed one by its writer.
 //! `metadata.resourceVersion` in a patch or PUT is a precondition (409 Conflict when
 //! stale); every change bumps `resourceVersion`, a change under `spec` bumps
 //! `generation`, and `managedFields` records each field manager's fields (`FieldsV1`)
@@ -133,14 +136,100 @@ fn fields_v1(patch: &Value) -> Value {
     match patch {
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| {
-                    k.as_str() != "metadata" && k.as_str() != "apiVersion" && k.as_str() != "kind"
+                .filter(|(k, v)| {
+                    k.as_str() != "metadata"
+                        && k.as_str() != "apiVersion"
+                        && k.as_str() != "kind"
+                        && !v.is_null()
                 })
                 .map(|(k, v)| (format!("f:{k}"), fields_v1(v)))
                 .collect(),
         ),
         _ => json!({}),
     }
+}
+
+/// Every leaf of a patch (objects are descended; anything else, `null` included, is a
+/// leaf) as its path of keys, outside `metadata`, `apiVersion` and `kind`.
+fn leaves(patch: &Value) -> Vec<(Vec<String>, Value)> {
+    fn walk(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, child) in m {
+                    if path.is_empty() && matches!(k.as_str(), "metadata" | "apiVersion" | "kind") {
+                        continue;
+                    }
+                    path.push(k.clone());
+                    walk(child, path, out);
+                    path.pop();
+                }
+            }
+            _ => out.push((path.clone(), v.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(patch, &mut Vec::new(), &mut out);
+    out
+}
+
+fn at_path<'v>(v: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .filter(|v| !v.is_null())
+}
+
+/// Whether a manager's `fieldsV1` owns `path`.
+fn owns(fields: &Value, path: &[String]) -> bool {
+    path.iter()
+        .try_fold(fields, |f, k| f.get(format!("f:{k}")))
+        .is_some()
+}
+
+/// `fields` without `path` (and without parents it leaves empty).
+fn disown(fields: &mut Value, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let key = format!("f:{first}");
+    let Some(map) = fields.as_object_mut() else {
+        return;
+    };
+    if rest.is_empty() {
+        map.remove(&key);
+        return;
+    }
+    if let Some(child) = map.get_mut(&key) {
+        disown(child, rest);
+        if child.as_object().is_some_and(|c| c.is_empty()) {
+            map.remove(&key);
+        }
+    }
+}
+
+/// The server-side-apply conflicts of `manager` applying `sent` to `current`: the
+/// fields it would change that another manager owns, as `(manager, .path)`.
+fn apply_conflicts(current: &Value, sent: &Value, manager: &str) -> Vec<(String, String)> {
+    let managed = current["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (path, value) in leaves(sent) {
+        let Some(now) = at_path(current, &path) else {
+            continue;
+        };
+        if value.is_null() || *now == value {
+            continue;
+        }
+        for m in &managed {
+            let same = m["manager"] == manager && m["operation"] == "Apply";
+            if !same && owns(&m["fieldsV1"], &path) {
+                let other = m["manager"].as_str().unwrap_or("?").to_owned();
+                out.push((other, format!(".{}", path.join("."))));
+            }
+        }
+    }
+    out
 }
 
 type Key = (String, String, String, String);
@@ -280,12 +369,38 @@ impl Objects {
                 merge(&mut next, &sent);
                 (next, "Update")
             }
+            // For the kinds sluice patches this way (Leases, Events: no lists), a
+            // strategic merge patch is an RFC 7386 merge patch.
+            ("PATCH", "application/strategic-merge-patch+json") => {
+                let mut next = current.clone();
+                merge(&mut next, &sent);
+                (next, "Update")
+            }
             ("PATCH", "application/apply-patch+yaml") => {
-                if query_param(query, "fieldManager").is_none() {
+                let Some(manager) = query_param(query, "fieldManager") else {
                     return status(
                         400,
                         "BadRequest",
                         "PATCH, fieldManager: Required value: is required for apply patch".into(),
+                        r,
+                    );
+                };
+                let forced = query_param(query, "force").as_deref() == Some("true");
+                let conflicts = apply_conflicts(&current, &sent, &manager);
+                if !forced && !conflicts.is_empty() {
+                    let listed: Vec<String> = conflicts
+                        .iter()
+                        .map(|(m, p)| format!("conflict with \"{m}\" using {}: {p}", r.api_version))
+                        .collect();
+                    return status(
+                        409,
+                        "Conflict",
+                        format!(
+                            "Apply failed with {} conflict{}: {}",
+                            conflicts.len(),
+                            if conflicts.len() == 1 { "" } else { "s" },
+                            listed.join("; ")
+                        ),
                         r,
                     );
                 }
@@ -353,12 +468,24 @@ impl Objects {
             next["metadata"]["generation"] = json!(g + 1);
         }
         let manager = query_param(query, "fieldManager").unwrap_or_else(|| "unknown".into());
-        let mut managed: Vec<Value> = current["metadata"]["managedFields"]
+        // A field set to null is owned by no one; a field changed is the writer's alone.
+        let mut others: Vec<Value> = current["metadata"]["managedFields"]
             .as_array()
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        for (path, value) in leaves(&sent) {
+            let changed = at_path(&current, &path) != Some(&value);
+            for m in &mut others {
+                let writer = m["manager"] == manager && m["operation"] == operation;
+                if value.is_null() || (changed && !writer) {
+                    disown(&mut m["fieldsV1"], &path);
+                }
+            }
+        }
+        let mut managed: Vec<Value> = others
             .into_iter()
             .filter(|m| !(m["manager"] == manager && m["operation"] == operation))
+            .filter(|m| m["fieldsV1"].as_object().is_none_or(|f| !f.is_empty()))
             .collect();
         managed.push(json!({
             "manager": manager, "operation": operation, "apiVersion": r.api_version,
