@@ -345,8 +345,8 @@ async fn two_lease_managers_elect_one_leader_and_hand_over() {
     };
     let a = manager("pod-a", client(&fake).await).await.expect("a");
     let b = manager("pod-b", client(&fake).await).await.expect("b");
-    let (mut a_leads, a_task) = a.watch().await;
-    let (mut b_leads, b_task) = b.watch().await;
+    let (a_leads, a_task) = a.watch().await;
+    let (b_leads, b_task) = b.watch().await;
     let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !(*a_leads.borrow() || *b_leads.borrow()) {
         assert!(std::time::Instant::now() < end, "nobody leads");
