@@ -38,6 +38,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "0005_policy_uploads.sql",
         include_str!("../../migrations/sqlite/0005_policy_uploads.sql"),
     ),
+    (
+        6,
+        "0006_pipeline_fencing.sql",
+        include_str!("../../migrations/sqlite/0006_pipeline_fencing.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -64,6 +69,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "0005_policy_uploads.sql",
         include_str!("../../migrations/postgres/0005_policy_uploads.sql"),
+    ),
+    (
+        6,
+        "0006_pipeline_fencing.sql",
+        include_str!("../../migrations/postgres/0006_pipeline_fencing.sql"),
     ),
 ];
 

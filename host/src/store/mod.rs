@@ -83,6 +83,17 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A host that is no longer the leader tried to write a pipeline's state after a
+    /// newer leader had: refused, nothing written.
+    #[error(
+        "pipeline `{pipeline}`: this host (lease term {term}) is no longer the leader; a host with a newer term wrote the pipeline's state, so this write was refused"
+    )]
+    Fenced {
+        /// The pipeline.
+        pipeline: String,
+        /// This host's term.
+        term: i64,
+    },
     /// The database has migrations this binary does not know: it is older than the
     /// one that last ran against this database.
     #[error(
@@ -126,6 +137,8 @@ pub struct Store {
     backend: Backend,
     /// Digests of the modules whose description is stored (saves a query per decision).
     known_modules: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Who this host writes pipeline state as (shared by every clone).
+    fence: std::sync::Arc<std::sync::RwLock<Fence>>,
 }
 
 /// Opens a pool on `url` (SQLite files are created if missing).
@@ -164,9 +177,21 @@ impl Store {
             pool,
             backend,
             known_modules: Default::default(),
+            fence: Default::default(),
         };
         migrate::run(&store.pool, backend).await?;
         Ok(store)
+    }
+
+    /// From now on this store's state writes carry `fence`, and are refused for a
+    /// pipeline whose row a newer term wrote (see [`StoreError::Fenced`]).
+    pub fn set_fence(&self, fence: Fence) {
+        *self.fence.write().unwrap_or_else(|p| p.into_inner()) = fence;
+    }
+
+    /// The holder and term this store's writes carry.
+    pub fn fence(&self) -> Fence {
+        self.fence.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn known_modules(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
@@ -215,7 +240,7 @@ impl Store {
         state: &PipelineState,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        save_state(&self.pool, pipeline, state, now_ms).await
+        save_state(&self.pool, pipeline, state, now_ms, &self.fence()).await
     }
 
     /// Every pipeline's state with when it was last written, by name.
@@ -264,26 +289,48 @@ pub(crate) async fn save_state<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     pipeline: &str,
     state: &PipelineState,
     now_ms: u64,
+    fence: &Fence,
 ) -> Result<(), StoreError> {
     let text = serde_json::to_string(state).map_err(|source| StoreError::Corrupt {
         what: format!("state of pipeline `{pipeline}`"),
         source,
     })?;
-    sqlx::query(
-        "INSERT INTO sluice_pipelines (name, phase, state, updated_ms) VALUES ($1, $2, $3, $4) \
+    // One statement: the row is written only if no newer term wrote it.
+    let written = sqlx::query(
+        "INSERT INTO sluice_pipelines (name, phase, state, updated_ms, holder, term) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (name) DO UPDATE SET phase = excluded.phase, state = excluded.state, \
-         updated_ms = excluded.updated_ms",
+         updated_ms = excluded.updated_ms, holder = excluded.holder, term = excluded.term \
+         WHERE sluice_pipelines.term <= excluded.term",
     )
     .bind(pipeline)
     .bind(state.phase.name())
     .bind(text)
     .bind(ms(now_ms))
+    .bind(&fence.holder)
+    .bind(fence.term)
     .execute(pool)
     .await
     .map_err(query_err(format!(
         "saving the state of pipeline `{pipeline}`"
     )))?;
+    if written.rows_affected() == 0 {
+        return Err(StoreError::Fenced {
+            pipeline: pipeline.to_owned(),
+            term: fence.term,
+        });
+    }
     Ok(())
+}
+
+/// Who writes pipeline state: the lease holder and its term (the Lease's transition
+/// count when it was acquired). Without leader election: empty and 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fence {
+    /// The lease holder's identity.
+    pub holder: String,
+    /// Its term.
+    pub term: i64,
 }
 
 /// Milliseconds as the `BIGINT` the tables use.

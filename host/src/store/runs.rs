@@ -90,7 +90,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(query_err(&what))?;
-        save_state(&mut *tx, pipeline, state, now_ms).await?;
+        save_state(&mut *tx, pipeline, state, now_ms, &self.fence()).await?;
         tx.commit().await.map_err(query_err(&what))?;
         Ok(())
     }
