@@ -18,6 +18,7 @@ pub mod failpoint;
 pub mod gitops;
 pub mod http;
 pub mod kube_client;
+pub mod leader;
 pub mod metrics;
 pub mod metrics_source;
 pub mod notify;

@@ -31,6 +31,9 @@ pub mod names {
     pub const TICK_SECONDS: &str = "sluice_tick_duration_seconds";
     /// Ticks that could not read or write the state, by `pipeline`.
     pub const TICK_ERRORS: &str = "sluice_tick_errors_total";
+    /// A gauge: 1 while this host holds the leader lease, 0 while it stands by (absent
+    /// without leader election).
+    pub const LEADER: &str = "sluice_leader";
     /// A gauge: 1 while the file of `module` holds bytes that were refused (the
     /// previous version stays live), 0 once it holds a version that went live.
     pub const POLICY_REFUSED: &str = "sluice_policy_refused";

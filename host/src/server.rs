@@ -1,5 +1,6 @@
 //! The host's HTTP endpoints: `/healthz` (the process serves), `/readyz` (policies are
-//! loaded and the database answers), `/metrics` (Prometheus text) and, when
+//! loaded and the database answers; the body names the role: `single`, `leader` or
+//! `standby`), `/metrics` (Prometheus text) and, when
 //! configured, the policy upload API under `/v1/` ([`crate::admin`]).
 
 use std::convert::Infallible;
@@ -25,6 +26,30 @@ pub struct Probe {
     pub store: Store,
     /// The upload API, when `host.admin` is configured.
     pub admin: Option<Arc<crate::admin::Admin>>,
+    /// This host's role, for `/readyz`.
+    pub role: watch::Receiver<Role>,
+}
+
+/// A host's part in running the pipelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// No leader election: this host runs its pipelines.
+    Single,
+    /// It holds the lease and runs the pipelines.
+    Leader,
+    /// Another host leads; this one is ready to take over.
+    Standby,
+}
+
+impl Role {
+    /// The name `/readyz` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Single => "single",
+            Self::Leader => "leader",
+            Self::Standby => "standby",
+        }
+    }
 }
 
 fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Response<Full<Bytes>> {
@@ -49,7 +74,10 @@ async fn handle(
         "/healthz" => text(StatusCode::OK, "ok\n", "text/plain"),
         "/readyz" => {
             if probe.store.ping().await {
-                text(StatusCode::OK, "ready\n", "text/plain")
+                // A standby is ready too: it serves probes, metrics and uploads, and
+                // a rolling update must not wait for it to lead.
+                let role = probe.role.borrow().as_str();
+                text(StatusCode::OK, format!("ready ({role})\n"), "text/plain")
             } else {
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -163,8 +163,23 @@ fn check_overlay(overlay: &str, namespace: &str) -> (Vec<Value>, Value) {
         }
     }
     granted.sort();
+    let elected = loaded.config.host.leader_election.is_some();
+    let without_leases: Vec<&String> = granted
+        .iter()
+        .filter(|g| !g.starts_with("leases "))
+        .collect();
+    if elected {
+        assert_eq!(
+            granted
+                .iter()
+                .filter(|g| g.starts_with("leases "))
+                .collect::<Vec<_>>(),
+            ["leases create", "leases get", "leases patch"],
+            "{overlay}"
+        );
+    }
     assert_eq!(
-        granted,
+        without_leases,
         [
             "events create",
             "events patch",
@@ -187,16 +202,30 @@ fn check_overlay(overlay: &str, namespace: &str) -> (Vec<Value>, Value) {
         "{overlay}: no cluster-wide rights"
     );
 
-    // The pod: non-root, read-only root filesystem, limits and probes, one writer.
-    assert_eq!(
-        deployment["spec"]["replicas"].as_u64(),
-        Some(1),
-        "{overlay}"
-    );
-    assert_eq!(
-        deployment["spec"]["strategy"]["type"], "Recreate",
-        "{overlay}"
-    );
+    // One writer: a single replica that is never doubled, or replicas elected by a
+    // lease the Role lets them take.
+    let replicas = deployment["spec"]["replicas"].as_u64();
+    match &loaded.config.host.leader_election {
+        None => {
+            assert_eq!(replicas, Some(1), "{overlay}");
+            assert_eq!(
+                deployment["spec"]["strategy"]["type"], "Recreate",
+                "{overlay}"
+            );
+        }
+        Some(l) => {
+            assert_eq!(replicas, Some(2), "{overlay}");
+            assert_eq!(
+                l.namespace, namespace,
+                "{overlay}: the Lease outside the Role's namespace"
+            );
+            assert!(
+                granted.iter().any(|g| g == "leases patch"),
+                "{overlay}: {granted:?}"
+            );
+        }
+    }
+    // The pod: non-root, read-only root filesystem, limits and probes.
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{overlay}");
     for c in pod["containers"].as_sequence().expect("containers") {
         let sc = &c["securityContext"];

@@ -30,6 +30,10 @@ pub mod defaults {
     pub use super::sections::defaults::*;
     /// Directory of policy modules, relative to the config file.
     pub const POLICY_DIR: &str = "policies";
+    /// Name of the leader-election Lease.
+    pub const LEASE: &str = "sluice";
+    /// How long the leader's lease lasts without renewal.
+    pub const LEASE_DURATION: &str = "15s";
 }
 
 pub use sections::{
@@ -76,6 +80,39 @@ pub struct HostConfig {
     /// Run the `ModelPipeline` resources of these namespaces too; off without it.
     #[serde(default)]
     pub resources: Option<ResourcesConfig>,
+    /// Leader election for several replicas on one store; off without it (one host).
+    #[serde(default)]
+    pub leader_election: Option<LeaderElectionConfig>,
+}
+
+/// Leader election: only the holder of a `coordination.k8s.io/v1` Lease runs pipelines;
+/// the others stand by with their policy modules compiled.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderElectionConfig {
+    /// The Lease's namespace (the Role must let sluice get, create and patch Leases).
+    pub namespace: String,
+    /// The Lease's name. Default [`defaults::LEASE`].
+    #[serde(default = "default_lease")]
+    pub lease: String,
+    /// How long a lease lasts without renewal: the longest a dead leader's pipelines
+    /// wait for another host. Default [`defaults::LEASE_DURATION`]; at least 3 s.
+    #[serde(default = "default_lease_duration")]
+    pub lease_duration: Interval,
+    /// This host's identity in the Lease; default `$POD_NAME`, else host name and pid.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// A kubeconfig file; default in-cluster, else `$KUBECONFIG`.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+fn default_lease() -> String {
+    defaults::LEASE.into()
+}
+
+fn default_lease_duration() -> Interval {
+    sections::interval(defaults::LEASE_DURATION)
 }
 
 /// Where `ModelPipeline` resources are watched.
@@ -113,6 +150,7 @@ impl Default for HostConfig {
             listen: sections::d_listen(),
             admin: None,
             resources: None,
+            leader_election: None,
         }
     }
 }
@@ -546,6 +584,20 @@ fn load_checking(path: &Path, engine: Option<&PolicyEngine>) -> Result<LoadedCon
     }
     for (f, m) in config.host.engine.problems() {
         at(format!("host.engine.{f}"), m);
+    }
+    if let Some(l) = &config.host.leader_election {
+        if l.lease_duration.0.as_secs() < 3 {
+            at(
+                "host.leader_election.lease_duration".into(),
+                "must be at least 3s: the leader renews a third of the way before expiry".into(),
+            );
+        }
+        if l.namespace.is_empty() || l.lease.is_empty() {
+            at(
+                "host.leader_election".into(),
+                "`namespace` and `lease` name the Lease; neither may be empty".into(),
+            );
+        }
     }
     if let Some(a) = &config.host.admin
         && !base.join(&a.tokens_dir).is_dir()

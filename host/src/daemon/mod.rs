@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+mod acting;
 pub mod wiring;
 
 use wiring::database_url;
@@ -15,13 +16,14 @@ pub use wiring::{PipelineBuilder, deploy_repo};
 
 use crate::argocd::ArgoError;
 use crate::config::LoadedConfig;
-use crate::controller::{Context, Observer, Pipeline, Supervisor};
+use crate::controller::{Context, Observer, Pipeline};
 use crate::metrics::Metrics;
 use crate::policy::{PolicyEngine, PolicyRegistry, RegistryError, RegistryNews};
-use crate::resource::controller::Resources;
 use crate::secret::SecretError;
+pub use crate::server::Role;
 use crate::server::{self, Probe};
 use crate::store::{Store, StoreError};
+use acting::{Acting, CurrentResources, lead_when_elected, sync_uploads};
 
 /// Connections per data-source database (shared by the pipelines that use it).
 const DATA_POOL_CONNECTIONS: u32 = 4;
@@ -134,6 +136,8 @@ pub struct Loop {
     pub builder: Arc<PipelineBuilder>,
     /// The API server and the namespaces whose `ModelPipeline`s run, when configured.
     pub resources: Option<(kube::Client, Vec<String>)>,
+    /// Leader election, when configured: the pipelines run only while this host leads.
+    pub election: Option<crate::leader::Election>,
 }
 
 /// Opens (creating and migrating if needed) the store the config names.
@@ -209,6 +213,16 @@ pub async fn build(
             builder.build(pc, &format!("pipelines[{i}]")).await?,
         ));
     }
+    let election = match &loaded.config.host.leader_election {
+        None => None,
+        Some(l) => Some(
+            crate::leader::Election::connect(l, &base)
+                .await
+                .map_err(|e| StartError::Resources {
+                    message: e.to_string(),
+                })?,
+        ),
+    };
     let resources = match &loaded.config.host.resources {
         None => None,
         Some(r) => {
@@ -233,10 +247,12 @@ pub async fn build(
         admin,
         builder: Arc::new(builder),
         resources,
+        election,
     })
 }
 
-/// Runs `lp` with the HTTP endpoints on `listen` until SIGTERM/Ctrl-C or `stop`.
+/// Runs `lp` with the HTTP endpoints on `listen` until SIGTERM/Ctrl-C or `stop`: its
+/// pipelines at once, or — with leader election — while this host holds the lease.
 ///
 /// # Errors
 /// When the endpoint cannot listen or the policy directory cannot be watched.
@@ -255,12 +271,17 @@ pub async fn run(
         .await
         .map_err(|e| listen_err(e.to_string()))?;
     tracing::info!(%addr, pipelines = lp.pipelines.len(), "sluice is running");
+    let (role_tx, role) = watch::channel(match lp.election {
+        None => Role::Single,
+        Some(_) => Role::Standby,
+    });
     let server = tokio::spawn(server::serve(
         listener,
         Probe {
             metrics: Arc::clone(&lp.ctx.metrics),
             store: lp.ctx.store.clone(),
             admin: lp.admin.clone(),
+            role,
         },
         rx.clone(),
     ));
@@ -269,56 +290,39 @@ pub async fn run(
     } else {
         None
     };
-    let supervisor = Arc::new(tokio::sync::Mutex::new(Supervisor::new(
-        lp.ctx.clone(),
-        rx.clone(),
-    )));
-    let file_pipelines = lp.pipelines.iter().map(|p| p.name.clone()).collect();
-    for p in lp.pipelines {
-        supervisor.lock().await.start(p).await;
-    }
-    let resources = lp.resources.map(|(client, namespaces)| {
-        let r = Arc::new(Resources::new(
-            client,
-            Arc::clone(&lp.ctx.registry),
-            lp.ctx.store.clone(),
-            Arc::clone(&lp.builder),
-            Arc::clone(&supervisor),
-            file_pipelines,
-            std::env::var("POD_NAME").ok(),
-        ));
-        let task = tokio::spawn(tracing::Instrument::instrument(
-            Arc::clone(&r).watch(namespaces, rx.clone()),
-            tracing::info_span!("resources"),
-        ));
-        (r, task)
-    });
+    let acting = Acting {
+        ctx: lp.ctx.clone(),
+        pipelines: lp.pipelines,
+        builder: lp.builder,
+        resources: lp.resources,
+        current: Arc::default(),
+    };
     let news = tokio::spawn(tracing::Instrument::instrument(
         record_policy_news(
             lp.ctx.store.clone(),
             lp.policy_news,
-            resources.as_ref().map(|(r, _)| Arc::clone(r)),
+            Arc::clone(&acting.current),
             rx.clone(),
         ),
         tracing::info_span!("policy-news"),
+    ));
+    let uploads = tokio::spawn(sync_uploads(
+        lp.ctx.store.clone(),
+        Arc::clone(&lp.ctx.registry),
+        rx.clone(),
     ));
     let signals = tokio::spawn(async move {
         wait_for_stop(stop).await;
         tracing::info!("stopping: finishing the current step of each pipeline");
         let _ = tx.send(true);
     });
-    let mut stopping = rx.clone();
-    while !*stopping.borrow() {
-        if stopping.changed().await.is_err() {
-            break;
-        }
+    match lp.election {
+        None => acting.act(rx.clone()).await,
+        Some(election) => lead_when_elected(&election, &acting, &role_tx, rx.clone()).await,
     }
-    if let Some((_, task)) = resources {
-        let _ = task.await;
-    }
-    supervisor.lock().await.wait().await;
     signals.abort();
     let _ = news.await;
+    let _ = uploads.await;
     let _ = server.await;
     if let Some(w) = watcher {
         let _ = w.await;
@@ -332,11 +336,12 @@ pub async fn run(
 async fn record_policy_news(
     store: Store,
     mut news: tokio::sync::mpsc::UnboundedReceiver<RegistryNews>,
-    resources: Option<Arc<Resources>>,
+    resources: CurrentResources,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let record = async |n: RegistryNews| {
-        if let (RegistryNews::Refused(r), Some(res)) = (&n, &resources) {
+        let current = resources.read().await.clone();
+        if let (RegistryNews::Refused(r), Some(res)) = (&n, current) {
             res.policy_refused(&r.module, &r.message).await;
         }
         let result = match &n {

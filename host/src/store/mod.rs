@@ -323,8 +323,8 @@ pub(crate) async fn save_state<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     Ok(())
 }
 
-/// Who writes pipeline state: the lease holder and its term (the Lease's transition
-/// count when it was acquired). Without leader election: empty and 0.
+/// Who writes pipeline state: the lease holder and its term (the Lease's acquire time in
+/// µs, which grows with every holder). Without leader election: empty and 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fence {
     /// The lease holder's identity.

@@ -87,6 +87,43 @@ impl Store {
             .collect())
     }
 
+    /// `(name, sha256)` of every uploaded module, by name (without the bytes).
+    ///
+    /// # Errors
+    /// Query failure.
+    pub async fn upload_digests(&self) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT name, sha256 FROM sluice_policy_uploads ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err("reading the uploaded policy modules' digests"))
+    }
+
+    /// The uploaded module `name`, if any.
+    ///
+    /// # Errors
+    /// Query failure.
+    pub async fn upload(&self, name: &str) -> Result<Option<StoredUpload>, StoreError> {
+        let row: Option<(String, String, Vec<u8>, String, i64)> = sqlx::query_as(
+            "SELECT name, sha256, wasm, uploaded_by, uploaded_ms FROM sluice_policy_uploads \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err(format!(
+            "reading the uploaded policy module `{name}`"
+        )))?;
+        Ok(
+            row.map(|(name, sha256, wasm, uploaded_by, at)| StoredUpload {
+                name,
+                sha256,
+                wasm,
+                uploaded_by,
+                uploaded_ms: u64::try_from(at).unwrap_or(0),
+            }),
+        )
+    }
+
     /// Appends `attempt` to the upload audit.
     ///
     /// # Errors
