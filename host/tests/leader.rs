@@ -108,14 +108,10 @@ fn two_hosts_one_writer_and_the_standby_takes_over_when_the_leader_dies() {
     let ws = dir.path();
     fake.write_kubeconfig(&ws.join("kubeconfig"), "ml");
     let bare = common::services::bare_repo(ws, "deploy", None);
-    let port = |_: ()| {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port()
-    };
-    let hosts = [("pod-a", port(())), ("pod-b", port(()))];
+    let hosts = [
+        ("pod-a", common::free_port()),
+        ("pod-b", common::free_port()),
+    ];
     for (name, port) in hosts {
         std::fs::write(
             ws.join(format!("{name}.yaml")),

@@ -41,6 +41,25 @@ fn request(
     s.write_all(head.as_bytes()).expect("write head");
     // A server may answer (413, 401) before reading a large body and close.
     let _ = s.write_all(body);
+    answer(&mut s)
+}
+
+/// A PUT whose head declares `length` body bytes, none of which are sent.
+fn request_declaring(port: u16, path: &str, length: u64) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {length}\r\n\r\n",
+        bearer()
+    )
+    .expect("write head");
+    answer(&mut s)
+}
+
+/// The status and body of the answer on `s`.
+fn answer(s: &mut std::net::TcpStream) -> (u16, String) {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
@@ -56,28 +75,6 @@ fn request(
     (status, body)
 }
 
-/// A PUT whose head declares `length` body bytes, none of which are sent.
-fn request_declaring(port: u16, path: &str, length: u64) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        s,
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {length}\r\n\r\n",
-        bearer()
-    )
-    .expect("write head");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
 fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
@@ -85,14 +82,6 @@ fn bearer() -> String {
 fn get(port: u16, path: &str) -> (u16, Value) {
     let (status, body) = request(port, "GET", path, &[("Authorization", &bearer())], b"");
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// The workspace's config: `fraud` uses the stock modules, or (once `gate` was
@@ -222,7 +211,7 @@ fn uploads_go_live_after_their_checks_survive_a_restart_and_respect_pins_and_tok
     // A module the directory holds cannot be uploaded over.
     std::fs::write(ws.join("policies/dir-gate.wasm"), &gate_bytes).expect("dir module");
 
-    let port = free_port();
+    let port = common::free_port();
     write_config(ws, port, None);
     let mut host = start(ws, &db);
     wait_healthy(port, &mut host, ws);

@@ -59,14 +59,7 @@ fn resource(name: &str, spec: Value) -> ModelPipeline {
 
 async fn add_rows(dir: &Path, n: usize) {
     let url = format!("sqlite:{}", dir.join("annotations.db").display());
-    let (pool, _) = sluice::store::pool(&url, 1).await.expect("pool");
-    for _ in 0..n {
-        sqlx::raw_sql("INSERT INTO annotations (verified) VALUES (TRUE)")
-            .execute(&pool)
-            .await
-            .expect("insert");
-    }
-    pool.close().await;
+    common::harness::insert(&url, n).await;
 }
 
 /// Polls `mp`'s status until `done` holds; returns every phase seen on the way.

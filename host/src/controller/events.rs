@@ -10,6 +10,8 @@ use crate::notify::Kind;
 
 /// Events queued per pipeline before new ones are dropped.
 pub const QUEUE: usize = 64;
+/// Longest event note, in bytes (the Events API's limit).
+pub const MAX_NOTE_BYTES: usize = 1024;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,16 +20,23 @@ pub struct PipelineEvent {
     pub warning: bool,
     /// PascalCase reason (`Promoted`, `RolledBack`, …).
     pub reason: &'static str,
-    /// The sentence (at most 1 kB, as the Events API allows).
+    /// The sentence (at most [`MAX_NOTE_BYTES`], as the Events API allows).
     pub note: String,
 }
 
 impl PipelineEvent {
     fn new(warning: bool, reason: &'static str, note: &str) -> Self {
+        // The Events API takes at most 1 kB; the excerpt's marker and escapes count.
+        let mut note = crate::decision::excerpt(note, MAX_NOTE_BYTES - 64);
+        let mut end = note.len().min(MAX_NOTE_BYTES);
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
         Self {
             warning,
             reason,
-            note: crate::decision::excerpt(note, 1000),
+            note,
         }
     }
 
@@ -114,7 +123,9 @@ mod tests {
         assert_eq!(e.note, "rolled back v3 (latency regressed)");
         let e = PipelineEvent::of(Kind::Promoted, None, "promoted v2");
         assert_eq!((e.warning, e.reason), (false, "Promoted"));
-        assert!(PipelineEvent::dispatched(&"x".repeat(5000)).note.len() <= 1000);
+        for long in ["x".repeat(5000), "\u{1b}".repeat(5000), "é".repeat(3000)] {
+            assert!(PipelineEvent::dispatched(&long).note.len() <= MAX_NOTE_BYTES);
+        }
     }
 
     #[test]

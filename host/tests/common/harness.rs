@@ -242,7 +242,8 @@ async fn seed(url: &str, rows: usize) {
     pool.close().await;
 }
 
-async fn insert(url: &str, n: usize) {
+/// Inserts `n` verified rows into the `annotations` table at `url`.
+pub async fn insert(url: &str, n: usize) {
     let (pool, _) = sluice::store::pool(url, 1).await.expect("pool");
     for _ in 0..n {
         sqlx::raw_sql("INSERT INTO annotations (verified) VALUES (TRUE)")

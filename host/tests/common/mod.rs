@@ -24,6 +24,15 @@ pub fn engine() -> Arc<PolicyEngine> {
         .clone()
 }
 
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// Path of a guest built by the build script (`threshold-retrain`, `hostile-guest`, …).
 pub fn guest(name: &str) -> PathBuf {
     PathBuf::from(sluice::stock::GUEST_DIR).join(format!("{name}.wasm"))

@@ -19,14 +19,6 @@ pub struct PromServer {
     profiles: Arc<Mutex<Vec<(String, f64)>>>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// The exporter's page: every version's pods, values spread ±10 around the mean and
 /// changing with every scrape.
 fn page(profiles: &[(String, f64)], scrape: u64) -> String {
@@ -76,7 +68,7 @@ impl PromServer {
             ),
         )
         .expect("config");
-        let port = free_port();
+        let port = super::free_port();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
