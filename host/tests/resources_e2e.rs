@@ -2,7 +2,7 @@
 //! applied runs and its status follows each phase; an edited spec takes effect without
 //! a restart; an invalid spec is `Degraded` with the located error and does not run; a
 //! deleted resource's pipeline stops; a name the config file defines is refused.
-//! Kubernetes Events tell the story.
+//! Kubernetes Events tell the story, a refused policy module included.
 
 mod common;
 
@@ -41,7 +41,7 @@ fn spec(dir: &Path, bare: &Path, rule: &str) -> Value {
                           "field": "images[name=inference].newTag" }]
         },
         "policies": {
-            "retrain": { "module": "stock:threshold-retrain", "params": { "min_new_samples": 50, "min_interval": "1s" } },
+            "retrain": { "module": "gate", "params": { "min_new_samples": 50, "min_interval": "1s" } },
             "promotion": { "module": "stock:metric-gate", "params": { "rules": [rule] } }
         }
     })
@@ -139,12 +139,20 @@ async fn model_pipelines_run_update_degrade_and_stop_without_a_restart() {
         r#"sleep 1; echo "{\"version\":\"$MODEL_VERSION\",\"metrics\":{\"accuracy\":0.95}}""#,
     )
     .expect("trainer");
+    // The resources' retrain module is a file of the policy directory.
+    std::fs::create_dir_all(ws.join("policies")).expect("policies");
+    std::fs::copy(
+        common::guest("threshold-retrain"),
+        ws.join("policies/gate.wasm"),
+    )
+    .expect("module");
     // The file defines `fraud`; resources come from namespace `ml`.
     std::fs::write(
         ws.join("sluice.yaml"),
         format!(
             "host:
   state_dir: state
+  policy_dir: policies
   listen: 127.0.0.1:0
   resources: {{ namespaces: [{NS}], kubeconfig: kubeconfig }}
 pipelines:
@@ -196,6 +204,11 @@ pipelines:
         Some(64)
     );
     wait_events(&client, &["Started", "TrainingDispatched", "Promoted"]).await;
+
+    // New bytes for its module that fail the checks: refused (the old version serves),
+    // and the resource is told.
+    std::fs::write(ws.join("policies/gate.wasm"), b"not a component").expect("write");
+    wait_events(&client, &["PolicyRefused"]).await;
 
     // Edited: a stricter gate. The next candidate trains under the new spec and is
     // rejected; production stays v2. No restart.
