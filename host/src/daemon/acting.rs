@@ -171,8 +171,11 @@ async fn sync_once(store: &Store, registry: &Arc<PolicyRegistry>) {
     };
     for (name, sha256) in digests {
         let live = registry.get(&name);
+        // Live already, the directory's name, or refused here before: nothing to do
+        // (a refusal is not compiled again every round).
         if live.as_ref().is_some_and(|a| a.module.sha256 == sha256)
             || live.is_some_and(|a| a.origin != crate::policy::Origin::Upload)
+            || registry.is_refused(&name, &sha256)
         {
             continue;
         }
