@@ -20,7 +20,9 @@ pub use outliers::{filter_outliers_iqr, filter_outliers_mad};
 /// Finite values of `samples`, and how many were not finite. Borrows `samples` when
 /// every value is finite (the usual case), so a clean window is never copied.
 pub(crate) fn finite(samples: &[f64]) -> (Cow<'_, [f64]>, u32) {
-    if samples.iter().all(|x| x.is_finite()) {
+    // Counted without an early exit, so the test runs on vector lanes: windows are
+    // nearly always entirely finite.
+    if samples.iter().filter(|x| !x.is_finite()).count() == 0 {
         return (Cow::Borrowed(samples), 0);
     }
     let kept: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
@@ -63,7 +65,9 @@ pub(crate) fn sorted(xs: &[f64]) -> Vec<f64> {
 /// floats, every bit flipped for negative ones.
 pub(crate) fn unsigned_order_key(x: f64) -> u64 {
     let bits = x.to_bits();
-    bits ^ ((((bits as i64) >> 63) as u64) | (1 << 63))
+    // All ones for a negative float (0 − 1), else 0; with the sign bit set either way.
+    // Logical shifts and a subtraction, which vector units have for 64-bit lanes.
+    bits ^ ((bits >> 63).wrapping_neg() | (1 << 63))
 }
 
 /// The float whose key is `key`.

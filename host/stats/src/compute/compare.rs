@@ -159,10 +159,7 @@ impl Selected {
         let moments = match fences {
             None => Moments::of_blocks(&*xs, n, min, max),
             Some((low, high)) => {
-                let within = Within {
-                    xs: &xs,
-                    keep: Keep::Between { low, high },
-                };
+                let within = Within::new(&xs, Keep::Between { low, high });
                 Moments::of_blocks(&within, m, min, max)
             }
         };
@@ -225,7 +222,7 @@ impl Window {
             (Some(&min), Some(&max)) => (min, max),
             _ => (f64::NAN, f64::NAN),
         };
-        let within = Within { xs: &xs, keep };
+        let within = Within::new(&xs, keep);
         let moments = Moments::of_blocks(&within, survivors.len(), min, max);
         Self {
             summary: summary_of(moments, survivors, non_finite),

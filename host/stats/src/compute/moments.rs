@@ -74,49 +74,91 @@ impl Blocks for [f64] {
 }
 
 /// The values of `xs` an outlier filter keeps, in order, read in place, so they are
-/// never collected into a window-sized copy.
+/// never collected into a window-sized copy. Where the dropped values are is found
+/// once, so the sums (two passes) only walk the runs between them.
 pub(crate) struct Within<'a> {
     /// The window.
-    pub(crate) xs: &'a [f64],
-    /// The filter's rule.
-    pub(crate) keep: Keep,
+    xs: &'a [f64],
+    /// The positions in `xs` of the values the filter drops, ascending.
+    dropped: Vec<usize>,
+}
+
+impl<'a> Within<'a> {
+    /// The values of `xs` that `keep` keeps.
+    pub(crate) fn new(xs: &'a [f64], keep: Keep) -> Self {
+        // One scan per rule, so the rule's test is compiled into the loop.
+        let dropped = match keep {
+            Keep::Between { low, high } => dropped_by(xs, |x| low <= x && x <= high),
+            Keep::NearMedian { .. } => dropped_by(xs, |x| keep.keeps(x)),
+        };
+        Self { xs, dropped }
+    }
+}
+
+/// The positions of the values of `xs` that `keeps` drops. Blocks of 16 are counted
+/// whole first (a sum of comparisons, no branch per value): dropped values are rare,
+/// so most blocks need nothing more.
+fn dropped_by(xs: &[f64], keeps: impl Fn(f64) -> bool) -> Vec<usize> {
+    let mut dropped = Vec::new();
+    let mut blocks = xs.chunks_exact(16);
+    let mut from = 0;
+    for block in &mut blocks {
+        let kept = block.iter().fold(0u32, |n, &x| n + u32::from(keeps(x)));
+        if kept < 16 {
+            let at = block.iter().enumerate().filter(|(_, x)| !keeps(**x));
+            dropped.extend(at.map(|(i, _)| from + i));
+        }
+        from += 16;
+    }
+    let rest = blocks.remainder().iter().enumerate();
+    dropped.extend(rest.filter(|(_, x)| !keeps(**x)).map(|(i, _)| from + i));
+    dropped
 }
 
 impl Blocks for Within<'_> {
     fn each_block(&self, f: &mut dyn FnMut(&[f64])) {
         // Runs of survivors go to `f` straight from the window, cut to multiples of 4;
-        // around an outlier a few values are staged until the staged count is a
-        // multiple of 4 again. Outliers are few, so nearly every value is read in place.
-        let keeps = |x: f64| self.keep.keeps(x);
+        // across a dropped value a few values are staged until the staged count is a
+        // multiple of 4 again. Dropped values are few, so nearly every value is read
+        // in place.
         let xs = self.xs;
         let mut staged = [0.0f64; 4];
-        let (mut n, mut i) = (0usize, 0usize);
-        while i < xs.len() {
-            if n == 0 {
-                let run = xs[i..]
-                    .iter()
-                    .position(|&x| !keeps(x))
-                    .unwrap_or(xs.len() - i);
-                let direct = run / 4 * 4;
-                if direct > 0 {
-                    f(&xs[i..i + direct]);
-                    i += direct;
-                    continue;
+        let (mut n, mut from) = (0usize, 0usize);
+        for &past in self.dropped.iter().chain(std::iter::once(&xs.len())) {
+            let mut run = &xs[from..past];
+            while n > 0
+                && let Some((&x, rest)) = run.split_first()
+            {
+                staged[n] = x;
+                n = (n + 1) % 4;
+                if n == 0 {
+                    f(&staged);
                 }
+                run = rest;
             }
-            staged[n] = xs[i];
-            n += usize::from(keeps(xs[i]));
-            i += 1;
-            if n == 4 {
-                f(&staged[..4]);
-                n = 0;
+            let direct = run.len() / 4 * 4;
+            if direct > 0 {
+                f(&run[..direct]);
             }
+            // Fewer than 4 left, and nothing staged: they start the next stage.
+            for &x in &run[direct..] {
+                staged[n] = x;
+                n += 1;
+            }
+            from = past + 1;
         }
         f(&staged[..n]);
     }
 
     fn first_value(&self) -> Option<f64> {
-        self.xs.iter().copied().find(|&x| self.keep.keeps(x))
+        // The first position not dropped: where the ascending list first skips one.
+        let first = self
+            .dropped
+            .iter()
+            .enumerate()
+            .find(|(i, d)| *i != **d)
+            .map_or(self.dropped.len(), |(i, _)| i);
+        self.xs.get(first).copied()
     }
 }
 
