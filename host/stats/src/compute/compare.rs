@@ -66,44 +66,46 @@ pub fn compare(
 }
 
 /// Windows at least this long on both sides are summarized on two threads by the
-/// selection path: each arm's filter, order statistics and moments take ≥ 0.15 ms
-/// there. (At 10,000 per arm, ~90 µs each, two threads measured no faster on a
-/// 2-core VM: starting and joining one costs about as much.)
-const PARALLEL_FROM: usize = 16_384;
+/// selection path: each arm's filter, order statistics and moments take ~50 µs at
+/// 8,192 samples, well above handing one arm to a waiting pool thread (~5–10 µs).
+const PARALLEL_FROM: usize = 8_192;
 
-/// The same for the sorted path (Mann–Whitney, the MAD filter), whose arms cost twice
-/// as much: two threads take a 10,000-per-arm Mann–Whitney `compare` from ~400 µs to
-/// ~320 µs.
-const PARALLEL_SORTED_FROM: usize = 8_192;
+/// The same for the sorted path (Mann–Whitney, the MAD filter), whose arms cost about
+/// twice as much.
+const PARALLEL_SORTED_FROM: usize = 4_096;
 
-/// `(fa(), fb())`, on two threads when `parallel` (and a thread can be started),
+/// Two threads kept waiting for the two arms of large `compare` calls: starting a
+/// thread per call costs 20–40 µs (more on a loaded machine), a waiting one is woken
+/// in a few. A pool of its own, so compiling policy modules on rayon's global pool
+/// never delays a decision. `None` on a single CPU or if no thread can be started.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        (cpus >= 2)
+            .then(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(2)
+                    .thread_name(|i| format!("sluice-stats-{i}"))
+                    .build()
+                    .ok()
+            })
+            .flatten()
+    })
+    .as_ref()
+}
+
+/// `(fa(), fb())`, on the two pool threads when `parallel` (and the pool exists),
 /// else one after the other. A panic in either is passed on.
 fn both<A: Send, B: Send>(
     fa: impl FnOnce() -> A + Send,
     fb: impl FnOnce() -> B + Send,
     parallel: bool,
 ) -> (A, B) {
-    if !parallel {
-        return (fa(), fb());
+    match pool() {
+        Some(pool) if parallel => pool.join(fa, fb),
+        _ => (fa(), fb()),
     }
-    // `fb` waits in a slot, so it can still run here if no thread can be started.
-    let slot = std::sync::Mutex::new(Some(fb));
-    let take = || slot.lock().ok().and_then(|mut f| f.take());
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new().spawn_scoped(scope, || take().map(|f| f()));
-        let a = fa();
-        let b = match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => None,
-        };
-        // Not run on the thread (it could not start): run it now.
-        let b = b.or_else(|| take().map(|f| f()));
-        // The slot held `fb` until one of the two calls above took it, and only one
-        // can: `b` is set.
-        (a, b.expect("fb runs exactly once"))
-    })
 }
 
 /// One window after the IQR filter (or none), found by selection.

@@ -85,38 +85,55 @@ pub(crate) fn mann_whitney_sorted(
 }
 
 /// Sum of the (mid-)ranks of `a` in the pooled sample, and Σ(t³ − t) over tie groups,
-/// for ascending `a` and `b`: one merge, no sort.
+/// for ascending `a` and `b`: one merge, no sort. Both are sums of integers (twice a
+/// mid-rank is one), added exactly and rounded once at the end.
 fn rank_sum_and_ties(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let (mut rank_sum_a, mut tie_term) = (0.0, 0.0);
+    let (mut twice_rank_sum_a, mut tie_term) = (0u128, 0u128);
     // Ranks taken so far (1-based ranks start after them).
-    let mut before = 0usize;
+    let mut before = 0u64;
     for_each_tie_group(a, b, |group, from_a| {
-        // The tie group takes ranks before + 1 … before + group; each gets their mean.
-        let mid_rank = before as f64 + (group as f64 + 1.0) / 2.0;
-        rank_sum_a += mid_rank * from_a as f64;
-        let g = group as f64;
-        tie_term += g * g * g - g;
-        before += group;
+        // The tie group takes ranks before + 1 … before + group; each gets their mean,
+        // (2·before + group + 1) / 2.
+        let (g, from_a) = (group as u64, from_a as u64);
+        twice_rank_sum_a += u128::from(from_a) * u128::from(2 * before + g + 1);
+        tie_term += u128::from(g) * u128::from(g * g) - u128::from(g);
+        before += g;
     });
-    (rank_sum_a, tie_term)
+    (twice_rank_sum_a as f64 / 2.0, tie_term as f64)
 }
 
-/// Calls `f(size, from_a)` for each group of equal values of the pooled sample, in
-/// ascending order, for ascending `a` and `b`.
+/// Calls `f(size, from_a)` for each group of equal values of the pooled sample in
+/// ascending order (ascending `a` and `b`), with how many of them come from `a`.
 fn for_each_tie_group(a: &[f64], b: &[f64], mut f: impl FnMut(usize, usize)) {
+    // The length of the run of values equal to `v` at the start of `xs`.
+    let run = |xs: &[f64], v: f64| xs.iter().take_while(|&&x| x == v).count();
     let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        // The smallest value left, and how many of each group hold it.
-        let v = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => break,
-        };
-        let from_a = a[i..].iter().take_while(|&&x| x == v).count();
-        let from_b = b[j..].iter().take_while(|&&y| y == v).count();
-        f(from_a + from_b, from_a);
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
+        // −0 and +0 are one group, as `==` has it.
+        if x < y {
+            let from_a = 1 + run(&a[i + 1..], x);
+            f(from_a, from_a);
+            i += from_a;
+        } else if y < x {
+            let from_b = 1 + run(&b[j + 1..], y);
+            f(from_b, 0);
+            j += from_b;
+        } else {
+            let (from_a, from_b) = (1 + run(&a[i + 1..], x), 1 + run(&b[j + 1..], x));
+            f(from_a + from_b, from_a);
+            i += from_a;
+            j += from_b;
+        }
+    }
+    // One group is used up: the other's values follow, group by group.
+    while let Some(&x) = a.get(i) {
+        let from_a = 1 + run(&a[i + 1..], x);
+        f(from_a, from_a);
         i += from_a;
+    }
+    while let Some(&y) = b.get(j) {
+        let from_b = 1 + run(&b[j + 1..], y);
+        f(from_b, 0);
         j += from_b;
     }
 }

@@ -166,19 +166,14 @@ fn select_into(keys: &mut [u64], offset: usize, ranks: &[usize], out: &mut BTree
 /// below it, the standard library's introselect does all the work.
 const SAMPLED_FROM: usize = 4096;
 
-/// Keys drawn to estimate where a rank lies.
+/// At most this many keys are drawn to estimate where a rank lies (an eighth of the
+/// keys below 8,192).
 const SAMPLE: usize = 1024;
 
-/// How far (in sample positions) each pivot lies from where the rank is expected. The
-/// rank's position in a sample of 1,024 has a standard deviation of at most 16, so the
-/// bracket misses it in about 1 of 400 selections (the search then goes on in a
-/// larger part); it holds about 9 % of the keys.
-const MARGIN: usize = 48;
-
-/// Partitions `keys` (at least [`SAMPLE`] of them) into the keys below a low pivot,
-/// those between the pivots, and those above the high pivot, the pivots drawn from a
-/// sample so that rank `k` most likely falls between them, and returns where the
-/// middle part starts and ends.
+/// Partitions `keys` (at least [`SAMPLED_FROM`] of them) into the keys below a low
+/// pivot, those between the pivots, and those above the high pivot, the pivots drawn
+/// from a sample so that rank `k` most likely falls between them, and returns where
+/// the middle part starts and ends.
 ///
 /// Introselect partitions ~2.5 times the keys on average (pivots from three or nine
 /// keys land anywhere); here one pass partitions every key around the pivot farther
@@ -186,13 +181,21 @@ const MARGIN: usize = 48;
 /// sample that misses (unlucky or adversarial data) only costs time.
 fn bracket(keys: &mut [u64], k: usize) -> (usize, usize) {
     let n = keys.len();
-    let stride = n / SAMPLE;
-    let mut sample: Vec<u64> = (0..SAMPLE).map(|i| keys[i * stride + stride / 2]).collect();
-    let at = k * SAMPLE / n;
-    let low = at
-        .checked_sub(MARGIN)
-        .map(|p| *sample.select_nth_unstable(p).1);
-    let high = (at + MARGIN < SAMPLE).then(|| *sample.select_nth_unstable(at + MARGIN).1);
+    let size = SAMPLE.min(n / 8);
+    let stride = n / size;
+    let mut sample: Vec<u64> = (0..size).map(|i| keys[i * stride + stride / 2]).collect();
+    // The rank's position in the sample has a standard deviation of at most
+    // √size / 2; pivots 3 of those away miss it in about 1 of 400 selections, and the
+    // bracket holds 3/√size of the keys (9 % for 1,024).
+    let margin = 3 * size.isqrt() / 2;
+    let at = k * size / n;
+    let low_at = at.checked_sub(margin);
+    let low = low_at.map(|p| *sample.select_nth_unstable(p).1);
+    // The sample is split at the low pivot already: the high one is to its right.
+    let high = (at + margin < size).then(|| {
+        let from = low_at.map_or(0, |p| p + 1);
+        *sample[from..].select_nth_unstable(at + margin - from).1
+    });
     if k < n / 2 {
         let upto = high.map_or(n, |h| partition(keys, |x| x <= h));
         let below = low.map_or(0, |l| partition(&mut keys[..upto], |x| x < l));
