@@ -66,12 +66,29 @@ fn scipy(size: usize, test: &str) -> Result<(f64, f64, f64), String> {
     Ok((field("median_s"), field("p_value"), field("cohens_d")))
 }
 
+/// Criterion's mean for `group/name` in this run (its `estimates.json`), in seconds.
+fn criterion_mean(group: &str, name: &str) -> Option<f64> {
+    // The bench runs as target/<profile>/deps/compare-…; criterion writes to
+    // target/criterion unless told otherwise.
+    let home = std::env::var_os("CRITERION_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.ancestors().nth(3)?.join("criterion"))
+        })?;
+    let text =
+        std::fs::read_to_string(home.join(group).join(name).join("new/estimates.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(json["mean"]["point_estimate"].as_f64()? * 1e-9)
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let mut rows = Vec::new();
     for size in SIZES {
         let (a, b) = (data(size, 1), data(size, 0));
-        let mut g = c.benchmark_group(format!("compare-{size}"));
+        let group = format!("compare-{size}");
+        let mut g = c.benchmark_group(&group);
         for (name, test) in [
             ("welch", TestKind::Welch),
             ("mann-whitney", TestKind::MannWhitney),
@@ -84,7 +101,8 @@ fn main() {
             rows.push((
                 size,
                 name,
-                ours,
+                criterion_mean(&group, name),
+                ours.as_secs_f64(),
                 scipy(size, name),
                 r.significance.p_value,
                 r.cohens_d,
@@ -93,24 +111,29 @@ fn main() {
         g.finish();
     }
     c.final_summary();
-    println!("\nsame-run medians (IQR filter k = 1.5, alternative greater):");
+    println!("\nsame run (IQR filter k = 1.5, alternative greater); sluice by criterion's mean");
+    println!("and by the median of timeit-style batches, SciPy by timeit's median:");
     println!(
-        "{:>8} {:<13} {:>12} {:>12} {:>8}   {:>12} {:>12}",
-        "per arm", "test", "sluice", "SciPy", "ratio", "Δp", "Δd"
+        "{:>8} {:<13} {:>10} {:>10} {:>10} {:>7} {:>7}   {:>10} {:>10}",
+        "per arm", "test", "criterion", "batches", "SciPy", "ratio", "ratio", "Δp", "Δd"
     );
-    for (size, name, ours, theirs, p, d) in rows {
+    for (size, name, mean, median, theirs, p, d) in rows {
+        let mean = mean.unwrap_or(f64::NAN);
         match theirs {
             Ok((s, sp, sd)) => println!(
-                "{size:>8} {name:<13} {:>9.1} µs {:>9.1} µs {:>7.1}×   {:>12.2e} {:>12.2e}",
-                ours.as_secs_f64() * 1e6,
+                "{size:>8} {name:<13} {:>7.1} µs {:>7.1} µs {:>7.1} µs {:>6.1}× {:>6.1}×   {:>10.2e} {:>10.2e}",
+                mean * 1e6,
+                median * 1e6,
                 s * 1e6,
-                s / ours.as_secs_f64(),
+                s / mean,
+                s / median,
                 (p - sp).abs(),
                 (d - sd).abs()
             ),
             Err(why) => println!(
-                "{size:>8} {name:<13} {:>9.1} µs   SciPy: {why}",
-                ours.as_secs_f64() * 1e6
+                "{size:>8} {name:<13} {:>7.1} µs {:>7.1} µs   SciPy: {why}",
+                mean * 1e6,
+                median * 1e6
             ),
         }
     }
