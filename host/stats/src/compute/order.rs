@@ -1,10 +1,11 @@
 //! Order statistics without a full sort: the values at a few ranks of a window, by
-//! recursive selection (each `select_nth_unstable` splits the keys around one wanted
-//! rank; the ranks below it are looked for on the left, the rest on the right, and a
-//! later search only looks between the ranks already found around it). A
+//! recursive selection. Each step splits the keys around the middle wanted rank — in
+//! large windows first into three parts around a bracket from sampled pivots, in small
+//! ones with `select_nth_unstable` — and looks for the other ranks in the parts that
+//! hold them; a later search only looks between the ranks already found around it. A
 //! Welch `compare` needs ten or so ranks — the quartiles for Tukey's fences, then the
 //! survivors' minimum, maximum and percentiles — and finds them in a few linear passes
-//! where sorting 100,000 samples cost a millisecond.
+//! where sorting 100,000 samples costs most of a millisecond.
 
 use std::collections::BTreeMap;
 
@@ -275,6 +276,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The ranks on both edges of the bracket the first split makes — the keys
+        /// that belong to the part below, the bracket and the part above — each get
+        /// the value a full sort puts there.
+        #[test]
+        fn ranks_at_the_bracket_edges_are_told_apart(
+            shape in 0u8..6,
+            len in SAMPLED_FROM..3 * SAMPLED_FROM,
+            seed in proptest::prelude::any::<u64>(),
+            q in 0.0f64..1.0,
+        ) {
+            let xs = window(shape, len, seed);
+            let mut sorted = xs.clone();
+            sorted.sort_by(f64::total_cmp);
+            let mut r = Ranked::new(&xs);
+            let k = ((q * len as f64) as usize).min(len - 1);
+            // `bracket` is deterministic: on a copy it cuts where `select` will.
+            let (below, upto) = bracket(&mut r.keys.clone(), k);
+            let edges = [below.wrapping_sub(1), below, k, upto.wrapping_sub(1), upto];
+            let ranks: Vec<usize> = edges.into_iter().filter(|&e| e < len).collect();
+            r.select(&ranks);
+            for e in ranks {
+                proptest::prop_assert_eq!(r.at(e).to_bits(), sorted[e].to_bits(), "rank {}", e);
+            }
+        }
+    }
+
     /// A window of `len` values in one of six shapes.
     fn window(shape: u8, len: usize, seed: u64) -> Vec<f64> {
         let mut state = seed | 1;
@@ -285,7 +313,8 @@ mod tests {
             state ^= state >> 27;
             state.wrapping_mul(0x2545_f491_4f6c_dd1d)
         };
-        let stride = len / SAMPLE;
+        // The stride `bracket` samples at.
+        let stride = len / SAMPLE.min(len / 8);
         (0..len)
             .map(|i| match shape {
                 0 => (next() >> 11) as f64 / (1u64 << 53) as f64 * 200.0 - 100.0,
@@ -294,8 +323,8 @@ mod tests {
                 3 => i as f64,
                 4 => (len - i) as f64,
                 // Periodic with the sample's stride: every sampled key is the same.
-                _ => match (i % stride.max(1), next() % 3) {
-                    (0, _) => 0.0,
+                _ => match (i % stride == stride / 2, next() % 3) {
+                    (true, _) => 0.0,
                     (_, 0) => -0.0,
                     (_, 1) => -((next() % 1000) as f64),
                     _ => (next() % 1000) as f64,
