@@ -21,6 +21,21 @@ pub struct StoredUpload {
     pub uploaded_ms: u64,
 }
 
+/// A `sluice_policy_uploads` row: name, sha256, wasm, uploaded_by, uploaded_ms.
+type UploadRow = (String, String, Vec<u8>, String, i64);
+
+impl StoredUpload {
+    fn from_row((name, sha256, wasm, uploaded_by, at): UploadRow) -> Self {
+        Self {
+            name,
+            sha256,
+            wasm,
+            uploaded_by,
+            uploaded_ms: u64::try_from(at).unwrap_or(0),
+        }
+    }
+}
+
 /// One upload attempt, as audited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UploadAttempt {
@@ -68,23 +83,14 @@ impl Store {
     /// # Errors
     /// Query failure.
     pub async fn uploads(&self) -> Result<Vec<StoredUpload>, StoreError> {
-        let rows: Vec<(String, String, Vec<u8>, String, i64)> = sqlx::query_as(
+        let rows: Vec<UploadRow> = sqlx::query_as(
             "SELECT name, sha256, wasm, uploaded_by, uploaded_ms FROM sluice_policy_uploads \
              ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(query_err("reading the uploaded policy modules"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, sha256, wasm, uploaded_by, at)| StoredUpload {
-                name,
-                sha256,
-                wasm,
-                uploaded_by,
-                uploaded_ms: u64::try_from(at).unwrap_or(0),
-            })
-            .collect())
+        Ok(rows.into_iter().map(StoredUpload::from_row).collect())
     }
 
     /// `(name, sha256)` of every uploaded module, by name (without the bytes).
@@ -103,7 +109,7 @@ impl Store {
     /// # Errors
     /// Query failure.
     pub async fn upload(&self, name: &str) -> Result<Option<StoredUpload>, StoreError> {
-        let row: Option<(String, String, Vec<u8>, String, i64)> = sqlx::query_as(
+        let row: Option<UploadRow> = sqlx::query_as(
             "SELECT name, sha256, wasm, uploaded_by, uploaded_ms FROM sluice_policy_uploads \
              WHERE name = $1",
         )
@@ -113,15 +119,7 @@ impl Store {
         .map_err(query_err(format!(
             "reading the uploaded policy module `{name}`"
         )))?;
-        Ok(
-            row.map(|(name, sha256, wasm, uploaded_by, at)| StoredUpload {
-                name,
-                sha256,
-                wasm,
-                uploaded_by,
-                uploaded_ms: u64::try_from(at).unwrap_or(0),
-            }),
-        )
+        Ok(row.map(StoredUpload::from_row))
     }
 
     /// Appends `attempt` to the upload audit.
