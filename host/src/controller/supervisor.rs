@@ -55,18 +55,6 @@ impl Supervisor {
         true
     }
 
-    /// Whether pipeline `name` runs.
-    pub fn is_running(&self, name: &str) -> bool {
-        self.running.contains_key(name)
-    }
-
-    /// The running pipelines' names, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.running.keys().cloned().collect();
-        v.sort();
-        v
-    }
-
     /// Waits until every task has ended (they end on shutdown).
     pub async fn wait(&mut self) {
         for (_, r) in self.running.drain() {

@@ -175,7 +175,7 @@ async fn sync_once(store: &Store, registry: &Arc<PolicyRegistry>) {
         // (a refusal is not compiled again every round).
         if live.as_ref().is_some_and(|a| a.module.sha256 == sha256)
             || live.is_some_and(|a| a.origin != crate::policy::Origin::Upload)
-            || registry.is_refused(&name, &sha256)
+            || registry.already_refused(&name, &sha256)
         {
             continue;
         }

@@ -65,6 +65,19 @@ pub struct ActivePolicy {
     pub swaps: u64,
 }
 
+impl ActivePolicy {
+    /// The same live module with `params` as its pipelines' parameters.
+    fn with_params(&self, params: HashMap<String, Vec<Param>>) -> Self {
+        Self {
+            module: Arc::clone(&self.module),
+            params,
+            origin: self.origin,
+            loaded_ms: self.loaded_ms,
+            swaps: self.swaps,
+        }
+    }
+}
+
 /// Where a live module's bytes came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -356,8 +369,10 @@ impl PolicyRegistry {
         }
     }
 
-    /// Whether the file of `name` holding `identity` (its digest) was refused already.
-    fn already_refused(&self, name: &str, identity: &str) -> bool {
+    /// Whether the bytes with digest `identity` were refused as module `name` (and
+    /// nothing went live under the name since): a caller offering them again — a
+    /// rescan of the same file, a stored upload — skips them.
+    pub fn already_refused(&self, name: &str, identity: &str) -> bool {
         self.refused()
             .get(name)
             .is_some_and(|r| r.sha256 == identity)

@@ -70,14 +70,8 @@ impl PolicyRegistry {
                 let current = active.get(&u.module).unwrap_or(live);
                 let mut all = current.params.clone();
                 all.insert(pipeline.to_owned(), params.clone());
-                let next = ActivePolicy {
-                    module: Arc::clone(&current.module),
-                    params: all,
-                    origin: current.origin,
-                    loaded_ms: current.loaded_ms,
-                    swaps: current.swaps,
-                };
-                active.insert(u.module.clone(), Arc::new(next));
+                let next = Arc::new(current.with_params(all));
+                active.insert(u.module.clone(), next);
             }
             drop(active);
             let mut all_uses = self.uses.write().unwrap_or_else(|p| p.into_inner());
@@ -148,14 +142,8 @@ fn drop_pipeline(active: &mut HashMap<String, Arc<ActivePolicy>>, pipeline: &str
         if let Some(current) = active.get(&name) {
             let mut params = current.params.clone();
             params.remove(pipeline);
-            let next = ActivePolicy {
-                module: Arc::clone(&current.module),
-                params,
-                origin: current.origin,
-                loaded_ms: current.loaded_ms,
-                swaps: current.swaps,
-            };
-            active.insert(name, Arc::new(next));
+            let next = Arc::new(current.with_params(params));
+            active.insert(name, next);
         }
     }
 }

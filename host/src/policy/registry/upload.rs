@@ -158,12 +158,6 @@ impl PolicyRegistry {
         }
     }
 
-    /// Whether the bytes `sha256` were refused as module `name` (and nothing went live
-    /// under the name since): a caller re-offering stored bytes skips them.
-    pub fn is_refused(&self, name: &str, sha256: &str) -> bool {
-        self.already_refused(name, sha256)
-    }
-
     /// Every live module with its name, sorted by name.
     pub fn live(&self) -> Vec<(String, Arc<ActivePolicy>)> {
         let mut v: Vec<(String, Arc<ActivePolicy>)> = self
