@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
@@ -59,6 +60,8 @@ struct Managed {
     generation: Option<i64>,
     /// Whether its pipeline runs (false: invalid).
     running: bool,
+    /// The resource, as its Events name it.
+    reference: ObjectReference,
     /// Its status writer and event publisher.
     tasks: Vec<JoinHandle<()>>,
 }
@@ -280,9 +283,10 @@ impl Resources {
             mp.status.clone(),
             ticks,
         ));
+        let reference = mp.object_ref(&());
         let publisher = tokio::spawn(publish_events(
             self.recorder.clone(),
-            mp.object_ref(&()),
+            reference.clone(),
             queue,
         ));
         sink.emit(PipelineEvent::started(&format!(
@@ -301,6 +305,7 @@ impl Resources {
                 name: pc.name,
                 generation,
                 running: true,
+                reference,
                 tasks: vec![writer, publisher],
             },
         );
@@ -315,11 +320,7 @@ impl Resources {
             self.registry.remove_uses(&name);
         }
         drop(previous);
-        let text = problems
-            .iter()
-            .map(|(f, m)| format!("{f}: {m}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let text = status::describe(problems);
         tracing::warn!(resource = %k, problems = %text, "ModelPipeline refused; it does not run until its spec is fixed");
         let generation = mp.metadata.generation;
         let s = status::invalid(problems, generation, mp.status.as_ref(), now_ms());
@@ -328,20 +329,15 @@ impl Resources {
         if let Err(e) = patch_status(&api, &name, &s).await {
             tracing::warn!(resource = %k, error = %e, "cannot write the ModelPipeline's status");
         }
-        let ev = PipelineEvent::invalid(&text);
-        if let Err(e) = self
-            .recorder
-            .publish(&to_kube(&ev), &mp.object_ref(&()))
-            .await
-        {
-            tracing::warn!(resource = %k, error = %e, "cannot publish a Kubernetes Event");
-        }
+        let reference = mp.object_ref(&());
+        publish(&self.recorder, &PipelineEvent::invalid(&text), &reference).await;
         self.managed.lock().await.insert(
             k.to_owned(),
             Managed {
                 name,
                 generation,
                 running: false,
+                reference,
                 tasks: Vec::new(),
             },
         );
@@ -366,20 +362,10 @@ impl Resources {
             .get(module)
             .map(|a| a.params.keys().cloned().collect())
             .unwrap_or_default();
+        let ev = PipelineEvent::policy_refused(module, why);
         let managed = self.managed.lock().await;
-        for (k, _) in managed.iter().filter(|(_, m)| users.contains(&m.name)) {
-            let (ns, name) = k.split_once('/').unwrap_or_default();
-            let api: Api<ModelPipeline> = Api::namespaced(self.client.clone(), ns);
-            if let Ok(mp) = api.get(name).await {
-                let ev = PipelineEvent::policy_refused(module, why);
-                if let Err(e) = self
-                    .recorder
-                    .publish(&to_kube(&ev), &mp.object_ref(&()))
-                    .await
-                {
-                    tracing::warn!(resource = %k, error = %e, "cannot publish a Kubernetes Event");
-                }
-            }
+        for m in managed.values().filter(|m| users.contains(&m.name)) {
+            publish(&self.recorder, &ev, &m.reference).await;
         }
     }
 }
@@ -398,15 +384,21 @@ fn to_kube(e: &PipelineEvent) -> KubeEvent {
     }
 }
 
+/// Publishes `e` on `reference`; a failure is logged (an Event is worth no retry).
+async fn publish(recorder: &Recorder, e: &PipelineEvent, reference: &ObjectReference) {
+    if let Err(err) = recorder.publish(&to_kube(e), reference).await {
+        let object = reference.name.as_deref().unwrap_or_default();
+        tracing::warn!(%object, reason = e.reason, error = %err, "cannot publish a Kubernetes Event");
+    }
+}
+
 async fn publish_events(
     recorder: Recorder,
-    reference: k8s_openapi::api::core::v1::ObjectReference,
+    reference: ObjectReference,
     mut queue: mpsc::Receiver<PipelineEvent>,
 ) {
     while let Some(e) = queue.recv().await {
-        if let Err(err) = recorder.publish(&to_kube(&e), &reference).await {
-            tracing::warn!(reason = e.reason, error = %err, "cannot publish a Kubernetes Event");
-        }
+        publish(&recorder, &e, &reference).await;
     }
 }
 

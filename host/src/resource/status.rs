@@ -153,25 +153,24 @@ pub fn running(
         _ => None,
     };
     let progressing = !matches!(phase, Phase::Idle);
-    let error = match (&state.last_error, &state.stopped) {
-        (Some(e), _) => Some(StatusError {
-            message: crate::decision::excerpt(e, 2048),
-            field: None,
-            next_retry: (state.next_attempt_ms > 0)
-                .then(|| crate::clock::rfc3339(state.next_attempt_ms)),
-        }),
-        (None, Some(stop)) => Some(StatusError {
-            message: crate::decision::excerpt(&stop.reason, 2048),
-            field: None,
-            next_retry: None,
-        }),
+    // What is failing, why (the `Degraded` reason) and when it is tried again.
+    let failing = match (&state.last_error, &state.stopped) {
+        (Some(e), _) => Some((
+            "StepFailing",
+            e.as_str(),
+            (state.next_attempt_ms > 0).then(|| crate::clock::rfc3339(state.next_attempt_ms)),
+        )),
+        (None, Some(stop)) => Some(("Stopped", stop.reason.as_str(), None)),
         (None, None) => None,
     };
-    let (degraded_reason, degraded_message) = match (&state.last_error, &state.stopped) {
-        (Some(e), _) => ("StepFailing", e.as_str()),
-        (None, Some(stop)) => ("Stopped", stop.reason.as_str()),
-        (None, None) => ("AsExpected", "nothing is failing"),
-    };
+    let (degraded_reason, degraded_message) = failing
+        .as_ref()
+        .map_or(("AsExpected", "nothing is failing"), |(r, m, _)| (*r, *m));
+    let error = failing.map(|(_, message, next_retry)| StatusError {
+        message: crate::decision::excerpt(message, 2048),
+        field: None,
+        next_retry,
+    });
     let degraded = error.is_some();
     set_condition(
         &mut conditions,
@@ -220,6 +219,15 @@ pub fn running(
     }
 }
 
+/// Located problems as one line: `field: message; field: message`.
+pub fn describe(problems: &[(String, String)]) -> String {
+    problems
+        .iter()
+        .map(|(f, m)| format!("{f}: {m}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The status of a spec that failed its checks: not run; the first problem is the
 /// error (with its field), all of them are in the `Degraded` message.
 pub fn invalid(
@@ -230,11 +238,7 @@ pub fn invalid(
 ) -> ModelPipelineStatus {
     let now = crate::clock::rfc3339(now_ms);
     let mut conditions = previous.map(|p| p.conditions.clone()).unwrap_or_default();
-    let all = problems
-        .iter()
-        .map(|(f, m)| format!("{f}: {m}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let all = describe(problems);
     set_condition(
         &mut conditions,
         condition::DEGRADED,
