@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::Api;
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
@@ -26,7 +26,7 @@ pub const WATCHDOG_EVERY: Duration = Duration::from_millis(500);
 #[derive(Debug, thiserror::Error)]
 pub enum ElectionError {
     /// The API server cannot be reached or configured.
-    #[error("leader election: {0}")]
+    #[error("cannot use the API server for the Lease: {0}")]
     Client(String),
 }
 
@@ -150,15 +150,25 @@ impl Election {
         (rx, task)
     }
 
-    /// Whether the Lease names this host as holder and has not expired.
-    async fn confirm(&self) -> Result<bool, kube::Error> {
+    /// The Lease's spec, as the API server has it now.
+    async fn read(&self) -> Result<Option<LeaseSpec>, kube::Error> {
         let lease = Api::<Lease>::namespaced(self.client.clone(), &self.namespace)
             .get(&self.lease)
             .await?;
-        let Some(spec) = lease.spec else {
+        Ok(lease.spec)
+    }
+
+    /// Whether `spec` names this host as holder.
+    fn holds(&self, spec: &LeaseSpec) -> bool {
+        spec.holder_identity.as_deref() == Some(self.identity.as_str())
+    }
+
+    /// Whether the Lease names this host as holder and has not expired.
+    async fn confirm(&self) -> Result<bool, kube::Error> {
+        let Some(spec) = self.read().await? else {
             return Ok(false);
         };
-        let ours = spec.holder_identity.as_deref() == Some(self.identity.as_str());
+        let ours = self.holds(&spec);
         let fresh = match (spec.renew_time, spec.lease_duration_seconds) {
             (Some(renewed), Some(secs)) => {
                 let renewed: SystemTime = renewed.0.into();
@@ -177,11 +187,8 @@ impl Election {
     /// # Errors
     /// The Lease cannot be read.
     pub async fn term(&self) -> Result<Option<i64>, kube::Error> {
-        let lease = Api::<Lease>::namespaced(self.client.clone(), &self.namespace)
-            .get(&self.lease)
-            .await?;
-        Ok(lease.spec.and_then(|s| {
-            (s.holder_identity.as_deref() == Some(self.identity.as_str()))
+        Ok(self.read().await?.and_then(|s| {
+            self.holds(&s)
                 .then_some(s.acquire_time)
                 .flatten()
                 .map(|t| t.0.as_microsecond())

@@ -110,6 +110,9 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// The API server for `host.leader_election` cannot be reached or configured.
+    #[error("host.leader_election: {0}")]
+    LeaderElection(#[source] crate::leader::ElectionError),
     /// The HTTP endpoint cannot listen.
     #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: {message}")]
     Listen {
@@ -218,9 +221,7 @@ pub async fn build(
         Some(l) => Some(
             crate::leader::Election::connect(l, &base)
                 .await
-                .map_err(|e| StartError::Resources {
-                    message: e.to_string(),
-                })?,
+                .map_err(StartError::LeaderElection)?,
         ),
     };
     let resources = match &loaded.config.host.resources {
