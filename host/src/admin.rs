@@ -20,7 +20,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
 use crate::clock::{now_ms, rfc3339};
-use crate::policy::{ActivePolicy, PolicyRegistry, UploadError, sha256_hex};
+use crate::policy::{ActivePolicy, PolicyRegistry, UploadError, is_sha256_hex, sha256_hex};
 use crate::store::{Store, StoredUpload, UploadAttempt};
 
 /// The header carrying the sha256 the uploader expects the body to have.
@@ -205,9 +205,7 @@ impl Admin {
     async fn upload(&self, req: Request<hyper::body::Incoming>, name: &str, who: &str) -> Reply {
         let expected = match req.headers().get(EXPECTED_SHA256).map(|v| v.to_str()) {
             None => None,
-            Some(Ok(v)) if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) => {
-                Some(v.to_ascii_lowercase())
-            }
+            Some(Ok(v)) if is_sha256_hex(v) => Some(v.to_ascii_lowercase()),
             Some(_) => {
                 let message = "Expected-Sha256 must be 64 hex digits, as `sha256sum` prints";
                 self.audit(name, "", who, Err(("bad-digest-header", message)))

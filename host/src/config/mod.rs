@@ -338,7 +338,7 @@ impl PipelineConfig {
                        pin: &Option<String>| {
             let field = format!("policies.{point}");
             if let Some(p) = pin
-                && (p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit()))
+                && !crate::policy::is_sha256_hex(p)
             {
                 at(
                     &format!("{field}.sha256"),

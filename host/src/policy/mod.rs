@@ -30,7 +30,7 @@ pub use engine::{
 pub use error::{CallFailure, CheckError, EngineError, LoadError};
 pub use evaluate::{Binding, DecisionRecord, Evaluation, decide, decide_native};
 pub use limits::Limits;
-pub use module::{PolicyModule, sha256_hex};
+pub use module::{PolicyModule, is_sha256_hex, sha256_hex};
 pub use registry::upload::{Installed, UploadError, is_module_name};
 pub use registry::{
     ActivePolicy, BASELINE_DEADLINE_SHARE, Origin, PolicyRegistry, Refusal, RegistryError,

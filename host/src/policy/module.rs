@@ -74,6 +74,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Whether `s` is written as a sha256 digest: 64 hex digits, as `sha256sum` prints
+/// (in either case).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 impl PolicyModule {
     /// Loads the module at `path`; `expected` requires a particular world.
     ///
