@@ -86,9 +86,10 @@ pub(crate) struct Within<'a> {
 impl<'a> Within<'a> {
     /// The values of `xs` that `keep` keeps.
     pub(crate) fn new(xs: &'a [f64], keep: Keep) -> Self {
-        // One scan per rule, so the rule's test is compiled into the loop.
+        // One scan per rule, so the rule's test is compiled into the loop (the match
+        // inside `keeps` is settled here, not per value).
         let dropped = match keep {
-            Keep::Between { low, high } => dropped_by(xs, |x| low <= x && x <= high),
+            Keep::Between { low, high } => dropped_by(xs, |x| Keep::Between { low, high }.keeps(x)),
             Keep::NearMedian { .. } => dropped_by(xs, |x| keep.keeps(x)),
         };
         Self { xs, dropped }
