@@ -559,6 +559,18 @@ impl NotifyConfig {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Every whole number of seconds is written in one unit and read back as the
+        /// same interval.
+        #[test]
+        fn any_interval_reads_back(secs in 0u64..10_000_000_000) {
+            let i = Interval(Duration::from_secs(secs));
+            let written = serde_json::to_value(i).expect("serializes");
+            let read: Interval = serde_json::from_value(written.clone()).expect("reads back");
+            proptest::prop_assert_eq!(read, i, "{}", written);
+        }
+    }
+
     #[test]
     fn intervals_are_written_in_their_largest_whole_unit_and_read_back() {
         for (secs, text) in [

@@ -128,6 +128,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text — control characters, multi-byte characters, any length — gives a
+        /// note within the Events API's limit, cut on a character boundary; short
+        /// printable text is kept as it is.
+        #[test]
+        fn every_note_fits_the_events_api(text in "(?s).{0,3000}", plain in "[ -~]{0,900}") {
+            let note = PipelineEvent::dispatched(&text).note;
+            proptest::prop_assert!(note.len() <= MAX_NOTE_BYTES, "{} bytes", note.len());
+            proptest::prop_assert_eq!(PipelineEvent::dispatched(&plain).note, plain);
+        }
+    }
+
     #[test]
     fn a_full_queue_drops_instead_of_waiting() {
         let (sink, mut rx) = EventSink::new("fraud");
